@@ -1,0 +1,3 @@
+from netprobe.cli.app import main
+
+main()

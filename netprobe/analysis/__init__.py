@@ -1,0 +1,1 @@
+"""Counting: analytic costs from a spec, measured costs from hooks, and summaries."""

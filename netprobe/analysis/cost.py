@@ -1,0 +1,96 @@
+"""Analytic costs: params, MACs and activations of every layer, read from the spec alone.
+
+Each formula is the pycls one (``conv2d_cx``, ``linear_cx``, ...) under the convention in
+``netprobe.counts``. No torch: ``netprobe list`` runs on this module only.
+"""
+
+from __future__ import annotations
+
+from netprobe.analysis.layers import Layer
+from netprobe.counts import Counts
+from netprobe.errors import NetprobeError
+from netprobe.spec import SE, Act, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Net, Unit
+
+
+def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
+    """Output size of a convolution or pooling window (floor mode)."""
+    return (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False) -> tuple[Layer, tuple[int, int]]:
+    h, w = (conv_out(x, k, s, k // 2) for x in hw)
+    if h < 1 or w < 1:
+        raise NetprobeError(f"resolution too small: {name} would get a {hw[0]}x{hw[1]} input; use a larger --resolution")
+    params = k * k * (w_in // g) * w_out + (w_out if bias else 0)
+    macs = k * k * (w_in // g) * w_out * h * w + (w_out * h * w if bias else 0)
+    layer = Layer(name, stage, "conv", (w_out, h, w), Counts(params, macs, w_out * h * w),
+                  kernel=k, stride=s, groups=g, w_in=w_in)
+    return layer, (h, w)
+
+
+def _free(name, stage, op, shape, params=0, act="") -> Layer:
+    return Layer(name, stage, op, shape, Counts(params=params), act=act)
+
+
+def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
+    """Leaf layers of one unit, given its input channels and size; returns (layers, c, hw)."""
+    p = f"{name}."
+    if isinstance(unit, ConvBN):
+        conv, hw = _conv(p + "conv", stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, unit.groups, hw)
+        shape = conv.out_shape
+        out = [conv, _free(p + "bn", stage, "bn", shape, 2 * unit.w_out)]
+        if unit.act:
+            out.append(_free(p + "act", stage, "act", shape, act=unit.act))
+        return out, unit.w_out, hw
+    if isinstance(unit, SE):
+        one = (1, 1)
+        out = [_free(p + "pool", stage, "avgpool", (unit.w, 1, 1))]
+        fc1, _ = _conv(p + "fc1", stage, unit.w, unit.w_se, 1, 1, 1, one, bias=True)
+        out.append(fc1)
+        if unit.bn:
+            out.append(_free(p + "bn", stage, "bn", fc1.out_shape, 2 * unit.w_se))
+        out.append(_free(p + "act", stage, "act", fc1.out_shape, act=unit.act))
+        fc2, _ = _conv(p + "fc2", stage, unit.w_se, unit.w, 1, 1, 1, one, bias=True)
+        out += [fc2, _free(p + "gate", stage, "act", fc2.out_shape, act="sigmoid")]
+        return out, c, hw
+    if isinstance(unit, Act):
+        return [_free(name, stage, "act", (c, *hw), act=unit.kind)], c, hw
+    if isinstance(unit, MaxPool):
+        hw = tuple(conv_out(x, unit.kernel, unit.stride, unit.padding) for x in hw)
+        return [Layer(name, stage, "maxpool", (c, *hw), Counts(acts=c * hw[0] * hw[1]),
+                      kernel=unit.kernel, stride=unit.stride)], c, hw
+    if isinstance(unit, GlobalPool):
+        return [_free(name, stage, "avgpool", (c,))], c, (1, 1)
+    if isinstance(unit, Dropout):
+        return [_free(name, stage, "dropout", (c,))], c, hw
+    if isinstance(unit, Linear):
+        n = unit.w_in * unit.w_out + unit.w_out
+        return [Layer(name, stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_in)], unit.w_out, hw
+    raise TypeError(f"no cost formula for {unit!r}")
+
+
+def _units_layers(prefix, stage, units, c, hw):
+    layers = []
+    for name, unit in units:
+        more, c, hw = unit_layers(f"{prefix}.{name}", stage, unit, c, hw)
+        layers += more
+    return layers, c, hw
+
+
+def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> list[Layer]:
+    """Every leaf layer of the network at the given input size (default: its native one)."""
+    res = resolution or net.resolution
+    hw = (res, res) if isinstance(res, int) else tuple(res)
+    layers, c, hw = _units_layers("stem", "stem", net.stem, net.w_in, hw)
+    for si, stage in enumerate(net.stages, 1):
+        for bi, block in enumerate(stage.blocks, 1):
+            prefix = f"s{si}.b{bi}"
+            c_in, hw_in = c, hw
+            more, c, hw = _units_layers(prefix, f"s{si}", block.units, c, hw)
+            layers += more
+            if block.proj is not None:
+                layers += unit_layers(f"{prefix}.proj", f"s{si}", block.proj, c_in, hw_in)[0]
+            if block.post_act:
+                layers.append(_free(f"{prefix}.out_act", f"s{si}", "act", (c, *hw), act=block.post_act))
+    layers += _units_layers("head", "head", net.head, c, hw)[0]
+    return layers

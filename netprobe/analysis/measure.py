@@ -1,0 +1,144 @@
+"""Measured costs: forward hooks on a model on the ``meta`` device (nothing is computed).
+
+Works for any ``nn.Module``. Counts follow ``netprobe.counts``; leaf modules netprobe has
+no formula for, and matrix ops called outside counted modules (``F.conv2d``, ``x @ w``),
+are reported in ``unsupported``, never silently counted as zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from netprobe.analysis.layers import Layer
+from netprobe.counts import Counts
+
+FREE = {  # zero-MAC leaf modules by convention, and the op name they are reported as
+    nn.BatchNorm1d: "bn", nn.BatchNorm2d: "bn", nn.BatchNorm3d: "bn", nn.SyncBatchNorm: "bn",
+    nn.GroupNorm: "norm", nn.LayerNorm: "norm", nn.InstanceNorm2d: "norm",
+    nn.ReLU: "act", nn.ReLU6: "act", nn.SiLU: "act", nn.Sigmoid: "act", nn.Hardswish: "act",
+    nn.Hardsigmoid: "act", nn.GELU: "act", nn.Tanh: "act", nn.LeakyReLU: "act", nn.ELU: "act",
+    nn.Mish: "act", nn.Softmax: "act", nn.PReLU: "act",
+    nn.AdaptiveAvgPool2d: "avgpool", nn.AvgPool2d: "avgpool",
+    nn.Dropout: "dropout", nn.Dropout2d: "dropout", nn.Identity: "identity", nn.Flatten: "flatten",
+}
+MAXPOOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)
+# aten ops that multiply-accumulate; seen outside a Conv/Linear module they are uncounted work.
+MATMUL_OPS = {"convolution", "_convolution", "conv2d", "mm", "addmm", "bmm", "baddbmm", "matmul",
+              "linear", "einsum", "_scaled_dot_product_attention_math", "scaled_dot_product_attention",
+              "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+              "_scaled_dot_product_flash_attention", "_scaled_dot_product_cudnn_attention",
+              "conv_transpose2d"}
+
+
+@dataclass
+class Measured:
+    """Layers in execution order, and what could not be counted (name -> times seen)."""
+
+    layers: list[Layer]
+    unsupported: Counter = field(default_factory=Counter)
+
+
+class _OpWatch(TorchDispatchMode):
+    """Notes matrix ops that run while no counted module is active."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+        self.seen: Counter = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        if self.depth == 0 and name in MATMUL_OPS:
+            self.seen[f"aten.{name}"] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _shape(out) -> tuple[int, ...]:
+    return tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
+
+
+def _record(name: str, m: nn.Module, out, own_params: int) -> tuple[Layer, bool]:
+    """The layer for one module call; the flag says whether netprobe knows the module."""
+    shape = _shape(out)
+    n_out = math.prod(shape) if shape else 0
+    if isinstance(m, nn.modules.conv._ConvNd) and not isinstance(m, nn.modules.conv._ConvTransposeNd):
+        per_out = (m.in_channels // m.groups) * math.prod(m.kernel_size) + (1 if m.bias is not None else 0)
+        return Layer(name, "", "conv", shape, Counts(own_params, n_out * per_out, n_out),
+                     kernel=m.kernel_size[0], stride=m.stride[0], groups=m.groups,
+                     dilation=m.dilation[0], w_in=m.in_channels), True
+    if isinstance(m, nn.Linear):
+        per_out = m.in_features + (1 if m.bias is not None else 0)
+        return Layer(name, "", "linear", shape, Counts(own_params, n_out * per_out, n_out), w_in=m.in_features), True
+    if isinstance(m, MAXPOOLS):
+        k = m.kernel_size if isinstance(m, nn.modules.pooling._MaxPoolNd) else 0
+        s = m.stride if isinstance(m, nn.modules.pooling._MaxPoolNd) else 1
+        k, s = (k if isinstance(k, int) else k[0]), (s if isinstance(s, int) else s[0])
+        return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out), kernel=k, stride=s), True
+    op = FREE.get(type(m))
+    if op is None:
+        from netprobe.build import ACTIVATIONS, GlobalAvgPool
+
+        op = "avgpool" if isinstance(m, GlobalAvgPool) else ("act" if type(m) in ACTIVATIONS.values() else None)
+    act = type(m).__name__.lower() if op == "act" else ""
+    return Layer(name, "", op or "other", shape, Counts(params=own_params), act=act), op is not None
+
+
+def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> Measured:
+    """Run the model once on a meta input of batch 1 and record every leaf module call."""
+    records: list[tuple[str, nn.Module, object]] = []
+    watch = _OpWatch()
+    counted = (nn.modules.conv._ConvNd, nn.Linear)
+
+    def pre(m, _inp):
+        if isinstance(m, counted):
+            watch.depth += 1
+
+    def post_for(name):
+        def post(m, _inp, out):
+            if isinstance(m, counted):
+                watch.depth -= 1
+            records.append((name, m, out))
+        return post
+
+    handles = []
+    for name, m in model.named_modules():
+        if not list(m.children()):
+            handles.append(m.register_forward_pre_hook(pre))
+            handles.append(m.register_forward_hook(post_for(name)))
+    seen_params: set[int] = set()
+
+    def own_params(m: nn.Module) -> int:
+        n = 0
+        for p in m.parameters(recurse=False):
+            if id(p) not in seen_params:
+                seen_params.add(id(p))
+                n += p.numel()
+        return n
+
+    try:
+        device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
+        x = torch.empty(1, in_channels, *input_size, device=device)
+        with torch.inference_mode(), watch:
+            model.eval()(x)
+    finally:
+        for h in handles:
+            h.remove()
+    layers, unsupported = [], Counter(watch.seen)
+    for name, m, out in records:
+        layer, known = _record(name, m, out, own_params(m))
+        layers.append(layer)
+        if not known:
+            unsupported[type(m).__name__] += 1
+    # Parameters held by non-leaf modules (or never called) still count, as 'other'.
+    for name, m in model.named_modules():
+        n = own_params(m)
+        if n:
+            layers.append(Layer(name or "(root)", "", "other", (), Counts(params=n)))
+            unsupported[f"parameters of {type(m).__name__}"] += 1
+    return Measured(layers, unsupported)

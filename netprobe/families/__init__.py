@@ -1,0 +1,31 @@
+"""The zoo: each family is a pure function from design parameters to a spec."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from netprobe.families.efficientnet import EFFICIENTNETS, efficientnet
+from netprobe.families.regnet import REGNETS, regnet
+from netprobe.families.resnet import RESNETS, family_of, resnet
+from netprobe.families.rexnet import REXNETS, rexnet
+
+# pycls names RegNets by MF: regnetx_004 is RegNetX-400MF.
+_REGNET_MF = {"002": "200mf", "004": "400mf", "006": "600mf", "008": "800mf", "016": "1.6gf",
+              "032": "3.2gf", "040": "4.0gf", "064": "6.4gf", "080": "8.0gf", "120": "12gf",
+              "160": "16gf", "320": "32gf"}
+
+
+def register_all() -> None:
+    """Register every named member and every family's budget generator."""
+    from netprobe import registry
+
+    for name, cfg in REGNETS.items():
+        prefix, code = name.split("_")
+        registry.register(name, prefix, partial(regnet, name, cfg), aliases=(f"{prefix}_{_REGNET_MF[code]}",))
+    for name, cfg in EFFICIENTNETS.items():
+        registry.register(name, "efficientnet", partial(efficientnet, name, cfg))
+    for name, cfg in RESNETS.items():
+        registry.register(name, family_of(cfg), partial(resnet, name, cfg))
+    for name, cfg in REXNETS.items():
+        timm_name = f"rexnet_{round(cfg.width * 100)}"  # timm: rexnet_100 is 1.0x
+        registry.register(name, "rexnet", partial(rexnet, name, cfg), aliases=(timm_name,))

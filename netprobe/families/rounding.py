@@ -1,0 +1,36 @@
+"""Every rounding rule of the zoo, in one place, each with whose rule it is.
+
+Python's ``round`` rounds half to even, as numpy's does; the reference code uses numpy.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def quantize(w: float, q: int) -> int:
+    """Nearest multiple of q (pycls ``generate_regnet``: widths in multiples of 8)."""
+    return int(round(w / q)) * q
+
+
+def compatible_widths(w: int, group_w: int) -> tuple[int, int]:
+    """Clamp the group width to the block width, then make the width a multiple of it.
+
+    pycls ``adjust_block_compatibility`` with bottleneck multiplier 1. This is how
+    RegNetX-8.0GF's first stage (width 80, group width 120) becomes groups of 80.
+    """
+    group_w = min(group_w, w)
+    return max(group_w, quantize(w, group_w)), group_w
+
+
+def make_divisible(v: float, divisor: int = 8) -> int:
+    """Nearest multiple of divisor, never below 90% of v (TF / torchvision ``_make_divisible``)."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def scale_depth(d: int, depth_mult: float) -> int:
+    """Depth rounded up (EfficientNet ``round_repeats``, ReXNet ``ceil``)."""
+    return int(math.ceil(d * depth_mult))

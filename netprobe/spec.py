@@ -1,0 +1,149 @@
+"""A network as plain data: frozen dataclasses that ``build`` and ``cost`` both read.
+
+A ``Net`` is a stem, stages of blocks, and a head. Each of them is a tuple of named
+units; a unit is one of the few layer recipes below. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+
+@dataclass(frozen=True)
+class ConvBN:
+    """Convolution without bias, then BatchNorm, then an optional activation."""
+
+    w_in: int
+    w_out: int
+    kernel: int = 1
+    stride: int = 1
+    groups: int = 1
+    act: str | None = None
+
+    @property
+    def padding(self) -> int:
+        return self.kernel // 2
+
+
+@dataclass(frozen=True)
+class SE:
+    """Squeeze-and-excitation: global pool, 1x1 conv reduce (+BN), act, 1x1 conv expand, gate."""
+
+    w: int
+    w_se: int
+    act: str = "relu"
+    bn: bool = False  # ReXNet puts a BatchNorm after the reduce conv
+
+
+@dataclass(frozen=True)
+class Act:
+    """A stand-alone activation."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
+class MaxPool:
+    """Max pooling (ResNet's stem)."""
+
+    kernel: int = 3
+    stride: int = 2
+    padding: int = 1
+
+
+@dataclass(frozen=True)
+class GlobalPool:
+    """Global average pooling to 1x1, then flatten."""
+
+
+@dataclass(frozen=True)
+class Dropout:
+    """Dropout before the classifier (identity in eval mode, kept for fidelity)."""
+
+    p: float
+
+
+@dataclass(frozen=True)
+class Linear:
+    """Fully connected layer with bias."""
+
+    w_in: int
+    w_out: int
+
+
+Unit = Union[ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear]
+Named = tuple[tuple[str, Unit], ...]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A residual unit: named units in sequence, then a shortcut joins the input back.
+
+    ``shortcut``: "none", "identity", "proj" (the ``proj`` unit maps the input) or
+    "partial" (ReXNet: the input is added to the first ``w_in`` output channels).
+    """
+
+    units: Named
+    shortcut: str = "none"
+    proj: ConvBN | None = None
+    post_act: str | None = None
+
+    @property
+    def w_in(self) -> int:
+        return _w_in(self.units)
+
+    @property
+    def w_out(self) -> int:
+        return _w_out(self.units)
+
+    @property
+    def stride(self) -> int:
+        s = 1
+        for _, u in self.units:
+            s *= getattr(u, "stride", 1)
+        return s
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Blocks at one resolution (the first block may downsample)."""
+
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True)
+class Net:
+    """A whole network at its native input resolution."""
+
+    name: str
+    family: str
+    resolution: int
+    stem: Named
+    stages: tuple[Stage, ...]
+    head: Named
+    w_in: int = 3
+    params: dict = field(default_factory=dict, compare=False, hash=False)  # design parameters, for display
+
+
+def _w_in(units: Named) -> int:
+    for _, u in units:
+        if isinstance(u, (ConvBN, Linear)):
+            return u.w_in
+        if isinstance(u, SE):
+            return u.w
+    raise ValueError("units have no width")
+
+
+def _w_out(units: Named) -> int:
+    for _, u in reversed(units):
+        if isinstance(u, (ConvBN, Linear)):
+            return u.w_out
+        if isinstance(u, SE):
+            return u.w
+    raise ValueError("units have no width")
+
+
+def num_classes(net: Net) -> int:
+    """Width of the classifier."""
+    return _w_out(net.head)

@@ -1,0 +1,120 @@
+"""Every registered member: analytic == built == measured, and == the reference data."""
+
+import math
+
+import pytest
+import torch
+
+from conftest import read_csv
+from netprobe import registry
+from netprobe.analysis.cost import net_layers
+from netprobe.analysis.measure import measure
+from netprobe.build import build
+from netprobe.counts import total
+from netprobe.families.regnet import REGNETS, stage_widths_depths
+from netprobe.families.rounding import compatible_widths, make_divisible
+
+NAMES = registry.names()
+GOLDEN = {r["model"]: r for r in read_csv("golden.csv")}
+ROUNDED = {r["model"]: r for r in read_csv("published_rounded.csv")}
+
+
+def totals(name):
+    net = registry.spec(name)
+    return net, total(layer.counts for layer in net_layers(net))
+
+
+def test_registry_has_every_seed_family_member():
+    assert len(NAMES) == 47
+    assert set(ROUNDED) == set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_analytic_equals_measured_layer_by_layer(name):
+    net, t = totals(name)
+    model = build(net, "meta")
+    measured = measure(model, (net.resolution, net.resolution))
+    assert not measured.unsupported
+    analytic = {layer.name: layer for layer in net_layers(net)}
+    hooked = {layer.name: layer for layer in measured.layers}
+    assert analytic.keys() == hooked.keys()
+    for key, layer in analytic.items():
+        assert (layer.counts, layer.out_shape) == (hooked[key].counts, hooked[key].out_shape), key
+    assert sum(p.numel() for p in model.parameters()) == t.params
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_exact(name):
+    net, t = totals(name)
+    ref = GOLDEN[name]
+    assert net.resolution == int(ref["resolution"])
+    assert (t.params, t.macs, t.acts) == (int(ref["params"]), int(ref["macs"]), int(ref["acts"]))
+
+
+def sig3(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+@pytest.mark.parametrize("name", sorted(ROUNDED))
+def test_published_rounded(name):
+    net, t = totals(name)
+    ref = ROUNDED[name]
+    assert net.resolution == int(ref["resolution"])
+    assert sig3(t.params / 1e6) == pytest.approx(float(ref["params_m"]))
+    assert sig3(t.macs / 1e9) == pytest.approx(float(ref["gmacs"]))
+    assert sig3(t.acts / 1e6) == pytest.approx(float(ref["acts_m"]))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_small_input(name):
+    torch.manual_seed(0)
+    model = build(registry.spec(name)).eval()
+    with torch.inference_mode():
+        out = model(torch.randn(2, 3, 64, 64))
+    assert out.shape == (2, 1000)
+    assert torch.isfinite(out).all()
+
+
+def test_module_names_read_like_the_paper():
+    model = build(registry.spec("regnety_004"), "meta")
+    names = dict(model.named_modules())
+    assert {"stem", "s1", "s4", "head", "s1.b1", "s1.b1.se", "s1.b1.proj", "head.fc"} <= names.keys()
+    assert "s5" not in names
+
+
+def test_regnetx_400mf_stages_match_pycls():
+    cfg = REGNETS["regnetx_004"]
+    stages = stage_widths_depths(cfg.w_a, cfg.w_0, cfg.w_m, cfg.d)
+    widths = [compatible_widths(w, cfg.group_w)[0] for w, _ in stages]
+    assert (widths, [d for _, d in stages]) == ([32, 64, 160, 384], [1, 2, 7, 12])
+
+
+def test_regnetx_8gf_group_width_clamped_to_stage_width():
+    cfg = REGNETS["regnetx_080"]
+    w, depth = stage_widths_depths(cfg.w_a, cfg.w_0, cfg.w_m, cfg.d)[0]
+    assert (w, cfg.group_w) == (80, 120)
+    assert compatible_widths(w, cfg.group_w) == (80, 80)
+    first = registry.spec("regnetx_080").stages[0].blocks[0]
+    conv_b = dict(first.units)["b"]
+    assert (conv_b.w_out, conv_b.groups) == (80, 1)
+
+
+@pytest.mark.parametrize("v", [3.0, 16.0, 35.2, 44.8, 100.0, 1000.0])
+def test_make_divisible_is_a_multiple_and_never_below_90_percent(v):
+    d = make_divisible(v)
+    assert d % 8 == 0 and d >= 0.9 * v and abs(d - v) <= 8
+
+
+def test_every_member_native_resolution():
+    expected = dict(zip([f"efficientnet_b{i}" for i in range(8)], [224, 240, 260, 300, 380, 456, 528, 600]))
+    for name in NAMES:
+        assert registry.spec(name).resolution == expected.get(name, 224)
+
+
+def test_regnet_widths_divisible_by_group_width():
+    for name in registry.resolve("regnetx,regnety"):
+        for stage in registry.spec(name).stages:
+            for block in stage.blocks:
+                b = dict(block.units)["b"]
+                assert b.w_in % b.groups == 0
+                assert math.gcd(b.w_out, b.w_out // b.groups) == b.w_out // b.groups
