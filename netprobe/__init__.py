@@ -1,24 +1,17 @@
 """netprobe: inspect, count and time classic CNN families, exactly.
 
 The Python API mirrors the commands; heavy imports happen only when a function is called.
+``netprobe.build.build(spec)`` makes the ``nn.Module`` of a spec.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "spec", "build", "cost", "summary", "bench", "compare", "NetprobeError"]
+__all__ = ["__version__", "spec", "cost", "summary", "bench", "compare", "NetprobeError"]
 
 from netprobe.errors import NetprobeError
 from netprobe.registry import spec
-
-
-def build(name_or_spec, device=None):
-    """The ``nn.Module`` of a registered name, alias, ``FAMILY@BUDGET`` or spec."""
-    from netprobe.build import build as _build
-
-    net = spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
-    return _build(net, device)
 
 
 def cost(name_or_spec, resolution=None):
