@@ -123,7 +123,7 @@ class Net:
     stages: tuple[Stage, ...]
     head: Named
     w_in: int = 3
-    params: dict = field(default_factory=dict, compare=False, hash=False)  # design parameters, for display
+    design: dict = field(default_factory=dict, compare=False, hash=False)  # design parameters, for display
 
 
 def _w_in(units: Named) -> int:

@@ -83,4 +83,4 @@ def efficientnet(name: str, cfg: EfficientNetCfg, num_classes: int = 1000) -> Ne
         ("fc", Linear(w_head, num_classes)),
     )
     return Net(name, "efficientnet", cfg.resolution, stem, tuple(stages), head,
-               params={"width": cfg.width, "depth": cfg.depth})
+               design={"width": cfg.width, "depth": cfg.depth})

@@ -92,5 +92,5 @@ def regnet(name: str, cfg: RegNetCfg, resolution: int = 224, num_classes: int = 
         stem=(("conv", ConvBN(3, STEM_W, 3, 2, act="relu")),),
         stages=tuple(stages),
         head=(("pool", GlobalPool()), ("fc", Linear(w_in, num_classes))),
-        params={"d": cfg.d, "w_0": cfg.w_0, "w_a": cfg.w_a, "w_m": cfg.w_m, "group_w": cfg.group_w},
+        design={"d": cfg.d, "w_0": cfg.w_0, "w_a": cfg.w_a, "w_m": cfg.w_m, "group_w": cfg.group_w},
     )

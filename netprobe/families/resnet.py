@@ -68,4 +68,4 @@ def resnet(name: str, cfg: ResNetCfg, resolution: int = 224, num_classes: int = 
         stages.append(Stage(tuple(blocks)))
     head = (("pool", GlobalPool()), ("fc", Linear(w_in, num_classes)))
     return Net(name, family_of(cfg), resolution, stem, tuple(stages), head,
-               params={"depths": cfg.depths, "groups": cfg.groups, "base_width": cfg.base_width})
+               design={"depths": cfg.depths, "groups": cfg.groups, "base_width": cfg.base_width})

@@ -71,4 +71,4 @@ def rexnet(name: str, cfg: ReXNetCfg, resolution: int = 224, num_classes: int = 
         ("fc", Linear(w_pen, num_classes)),
     )
     return Net(name, "rexnet", resolution, stem, tuple(stages), head,
-               params={"width": cfg.width, "depth": cfg.depth})
+               design={"width": cfg.width, "depth": cfg.depth})
