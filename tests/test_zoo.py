@@ -118,3 +118,8 @@ def test_regnet_widths_divisible_by_group_width():
                 b = dict(block.units)["b"]
                 assert b.w_in % b.groups == 0
                 assert math.gcd(b.w_out, b.w_out // b.groups) == b.w_out // b.groups
+
+
+@pytest.mark.parametrize("row", read_csv("torchvision_pycls_params.csv"), ids=lambda r: r["model"])
+def test_exact_params_published_by_torchvision_and_pycls(row):
+    assert totals(row["model"])[1].params == int(row["params"])
