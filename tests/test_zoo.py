@@ -123,3 +123,11 @@ def test_regnet_widths_divisible_by_group_width():
 @pytest.mark.parametrize("row", read_csv("torchvision_pycls_params.csv"), ids=lambda r: r["model"])
 def test_exact_params_published_by_torchvision_and_pycls(row):
     assert totals(row["model"])[1].params == int(row["params"])
+
+
+def test_regnet_table_equals_reference_design_params():
+    for row in read_csv("regnet_design_params.csv"):
+        cfg = REGNETS[row["model"]]
+        got = (cfg.d, cfg.w_0, cfg.w_a, cfg.w_m, cfg.group_w, cfg.se)
+        assert got == (int(row["depth"]), int(row["w0"]), float(row["wa"]), float(row["wm"]),
+                       int(row["group_w"]), float(row["se"]) > 0), row["model"]
