@@ -150,15 +150,28 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
     ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``."""
     _check(resolution, batch, dtype)
     source = _source(model)
+    out = _analyze(source, resolution, batch, dtype)
+    if _final_height(out) == 1:
+        reference = _analyze(source, None, 1, dtype)
+        stride = round(reference.resolution / _final_height(reference))
+        if out.resolution < stride:
+            raise NetprobeError(f"resolution too small: {out.model} downsamples {stride}x, so its input must be "
+                                f"at least {stride} px; got {out.resolution}, use a larger --resolution")
+    return out
+
+
+def _analyze(source: loaders.Source, resolution: int | None, batch: int, dtype: str) -> Summary:
     if source.net is not None:
         res = resolution or source.net.resolution
-        layers = net_layers_at(source.net, res)
-        unsupported: dict[str, int] = {}
-        kinds: dict[str, str] = {}
-    else:
-        res = resolution or DEFAULT_RESOLUTION
-        layers, unsupported, kinds = _measured(source, res)
-    return _assemble(source, res, batch, dtype, layers, unsupported, kinds)
+        return _assemble(source, res, batch, dtype, net_layers_at(source.net, res), {}, {})
+    res = resolution or DEFAULT_RESOLUTION
+    return _assemble(source, res, batch, dtype, *_measured(source, res))
+
+
+def _final_height(s: Summary) -> int:
+    """Height of the last stage that still has a spatial output (0 if none)."""
+    body = [st for st in s.stages if st.name != "head" and len(st.output_shape) == 3]
+    return body[-1].output_shape[1] if body else 0
 
 
 def net_layers_at(net: Net, resolution: int) -> list[Layer]:
