@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -149,7 +150,8 @@ def compare(model, s: Summary) -> Comparison:
     tools = [netprobe_tool(s)]
     for name, run in (("fvcore", lambda: fvcore_tool(real, x)), ("ptflops", lambda: ptflops_tool(real, s.resolution))):
         try:
-            with torch.inference_mode(False), torch.no_grad():
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # both tools use torch.jit
                 tools.append(run())
         except Exception as e:  # noqa: BLE001 - another tool's failure is a result, not a crash
             tools.append(Tool(name, None, None, error=f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120]}"))

@@ -19,8 +19,8 @@ from netprobe.spec import Net
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8, "int8": 1}
 # Leaves that hand back their input or a view of it write no new tensor.
 NO_NEW_TENSOR = {"dropout", "identity", "flatten"}
-MEMORY_RULE = ("act memory: bytes of every leaf layer's output in the stage (conv, linear, norm, act, "
-               "pool, SE; not residual adds, dropout or flatten), at the batch and dtype shown")
+MEMORY_RULE = ("act memory: bytes of every leaf layer output in the stage (conv, linear, norm, act, pool, SE; "
+               "not residual adds, dropout, flatten)")
 DEFAULT_RESOLUTION = 224
 
 
