@@ -182,3 +182,13 @@ def test_json_object_schema():
     assert {"name", "stage", "kind", "params", "macs", "acts", "output_shape"} <= d["layers"][0].keys()
     assert sum(layer["macs"] for layer in d["layers"]) == d["macs"]
     assert math.prod(d["stages"][-1]["output_shape"]) == 1000
+
+
+def test_counter_notes_tell_a_missing_formula_from_the_convention():
+    from netprobe.analysis.peers import compare
+
+    s = summary("summary_models:uncountable", 32)
+    c = compare("summary_models:uncountable", s)
+    assert c.notes["linear"] == ["netprobe: some ops have no formula (listed under the table)"]
+    assert "netprobe: 0 by convention" in c.notes["pooling"]
+    assert "fvcore skips aten::mul x1" in c.notes["mul"]

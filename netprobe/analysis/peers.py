@@ -156,7 +156,7 @@ def compare(model, s: Summary) -> Comparison:
         except Exception as e:  # noqa: BLE001 - another tool's failure is a result, not a crash
             tools.append(Tool(name, None, None, error=f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120]}"))
     bias = {k: sum(_bias(layer) for layer in s.layers if layer.op == k) for k in ("conv", "linear")}
-    return Comparison(tuple(tools), {k: _notes(k, tools, bias) for k in KINDS}, bias)
+    return Comparison(tuple(tools), {k: _notes(k, tools, bias, bool(s.unsupported)) for k in KINDS}, bias)
 
 
 def _real_model(model, s: Summary):
@@ -178,14 +178,19 @@ def _real_model(model, s: Summary):
     return built.eval()
 
 
-def _notes(kind: str, tools: list[Tool], bias: dict[str, int]) -> list[str]:
+def _notes(kind: str, tools: list[Tool], bias: dict[str, int], uncounted: bool) -> list[str]:
     ours = tools[0].by_kind.get(kind, 0)
-    others = [t for t in tools[1:] if not t.error]
-    notes = ["netprobe: 0 by convention"] if not ours and any(t.by_kind.get(kind) for t in others) else []
-    for t in others:
+    notes = []
+    for t in (t for t in tools[1:] if not t.error):
         theirs = t.by_kind.get(kind, 0)
-        if kind in bias and theirs != ours:
-            notes.append(f"{t.name}: no bias adds" if ours - theirs == bias[kind] else f"{t.name}: differs")
+        if theirs != ours and kind not in bias:
+            notes.append("netprobe: 0 by convention" if not ours else f"{t.name}: differs")
+        elif theirs != ours and ours - theirs == bias[kind]:
+            notes.append(f"{t.name}: no bias adds")
+        elif theirs > ours and uncounted:
+            notes.append("netprobe: some ops have no formula (listed under the table)")
+        elif theirs != ours:
+            notes.append(f"{t.name}: differs")
         if t.skipped.get(kind):
             seen = ", ".join(f"{op} x{n}" for op, n in t.skipped[kind].most_common(3))
             notes.append(f"{t.name} skips {seen}")
@@ -193,4 +198,4 @@ def _notes(kind: str, tools: list[Tool], bias: dict[str, int]) -> list[str]:
         if src.get("modules") and src.get("functionals"):
             same = " (equal amounts)" if src["modules"] == src["functionals"] else ""
             notes.append(f"{t.name}: module hooks and patched functionals both count{same}")
-    return notes
+    return list(dict.fromkeys(notes))
