@@ -102,7 +102,8 @@ def main() -> None:
         t_np, m_np = netprobe_time(name)
         t_fv, m_fv, t_pt, m_pt = peer_times(name)
         res = registry.spec(name).resolution
-        print(f"{name:<16}{res:>5}{t_np * 1e3:>13.2f}{t_fv:>10.2f}{t_pt:>11.2f}{t_fv / t_np:>10.0f}x{t_pt / t_np:>11.0f}x"
+        print(f"{name:<16}{res:>5}{t_np * 1e3:>13.2f}{t_fv:>10.2f}{t_pt:>11.2f}"
+              f"{t_fv / t_np:>10.0f}x{t_pt / t_np:>11.0f}x"
               f"   {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G / {m_pt / 1e9:.3f}G")
     t_summary, t_torch = process_times(args.repeat)
     print(f"process: 'netprobe summary efficientnet_b7' {t_summary:.2f} s, 'python -c \"import torch\"' "

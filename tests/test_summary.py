@@ -41,7 +41,8 @@ def test_totals_equal_reference_data(name):
 
 def test_zoo_summary_never_imports_torch():
     code = ("import sys; from netprobe.analysis.summary import summary; summary('efficientnet_b7'); "
-            "summary('resnet50', 64, batch=8); print(sorted(m for m in ('torch', 'pandas', 'fvcore') if m in sys.modules))")
+            "summary('resnet50', 64, batch=8); "
+            "print(sorted(m for m in ('torch', 'pandas', 'fvcore') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

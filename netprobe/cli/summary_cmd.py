@@ -10,15 +10,20 @@ from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Csv, Json, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and activation memory.")]
-Depth = Annotated[Optional[int], typer.Option("--depth", "-d", help="1: stages only, 2: blocks, N: modules of N name parts; default: every layer.")]
-Dtype = Annotated[str, typer.Option("--dtype", help="Element type for activation memory: fp32, fp16, bf16, fp64, int8.")]
-Counter = Annotated[str, typer.Option("--counter", help="'all': also run fvcore and ptflops and show where they differ.")]
+Depth = Annotated[Optional[int], typer.Option(
+    "--depth", "-d", help="1: stages only, 2: blocks, N: modules of N name parts; default: every layer.")]
+Dtype = Annotated[str, typer.Option(
+    "--dtype", help="Element type for activation memory: fp32, fp16, bf16, fp64, int8.")]
+Counter = Annotated[str, typer.Option(
+    "--counter", help="'all': also run fvcore and ptflops and show where they differ.")]
+Model = Annotated[str, typer.Argument(
+    help="Registered name or alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")]
 
 
 @app.command("summary")
 @handles_errors
 def summary_command(
-    model: Annotated[str, typer.Argument(help="Registered name or alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")],
+    model: Model,
     resolution: Resolution = None,
     batch: Batch = 1,
     depth: Depth = None,
