@@ -198,4 +198,4 @@ def _notes(kind: str, tools: list[Tool], bias: dict[str, int], uncounted: bool) 
         if src.get("modules") and src.get("functionals"):
             same = " (equal amounts)" if src["modules"] == src["functionals"] else ""
             notes.append(f"{t.name}: module hooks and patched functionals both count{same}")
-    return list(dict.fromkeys(notes))
+    return sorted(dict.fromkeys(notes), key=lambda n: not n.startswith("netprobe"))  # ours first
