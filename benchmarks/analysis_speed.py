@@ -1,0 +1,114 @@
+"""How fast netprobe's analysis is beside fvcore's FlopCountAnalysis and ptflops, in one process.
+
+netprobe counts from the spec (median of many runs); fvcore and ptflops trace or hook a
+real forward pass on this CPU (timed once per model: the big ones take seconds). Then the
+whole ``netprobe summary efficientnet_b7`` process against ``python -c "import torch"``.
+
+    python benchmarks/analysis_speed.py [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODELS = ("regnetx_004", "resnet50", "regnety_320", "efficientnet_b7")  # each at its native resolution
+
+
+def seconds(fn, repeat: int = 1) -> float:
+    """Median wall time of fn over ``repeat`` calls."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def netprobe_time(name: str) -> tuple[float, int]:
+    from netprobe.analysis.summary import summary
+
+    s = summary(name)
+    return seconds(lambda: summary(name), repeat=20), s.totals.macs
+
+
+def peer_times(name: str) -> tuple[float, int, float, int]:
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+    from ptflops import get_model_complexity_info
+
+    from netprobe import registry
+    from netprobe.build import build
+
+    net = registry.spec(name)
+    model = build(net).eval()
+    x = torch.randn(1, 3, net.resolution, net.resolution)
+    out = {}
+
+    def fv():
+        f = FlopCountAnalysis(model, x)
+        f.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        out["fvcore"] = int(f.total())
+
+    def pt():
+        with contextlib.redirect_stdout(io.StringIO()):
+            out["ptflops"] = get_model_complexity_info(model, (3, net.resolution, net.resolution), as_strings=False,
+                                                       print_per_layer_stat=False, backend="pytorch")[0]
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_fv, t_pt = seconds(fv), seconds(pt)
+    return t_fv, out["fvcore"], t_pt, out["ptflops"]
+
+
+def process_times(repeat: int) -> tuple[float, float]:
+    """Medians of whole processes, interleaved so that machine noise hits both alike."""
+    env = {**os.environ, "COLUMNS": "160"}
+    summary_cmd = [sys.executable, "-m", "netprobe", "summary", "efficientnet_b7"]
+    torch_cmd = [sys.executable, "-c", "import torch"]
+    a, b = [], []
+    for _ in range(repeat):
+        for cmd, sink in ((summary_cmd, a), (torch_cmd, b)):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
+            sink.append(time.perf_counter() - t0)
+    return statistics.median(a), statistics.median(b)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="whole-process runs of each command")
+    args = parser.parse_args()
+    import torch
+
+    from netprobe import registry
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, batch 1; "
+          "netprobe: median of 20, fvcore/ptflops: one run each")
+    print(f"{'model':<16}{'res':>5}{'netprobe ms':>13}{'fvcore s':>10}{'ptflops s':>11}"
+          f"{'fvcore/np':>11}{'ptflops/np':>12}   MACs netprobe / fvcore / ptflops")
+    for name in MODELS:
+        t_np, m_np = netprobe_time(name)
+        t_fv, m_fv, t_pt, m_pt = peer_times(name)
+        res = registry.spec(name).resolution
+        print(f"{name:<16}{res:>5}{t_np * 1e3:>13.2f}{t_fv:>10.2f}{t_pt:>11.2f}"
+              f"{t_fv / t_np:>10.0f}x{t_pt / t_np:>11.0f}x"
+              f"   {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G / {m_pt / 1e9:.3f}G")
+    t_summary, t_torch = process_times(args.repeat)
+    print(f"process: 'netprobe summary efficientnet_b7' {t_summary:.2f} s, 'python -c \"import torch\"' "
+          f"{t_torch:.2f} s (medians of {args.repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

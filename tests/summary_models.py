@@ -1,0 +1,83 @@
+"""Small models for the summary tests, importable as ``summary_models:NAME``."""
+
+import torch
+from torch import nn
+
+
+def tiny() -> nn.Module:
+    """conv /2, conv /2, global pool, fc: every count can be worked out by hand."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.Conv2d(8, 16, 3, 2, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
+class Doubler(nn.Module):
+    """A leaf module netprobe has no formula for."""
+
+    def forward(self, x):
+        return x * 2
+
+
+class MatmulHead(nn.Module):
+    """A classifier that multiplies by a parameter outside any nn.Linear."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(16, 10))
+
+    def forward(self, x):
+        return torch.matmul(x, self.w)
+
+
+def uncountable() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), Doubler(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), MatmulHead())
+
+
+class Block(nn.Module):
+    """torchvision-style basic block: the 3x3 conv inside it downsamples, the shortcut joins after."""
+
+    def __init__(self, w_in, w_out, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(w_in, w_out, 1, bias=False)
+        self.conv2 = nn.Conv2d(w_out, w_out, 3, stride, 1, bias=False)
+        self.downsample = nn.Conv2d(w_in, w_out, 1, stride, bias=False)
+
+    def forward(self, x):
+        return self.conv2(self.conv1(x)) + self.downsample(x)
+
+
+class TorchvisionStyle(nn.Module):
+    """conv1 + maxpool as loose top-level leaves, then layer1..layer3 of blocks, avgpool, fc."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 7, 2, 3, bias=False)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = nn.Sequential(Block(8, 8, 1), Block(8, 8, 1))
+        self.layer2 = nn.Sequential(Block(8, 16, 2), Block(16, 16, 1))
+        self.layer3 = nn.Sequential(Block(16, 32, 2))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(32, 5)
+
+    def forward(self, x):
+        x = self.maxpool(self.conv1(x))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def unpadded() -> nn.Module:
+    """An unpadded 5x5 conv: PyTorch itself refuses inputs smaller than 5 px."""
+    return nn.Sequential(nn.Conv2d(3, 4, 5), nn.ReLU())
+
+
+def broken() -> nn.Module:
+    raise RuntimeError("weights file missing")
+
+
+def not_a_module():
+    return 42
+
+
+NOT_CALLABLE = 3

@@ -1,0 +1,195 @@
+"""summary(): stage subtotals, zoo totals, activation memory, kinds, stage detection, loaders."""
+
+import math
+import subprocess
+import sys
+import types
+
+import pytest
+
+from conftest import read_csv
+from netprobe import registry
+from netprobe.analysis.summary import summary
+from netprobe.counts import Counts, total
+from netprobe.errors import NetprobeError
+from netprobe.reports.zoo import zoo_rows
+
+NAMES = registry.names()
+ZOO = {r["model"]: r for r in zoo_rows()}
+GOLDEN = {r["model"]: r for r in read_csv("golden.csv")}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_stages_sum_to_totals_and_totals_match_the_zoo(name):
+    s = summary(name)
+    assert total(st.counts for st in s.stages) == s.totals
+    assert total(r.counts for r in s.rows(2)) == s.totals
+    row = ZOO[name]
+    assert (s.totals.params, s.totals.macs, s.totals.acts) == (row["params"], row["macs"], row["acts"])
+    n_stages = len(registry.spec(name).stages)
+    assert [st.name for st in s.stages] == ["stem", *(f"s{i}" for i in range(1, n_stages + 1)), "head"]
+    h = s.stages[-2].output_shape[1]
+    assert 32 * (h - 1) < s.resolution <= 32 * h  # five halvings, rounding up
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_totals_equal_reference_data(name):
+    t = summary(name).totals
+    ref = GOLDEN[name]
+    assert (t.params, t.macs, t.acts) == (int(ref["params"]), int(ref["macs"]), int(ref["acts"]))
+
+
+def test_zoo_summary_never_imports_torch():
+    code = ("import sys; from netprobe.analysis.summary import summary; summary('efficientnet_b7'); "
+            "summary('resnet50', 64, batch=8); "
+            "print(sorted(m for m in ('torch', 'pandas', 'fvcore') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_tiny_model_counts_and_memory_worked_out_by_hand():
+    s = summary("summary_models:tiny", resolution=16, batch=2, dtype="fp16")
+    by = {st.name: st for st in s.stages}
+    assert list(by) == ["stem", "s1", "head"]
+    # conv 3->8 /2 at 16 px: 8x8x8 out, 27 MACs each; conv 8->16 /2: 16x4x4 out, 72 MACs each; fc 16->10 + bias.
+    assert by["stem"].counts == Counts(params=216 + 16, macs=2 * 512 * 27, acts=2 * 512)
+    assert by["s1"].counts == Counts(params=1152 + 32, macs=2 * 256 * 72, acts=2 * 256)
+    assert by["head"].counts == Counts(params=170, macs=2 * 170, acts=2 * 10)
+    assert (by["stem"].output_stride, by["s1"].output_stride, by["head"].output_stride) == (2, 4, None)
+    # fp16 = 2 bytes, batch 2: conv, bn and relu outputs each count; flatten is a view and does not.
+    assert by["stem"].act_bytes == 3 * 512 * 2 * 2
+    assert by["s1"].act_bytes == 3 * 256 * 2 * 2
+    assert by["head"].act_bytes == (16 + 10) * 2 * 2
+    assert (by["stem"].largest_act_bytes, by["stem"].largest_act_layer) == (512 * 2 * 2, "0")
+    assert not s.unsupported
+
+
+def test_batch_scales_macs_and_acts_not_params():
+    one, eight = summary("regnetx_002", 64), summary("regnetx_002", 64, batch=8)
+    assert eight.totals == Counts(one.totals.params, 8 * one.totals.macs, 8 * one.totals.acts)
+    assert eight.act_bytes == 8 * one.act_bytes
+
+
+def test_kind_labels_read_like_the_papers():
+    kinds = {r.name: r.kind for r in summary("efficientnet_b0").rows()}
+    assert kinds["s2.b1.dw.conv"] == "dwconv3x3 (depthwise) /2"
+    assert kinds["s3.b1.dw.conv"] == "dwconv5x5 (depthwise) /2"
+    assert kinds["s2.b1.expand.conv"] == "conv1x1 (pointwise)"
+    assert kinds["s2.b1.se.fc1"] == "SE reduce conv1x1"
+    assert kinds["s2.b1.se.fc2"] == "SE expand conv1x1"
+    assert kinds["s2.b1.se.gate"] == "SE gate (sigmoid)"
+    assert kinds["head.pool"] == "avgpool (global)"
+    kinds = {r.name: r.kind for r in summary("regnetx_004").rows()}
+    assert kinds["s1.b1.b.conv"] == "gconv3x3 g=2 /2"
+    assert kinds["stem.conv.conv"] == "conv3x3 /2"
+    kinds = {r.name: r.kind for r in summary("resnet50").rows()}
+    assert kinds["stem.pool"] == "maxpool3x3 /2"
+    assert kinds["stem.conv.act"] == "act relu"
+    assert kinds["head.fc"] == "linear"
+
+
+def test_depth_groups_blocks_and_stages():
+    s = summary("resnet18", 64)
+    assert [r.name for r in s.rows(1)] == ["stem", "s1", "s2", "s3", "s4", "head"]
+    blocks = [r.name for r in s.rows(2) if r.stage == "s2"]
+    assert blocks == ["s2.b1", "s2.b2"]
+    b1 = next(r for r in s.rows(2) if r.name == "s2.b1")
+    assert (b1.w_in, b1.w_out, b1.output_shape) == (64, 128, (128, 8, 8))
+    assert b1.counts == total(r.counts for r in s.rows() if r.name.startswith("s2.b1."))
+
+
+@pytest.mark.parametrize("name", ["resnet50", "regnety_004", "resnext50_32x4d"])
+def test_stages_found_by_stride_on_the_built_model_equal_the_spec_stages(name):
+    from netprobe.build import build
+
+    analytic = summary(name, 96)
+    hooked = summary(lambda: build(registry.spec(name), "meta"), 96)
+    assert [(st.name, st.counts, st.output_shape) for st in hooked.stages] == \
+           [(st.name, st.counts, st.output_shape) for st in analytic.stages]
+    assert hooked.totals == analytic.totals
+
+
+def test_stage_starts_at_the_block_whose_conv_downsamples():
+    s = summary("summary_models:TorchvisionStyle", 64)
+    stage = {layer.name: layer.stage for layer in s.layers}
+    assert stage["layer2.0.conv1"] == stage["layer2.0.conv2"] == stage["layer2.1.conv2"] == "s2"
+    assert stage["layer3.0.conv1"] == "s3"
+    assert stage["layer1.1.downsample"] == "s1"
+    assert (stage["avgpool"], stage["fc"]) == ("head", "head")
+    assert [st.modules for st in s.stages if st.name in ("s2", "s3")] == ["layer2", "layer3.0"]
+
+
+def test_ops_without_a_formula_are_listed_not_counted_as_zero():
+    s = summary("summary_models:uncountable", 32)
+    assert s.unsupported == {"Doubler": 1, "MatmulHead": 1, "aten.matmul": 1}
+    kinds = {r.name: r.kind for r in s.rows()}
+    assert kinds["1"] == "Doubler (not counted)"
+
+
+def test_an_nn_module_instance_and_a_class_are_accepted():
+    import summary_models
+
+    by_class = summary(summary_models.TorchvisionStyle, 64)
+    by_instance = summary(summary_models.TorchvisionStyle().to("meta"), 64)
+    assert by_class.totals == by_instance.totals
+    assert by_class.family is None and by_class.model == "TorchvisionStyle"
+
+
+@pytest.mark.parametrize("model, resolution, batch, message", [
+    ("summary_models:nothing", None, 1, "has no attribute 'nothing'"),
+    ("no_such_package.models:net", None, 1, "cannot import 'no_such_package.models'"),
+    ("summary_models:broken", None, 1, "the factory raised RuntimeError: weights file missing"),
+    ("summary_models:not_a_module", None, 1, "returned int, not an nn.Module"),
+    ("summary_models:NOT_CALLABLE", None, 1, "is a int, not callable"),
+    ("summary_models:TorchvisionStyle", 8, 1, "resolution too small"),
+    ("summary_models:unpadded", 4, 1, "resolution too small"),
+    ("regnetx_004", 8, 1, "resolution too small"),
+    ("efficientnet_b7", 16, 1, "at least 32 px"),
+    ("regnetx_004", 0, 1, "--resolution must be a positive"),
+    ("regnetx_004", None, 0, "--batch must be a positive"),
+    ("regnetx_004", None, -2, "--batch must be a positive"),
+    ("regnetx_04", None, 1, "did you mean regnetx_004"),
+])
+def test_bad_input_is_one_clear_line(model, resolution, batch, message):
+    with pytest.raises(NetprobeError) as e:
+        summary(model, resolution, batch)
+    assert message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_hub_prefix_without_the_package_says_so(monkeypatch):
+    monkeypatch.setitem(sys.modules, "timm", None)
+    with pytest.raises(NetprobeError, match="timm is not installed; pip install timm"):
+        summary("timm:resnet50")
+
+
+def test_hub_prefix_builds_through_the_package(monkeypatch):
+    import summary_models
+
+    fake = types.ModuleType("timm")
+    fake.list_models = lambda: ["tiny_net", "tinier_net"]
+    fake.create_model = lambda name, pretrained: summary_models.tiny()
+    monkeypatch.setitem(sys.modules, "timm", fake)
+    s = summary("timm:tiny_net", 16)
+    assert s.model == "timm:tiny_net" and s.totals.params == 216 + 16 + 1152 + 32 + 170
+    with pytest.raises(NetprobeError, match="timm has no model 'tiny_nett'; did you mean tiny_net"):
+        summary("timm:tiny_nett")
+
+
+def test_json_object_schema():
+    d = summary("regnety_002", 64).to_dict()
+    assert {"model", "family", "resolution", "batch", "params", "macs", "acts", "stages", "layers"} <= d.keys()
+    assert {"name", "params", "macs", "acts", "output_shape", "act_bytes"} <= d["stages"][0].keys()
+    assert {"name", "stage", "kind", "params", "macs", "acts", "output_shape"} <= d["layers"][0].keys()
+    assert sum(layer["macs"] for layer in d["layers"]) == d["macs"]
+    assert math.prod(d["stages"][-1]["output_shape"]) == 1000
+
+
+def test_counter_notes_tell_a_missing_formula_from_the_convention():
+    from netprobe.analysis.peers import compare
+
+    s = summary("summary_models:uncountable", 32)
+    c = compare("summary_models:uncountable", s)
+    assert c.notes["linear"] == ["netprobe: some ops have no formula (listed under the table)"]
+    assert "netprobe: 0 by convention" in c.notes["pooling"]
+    assert "fvcore skips aten::mul x1" in c.notes["mul"]

@@ -1,0 +1,131 @@
+"""``netprobe summary`` as a user runs it: tables, JSON, CSV, --counter all, one-line errors."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import netprobe.cli.summary_cmd  # noqa: F401 - registers the command
+from netprobe.cli.app import app
+
+ROOT = Path(__file__).parent.parent
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, ["summary", *args])
+
+
+def test_table_has_layers_stage_rows_totals_memory_and_convention():
+    r = run("regnety_002", "--resolution", "64")
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert max(len(line) for line in lines) <= 160
+    for text in ("s1.b1.se.fc1", "SE reduce conv1x1", "gconv3x3 g=3 /2", "stage, os 4", "stage, os 32", "total",
+                 "activation memory per stage (fp32, batch 1)", "largest tensor", "macs: conv+linear"):
+        assert text in r.output, text
+    stage_row = next(line for line in lines if line.startswith("│ s1 "))
+    first_layer = next(i for i, line in enumerate(lines) if "s1.b1.a.conv" in line)
+    assert lines.index(stage_row) < first_layer
+    assert "not counted" not in r.output
+
+
+def test_depth_one_shows_stages_only():
+    r = run("resnet18", "-r", "64", "--depth", "1")
+    assert r.exit_code == 0, r.output
+    layer_table = r.output.split("activation memory")[0]
+    assert "s1.b1" not in layer_table and "│ s4 " in layer_table
+
+
+def test_unsupported_ops_are_listed_under_the_table():
+    r = run("summary_models:uncountable", "-r", "32")
+    assert r.exit_code == 0, r.output
+    line = next(line for line in r.output.splitlines() if line.startswith("not counted"))
+    assert "Doubler x1" in line and "aten.matmul x1" in line and "MatmulHead x1" in line
+
+
+def test_json_is_one_object_that_matches_the_table_totals():
+    r = run("regnetx_002", "--json", "--batch", "4", "--dtype", "fp16")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert (d["model"], d["family"], d["resolution"], d["batch"]) == ("regnetx_002", "regnetx", 224, 4)
+    assert sum(s["macs"] for s in d["stages"]) == d["macs"]
+    assert sum(s["act_bytes"] for s in d["stages"]) == d["act_bytes"]
+    assert [s["name"] for s in d["stages"]][0] == "stem" and d["stages"][-1]["name"] == "head"
+
+
+def test_csv_writes_the_layer_rows(tmp_path):
+    path = tmp_path / "layers.csv"
+    r = run("resnet18", "-r", "64", "--csv", str(path), "--depth", "2")
+    assert r.exit_code == 0, r.output
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "act_bytes"]
+    assert "s2.b1" in [row["name"] for row in rows]
+    assert sum(int(row["params"]) for row in rows) == 11689512
+    assert next(row for row in rows if row["name"] == "s4.b2")["output_shape"] == "512x2x2"
+
+
+def test_counter_all_puts_fvcore_and_ptflops_beside_netprobe():
+    r = run("regnety_002", "-r", "64", "--counter", "all", "--json")
+    assert r.exit_code == 0, r.output
+    tools = {t["name"]: t for t in json.loads(r.output)["counters"]["tools"]}
+    assert set(tools) == {"netprobe", "fvcore", "ptflops"}
+    d = json.loads(r.output)
+    assert tools["netprobe"]["macs"] == d["macs"]
+    assert all(t["params"] == d["params"] and not t["error"] for t in tools.values())
+    for t in tools.values():
+        assert sum(t["by_kind"].values()) == t["macs"]
+    # The three agree on the convolutions' weights; only what else each one counts differs.
+    bias = json.loads(r.output)["counters"]["bias_macs"]
+    assert tools["fvcore"]["by_kind"]["conv"] == tools["netprobe"]["by_kind"]["conv"] - bias["conv"]
+
+
+def test_counter_all_table_explains_the_differences():
+    r = run("resnet18", "-r", "64", "--counter", "all")
+    assert r.exit_code == 0, r.output
+    assert "netprobe vs fvcore vs ptflops" in r.output
+    assert "batch norm / norm" in r.output and "netprobe: 0 by convention" in r.output
+    assert "fvcore: no bias adds" in r.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["summary_models:nothing"], "has no attribute 'nothing'"),
+    (["no_such_package.models:net"], "cannot import"),
+    (["summary_models:broken"], "the factory raised RuntimeError"),
+    (["summary_models:not_a_module"], "not an nn.Module"),
+    (["regnetx_004", "-r", "8"], "resolution too small"),
+    (["summary_models:TorchvisionStyle", "-r", "8"], "resolution too small"),
+    (["regnetx_004", "--batch", "0"], "--batch must be a positive"),
+    (["regnetx_004", "-r", "-3"], "--resolution must be a positive"),
+    (["regnetx_004", "--depth", "-1"], "--depth must be 0 or more"),
+    (["regnetx_004", "--counter", "deepspeed"], "unknown --counter"),
+    (["regnetx_004", "--dtype", "fp8"], "unknown --dtype"),
+    (["regnetx_04"], "did you mean regnetx_004"),
+])
+def test_bad_input_gives_one_line_and_exit_2(args, message):
+    r = run(*args)
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_csv_to_a_missing_directory_fails_before_any_work(tmp_path):
+    r = run("regnetx_004", "--csv", str(tmp_path / "no" / "x.csv"))
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+
+
+def test_process_prints_the_table_without_importing_torch():
+    code = ("import sys; sys.argv = ['netprobe', 'summary', 'efficientnet_b0', '--depth', '2']\n"
+            "from netprobe.cli.app import main\ntry:\n    main()\nexcept SystemExit as e:\n    assert not e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    env = {**os.environ, "COLUMNS": "160"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "s7.b1" in out.stdout
