@@ -164,7 +164,8 @@ def _regnet_generator(family: str):
                     for g in (group_w, group_w - 8, group_w + 8)
                     for d in (d_rule, d_rule - 1, d_rule + 1, d_rule - 2, d_rule + 2)
                     for w in (w_0, w_0 - 8, w_0 + 8) if d >= 1 and w >= 8 and g >= 8]
-        net = closest(searches, macs)
+        rule = at(d_rule, w_0, group_w)(w_a)
+        net = rule if _gap(rule, macs) < MATCH / 4 else closest(searches, macs)
         return _checked(net, macs, f"scaling {base_name}")
 
     return generate
