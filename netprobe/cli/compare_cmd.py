@@ -75,11 +75,12 @@ def _render(rows: list[dict], tolerance: float) -> None:
     from netprobe.cli.render import console, human, human_bytes
 
     timed = any("median_ms" in r for r in rows)
+    mem = timed and any(r.get("peak_mem_bytes") for r in rows)
+    failed = timed and any(r.get("status") != "ok" for r in rows)
     table = Table(title="families at matched compute", title_justify="left", box=box.SIMPLE_HEAD,
-                  collapse_padding=True, pad_edge=False)
-    cols = ["budget", "family", "model", "res", "params", "MACs", "err", "acts"]
-    if timed:
-        cols += ["median ms", "img/s", "TFLOP/s", "peak mem", "status"]
+                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
+    cols = ["budget", "family", "model", "res", "MACs", "err"]
+    cols += ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed if timed else ["params", "acts"]
     for col in cols:
         table.add_column(col, justify="left" if col in ("budget", "family", "model", "status") else "right",
                          no_wrap=True)
@@ -91,12 +92,15 @@ def _render(rows: list[dict], tolerance: float) -> None:
         last = r["budget_macs"]
         e = r["budget_err_pct"]
         err = (f"{e:+.0f}%" if abs(e) >= 100 else f"{e:+.1f}%") + ("" if r["within_tolerance"] else "!")
-        cells = [label, r["family"], r["model"], str(r["resolution"]),
-                 human(r["params"]), human(r["macs"]), err, human(r["acts"])]
+        cells = [label, r["family"], r["model"], str(r["resolution"]), human(r["macs"]), err]
         if timed:
-            cells += [_num(r.get("median_ms"), "{:.4g}"), _num(r.get("imgs_per_s"), "{:.4g}"),
-                      _num(r.get("achieved_tflops"), "{:.3g}"),
-                      human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-", str(r.get("status", ""))]
+            tflops = r.get("achieved_tflops")
+            cells += [_short(r.get("median_ms")), _short(r.get("imgs_per_s")),
+                      _short(1e3 * tflops if isinstance(tflops, (int, float)) else None)]
+            cells += [human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-"] * mem
+            cells += [str(r.get("status", ""))] * failed
+        else:
+            cells += [human(r["params"]), human(r["acts"])]
         table.add_row(*cells, style=None if r["within_tolerance"] else "red")
     out = console()
     out.print(table)
@@ -104,10 +108,15 @@ def _render(rows: list[dict], tolerance: float) -> None:
               f"'!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.")
     if timed:
         r = next((x for x in rows if x.get("device")), rows[0])
-        context = ", ".join(f"{k} {r[k]}" for k in ("device_name", "dtype", "batch", "threads", "torch_version")
-                            if r.get(k) is not None)
-        out.print(f"timed: {context}; TFLOP/s counts 2 FLOPs per MAC.")
+        parts = (r.get("device_name") or r.get("device"), r.get("dtype"), f"batch {r.get('batch')}",
+                 f"threads {r.get('threads')}" if r.get("threads") else None,
+                 f"torch {r.get('torch_version')}" if r.get("torch_version") else None)
+        context = ", ".join(str(p) for p in parts if p)
+        out.print(f"ms: median latency per batch; GFLOP/s: 2 FLOPs per MAC; timed on {context}.")
 
 
-def _num(v, fmt: str) -> str:
-    return fmt.format(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else "-"
+def _short(v) -> str:
+    """3 significant digits, never in exponent form (a timing of 2942 ms stays 2942)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or v != v:
+        return "-"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
