@@ -79,10 +79,10 @@ def _render(rows: list[dict], tolerance: float) -> None:
     failed = timed and any(r.get("status") != "ok" for r in rows)
     table = Table(title="families at matched compute", title_justify="left", box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
-    cols = ["budget", "family", "model", "res", "MACs", "err"]
+    cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
     cols += ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed if timed else ["params", "acts"]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("budget", "family", "model", "status") else "right",
+        table.add_column(col, justify="left" if col in ("budget", "model", "status") else "right",
                          no_wrap=True)
     last = None
     for r in rows:
@@ -92,7 +92,7 @@ def _render(rows: list[dict], tolerance: float) -> None:
         last = r["budget_macs"]
         e = r["budget_err_pct"]
         err = (f"{e:+.0f}%" if abs(e) >= 100 else f"{e:+.1f}%") + ("" if r["within_tolerance"] else "!")
-        cells = [label, r["family"], r["model"], str(r["resolution"]), human(r["macs"]), err]
+        cells = [label, r["model"], str(r["resolution"]), human(r["macs"]), err]
         if timed:
             tflops = r.get("achieved_tflops")
             cells += [_short(r.get("median_ms")), _short(r.get("imgs_per_s")),

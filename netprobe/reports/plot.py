@@ -35,6 +35,13 @@ def _value(row: dict, key: str) -> float | None:
     return v if math.isfinite(v) and v > 0 else None
 
 
+def _tick(v: float, minor: bool = False) -> str:
+    mantissa = v / 10 ** math.floor(math.log10(v)) if v > 0 else 0
+    if minor and round(mantissa, 6) not in (2, 3, 5):
+        return ""
+    return f"{v:g}" if v < 1e4 else format_budget(v).rstrip("F")
+
+
 def _y_axis(rows: list[dict]) -> tuple[str, str, str]:
     """(column, axis label, title) for the y axis: latency when anything was timed."""
     timed = [r for r in rows if _value(r, "median_ms")]
@@ -50,6 +57,7 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
     """Write one line per family through its members, budgets marked; returns the path."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     p = check_path(path)
     key, y_label, title = _y_axis(rows)
@@ -71,11 +79,19 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
             ax.scatter([r["macs"] for r in extra], [_value(r, key) for r in extra], marker="s",
                        facecolors="none", edgecolors=color)
         # Generated names repeat the legend and the budget, so only registered ones are labelled.
+        beyond = [r for r in line + extra if not r["within_tolerance"]]
+        if beyond:
+            ax.scatter([r["macs"] for r in beyond], [_value(r, key) for r in beyond], marker="x", s=70,
+                       color=color)
         for r in (extra if generated else line):
             ax.annotate(r["model"], (r["macs"], _value(r, key)), xytext=(4, 3), textcoords="offset points",
                         fontsize=7, color=color)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # Plain tick labels (400M, 1.6G; 30, 100 ms), minor ones only at 2x, 3x and 5x.
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: _tick(v, minor=True)))
     for b in sorted({r["budget_macs"] for r in rows}):
         ax.axvline(b, color="0.5", linestyle=":", linewidth=1)
         ax.annotate(format_budget(b), (b, 1), xycoords=("data", "axes fraction"), xytext=(2, -12),
@@ -83,6 +99,8 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
     ax.set_xlabel("MACs (multiply-accumulates, the papers' \"flops\")")
     ax.set_ylabel(y_label)
     note = " (lines: generated members; squares: nearest registered)" if any(r["generated"] for r in rows) else ""
+    if not all(r["within_tolerance"] for r in rows):
+        note += "; x: beyond tolerance"
     ax.set_title(title + note, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8)
