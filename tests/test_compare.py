@@ -242,3 +242,11 @@ def test_plot_uses_latency_when_timed(fake_bench, tmp_path):
     rows = compare("400MF", families="regnetx,rexnet", bench={"device": "cpu"})
     assert _y_axis(rows)[0] == "median_ms"
     assert _y_axis(compare("400MF"))[0] == "acts"
+
+
+def test_generated_names_work_in_other_commands():
+    result = cli("list", "regnety@1.6GF", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["model"], row["family"]) == ("regnety@1.6GF", "regnety")
+    assert abs(row["macs"] - 1.6e9) <= 0.02 * 1.6e9

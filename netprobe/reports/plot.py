@@ -98,10 +98,9 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
                     textcoords="offset points", fontsize=8, color="0.35")
     ax.set_xlabel("MACs (multiply-accumulates, the papers' \"flops\")")
     ax.set_ylabel(y_label)
-    note = " (lines: generated members; squares: nearest registered)" if any(r["generated"] for r in rows) else ""
-    if not all(r["within_tolerance"] for r in rows):
-        note += "; x: beyond tolerance"
-    ax.set_title(title + note, fontsize=10)
+    notes = ["lines: generated members, squares: nearest registered"] * any(r["generated"] for r in rows)
+    notes += ["x: beyond tolerance"] * (not all(r["within_tolerance"] for r in rows))
+    ax.set_title("\n".join([title, "; ".join(notes)]) if notes else title, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8)
     fig.tight_layout()
