@@ -29,3 +29,7 @@ def register_all() -> None:
     for name, cfg in REXNETS.items():
         timm_name = f"rexnet_{round(cfg.width * 100)}"  # timm: rexnet_100 is 1.0x
         registry.register(name, "rexnet", partial(rexnet, name, cfg), aliases=(timm_name,))
+    from netprobe.families.scaling import GENERATORS
+
+    for family, generate in GENERATORS.items():
+        registry.register_generator(family, generate)

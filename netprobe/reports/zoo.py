@@ -24,11 +24,11 @@ def zoo_rows(pattern: str | None = None, family: str | None = None) -> list[dict
         fam = registry.normalize(family)
         if fam not in registry.FAMILIES:
             raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(registry.FAMILIES)}")
-        names = [n for n in names if registry.entry(n).family == fam]
+        names = [n for n in names if registry.spec(n).family == fam]
     rows = []
     for name in names:
         res, c = net_counts(name)
-        rows.append({"model": name, "family": registry.entry(name).family, "resolution": res,
+        rows.append({"model": name, "family": registry.spec(name).family, "resolution": res,
                      "params": c.params, "macs": c.macs, "acts": c.acts})
     order = {f: i for i, f in enumerate(registry.FAMILIES)}
     return sorted(rows, key=lambda r: (order[r["family"]], r["macs"]))

@@ -1,0 +1,122 @@
+"""``netprobe compare``: families side by side at matched compute budgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from netprobe.cli.app import app, handles_errors
+from netprobe.cli.options import Csv, Json
+from netprobe.errors import NetprobeError
+
+BenchOpt = "Passed to the bench engine (needs --bench)."
+
+
+@app.command("compare")
+@handles_errors
+def compare_cmd(
+    budget: Annotated[str, typer.Option("--budget", "-b", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
+    families: Annotated[Optional[str], typer.Option("--families", "-f", help="Comma-separated families (default: all).")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", help="Flag rows whose MACs are further than this many percent from the budget.")] = 25.0,
+    generate: Annotated[bool, typer.Option("--generate", help="Also make FAMILY@BUDGET members within 2% by each family's scaling rule.")] = False,
+    bench: Annotated[bool, typer.Option("--bench", help="Time every selected member with the bench engine.")] = False,
+    device: Annotated[Optional[str], typer.Option("--device", help=BenchOpt)] = None,
+    batch: Annotated[Optional[int], typer.Option("--batch", help=BenchOpt)] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help=BenchOpt)] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", help=BenchOpt)] = None,
+    min_time: Annotated[Optional[float], typer.Option("--min-time", help="Seconds of timing per member. " + BenchOpt)] = None,
+    channels_last: Annotated[bool, typer.Option("--channels-last", help=BenchOpt)] = False,
+    json: Json = False,
+    csv: Csv = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw MACs vs latency (or activations) to this PNG.", dir_okay=False)] = None,
+) -> None:
+    """Compare families at matched compute: the nearest member of each family per budget, optionally timed."""
+    from netprobe.reports.compare import compare
+
+    given = {"device": device, "batch": batch, "dtype": dtype, "threads": threads, "min_time": min_time,
+             "channels_last": channels_last or None}
+    options = {k: v for k, v in given.items() if v is not None}
+    if options and not bench:
+        flags = ", ".join("--" + k.replace("_", "-") for k in options)
+        raise NetprobeError(f"{flags} only take effect with --bench; add --bench or leave them out")
+    if plot:
+        from netprobe.reports.plot import check_path
+
+        check_path(plot)
+    rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
+                   on_row=_progress if bench else None)
+    if plot:
+        from netprobe.reports.plot import plot_compare
+
+        plot_compare(rows, plot)
+    if json:
+        from netprobe.reports import io
+
+        typer.echo(io.to_json(rows))
+        return
+    _render(rows, tolerance)
+
+
+def _progress(row: dict) -> None:
+    from netprobe.cli.render import console
+
+    ms = row.get("median_ms")
+    took = f"{ms:.4g} ms" if isinstance(ms, (int, float)) else "-"
+    console(stderr=True).print(f"[dim]timed {row['model']}: {took} ({row.get('status', '?')})[/]")
+
+
+def _render(rows: list[dict], tolerance: float) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from netprobe.budget import format_budget
+    from netprobe.cli.render import console, human, human_bytes
+
+    timed = any("median_ms" in r for r in rows)
+    mem = timed and any(r.get("peak_mem_bytes") for r in rows)
+    failed = timed and any(r.get("status") != "ok" for r in rows)
+    table = Table(title="families at matched compute", title_justify="left", box=box.SIMPLE_HEAD,
+                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
+    cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
+    cols += ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed if timed else ["params", "acts"]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("budget", "model", "status") else "right",
+                         no_wrap=True)
+    last = None
+    for r in rows:
+        if last is not None and r["budget_macs"] != last:
+            table.add_section()
+        label = format_budget(r["budget_macs"]) if r["budget_macs"] != last else ""
+        last = r["budget_macs"]
+        e = r["budget_err_pct"]
+        err = (f"{e:+.0f}%" if abs(e) >= 100 else f"{e:+.1f}%") + ("" if r["within_tolerance"] else "!")
+        cells = [label, r["model"], str(r["resolution"]), human(r["macs"]), err]
+        if timed:
+            tflops = r.get("achieved_tflops")
+            cells += [_short(r.get("median_ms")), _short(r.get("imgs_per_s")),
+                      _short(1e3 * tflops if isinstance(tflops, (int, float)) else None)]
+            cells += [human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-"] * mem
+            cells += [str(r.get("status", ""))] * failed
+        else:
+            cells += [human(r["params"]), human(r["acts"])]
+        table.add_row(*cells, style=None if r["within_tolerance"] else "red")
+    out = console()
+    out.print(table)
+    out.print("MACs: multiply-accumulates (the papers' \"flops\"); err: 100 x (MACs - budget) / budget, "
+              f"'!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.")
+    if timed:
+        r = next((x for x in rows if x.get("device")), rows[0])
+        parts = (r.get("device_name") or r.get("device"), r.get("dtype"), f"batch {r.get('batch')}",
+                 f"threads {r.get('threads')}" if r.get("threads") else None,
+                 f"torch {r.get('torch_version')}" if r.get("torch_version") else None)
+        context = ", ".join(str(p) for p in parts if p)
+        out.print(f"ms: median latency per batch; GFLOP/s: 2 FLOPs per MAC; timed on {context}.")
+
+
+def _short(v) -> str:
+    """3 significant digits, never in exponent form (a timing of 2942 ms stays 2942)."""
+    if not isinstance(v, (int, float)) or isinstance(v, bool) or v != v:
+        return "-"
+    return f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"

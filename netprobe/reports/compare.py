@@ -1,0 +1,156 @@
+"""Families side by side at matched compute budgets: one row per (budget, family, member).
+
+For each budget and family the registered member nearest the budget in log distance is
+picked (and, on request, a generated ``FAMILY@BUDGET`` member within 2%); costs are
+analytic. With ``bench`` options every distinct member is timed once by the bench engine
+and its row joined to every row that names it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable
+
+from netprobe import registry
+from netprobe.budget import format_budget, parse_budget, parse_budgets
+from netprobe.errors import NetprobeError
+from netprobe.reports import io
+from netprobe.reports.zoo import net_counts
+
+COMPARE_COLUMNS = ["budget_macs", "family", "model", "generated", "resolution", "params", "macs", "acts",
+                   "budget_err_pct", "within_tolerance"]
+
+
+def budgets_of(budget: str | int | list) -> list[tuple[str, int]]:
+    """(label, MACs) of a comma list such as ``400MF,1.6GF``, or of a list of labels or MAC counts."""
+    if isinstance(budget, str):
+        return parse_budgets(budget)
+    items = budget if isinstance(budget, (list, tuple)) else [budget]
+    out: dict[int, str] = {}
+    for item in items:
+        if isinstance(item, str):
+            out.setdefault(parse_budget(item), item.strip().replace(" ", ""))
+        elif isinstance(item, (int, float)) and not isinstance(item, bool) and math.isfinite(item) and item >= 1:
+            out.setdefault(int(round(item)), format_budget(item))
+        else:
+            raise NetprobeError(f"bad budget {item!r}; use a positive number of MACs or a label such as 400MF")
+    return [(label, macs) for macs, label in out.items()]
+
+
+def families_of(families: str | list[str] | None) -> list[str]:
+    """Family names from a comma list (default: all), each checked against the registry's."""
+    if families is None:
+        return list(registry.FAMILIES)
+    items = families.split(",") if isinstance(families, str) else list(families)
+    out = []
+    for item in items:
+        fam = registry.normalize(item)
+        if fam not in registry.FAMILIES:
+            raise NetprobeError(f"unknown family '{item.strip()}'; choose from {', '.join(registry.FAMILIES)}")
+        out.append(fam)
+    if not out:
+        raise NetprobeError(f"no family given; choose from {', '.join(registry.FAMILIES)}")
+    return list(dict.fromkeys(out))
+
+
+def err_pct(macs: int, budget: int) -> float:
+    """The true relative error of a member's MACs against the budget, in percent."""
+    return 100 * (macs - budget) / budget
+
+
+def _row(budget: int, family: str, name: str, generated: bool, tolerance: float) -> dict:
+    res, c = net_counts(name)
+    err = err_pct(c.macs, budget)
+    return {"budget_macs": budget, "family": family, "model": name, "generated": generated, "resolution": res,
+            "params": c.params, "macs": c.macs, "acts": c.acts, "budget_err_pct": err,
+            "within_tolerance": abs(err) <= tolerance}
+
+
+def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool = False) -> list[dict]:
+    """Analytic rows: per budget, per family, the nearest registered member [and a generated one]."""
+    if not (tolerance > 0 and math.isfinite(tolerance)):
+        raise NetprobeError(f"bad tolerance {tolerance}; use a positive percentage such as 25")
+    budgets, fams = budgets_of(budget), families_of(families)
+    macs = {}
+    for fam in fams:
+        for name in registry.resolve(fam):
+            macs[name] = net_counts(name)[1].macs
+    rows = []
+    for label, b in budgets:
+        for fam in fams:
+            nearest = min(registry.resolve(fam), key=lambda n: (abs(math.log(macs[n] / b)), n))
+            rows.append(_row(b, fam, nearest, False, tolerance))
+            if generate:
+                rows.append(_row(b, fam, f"{fam}@{label}", True, tolerance))
+    return rows
+
+
+def _bench_columns() -> list[str]:
+    from netprobe.timing.bench import BENCH_COLUMNS
+
+    return [c for c in BENCH_COLUMNS if c not in COMPARE_COLUMNS]
+
+
+def columns(rows: list[dict]) -> list[str]:
+    """The fixed schema: compare columns, then the bench columns and context when timed."""
+    timed = any("median_ms" in r for r in rows)
+    return COMPARE_COLUMNS + (_bench_columns() if timed else [])
+
+
+def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> list[dict]:
+    """Every analytic row with each timing of its model, in the analytic rows' order."""
+    by_model: dict[str, list[dict]] = {}
+    for t in timings:
+        by_model.setdefault(t["model"], []).append(t)
+    out = []
+    for row in rows:
+        for t in by_model.get(row["model"], []):
+            out.append({**row, **{k: v for k, v in t.items() if k not in row}})
+        if keep_untimed and row["model"] not in by_model:
+            out.append({**row, "status": "not timed"})
+    return out
+
+
+def compare(budget, families=None, tolerance: float = 25.0, generate: bool = False, bench: dict | None = None,
+            csv: str | os.PathLike | None = None, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Rows comparing families at each budget; ``bench``: options for the bench engine, or None.
+
+    With ``csv`` the rows are written there, while timing after each member, so an
+    interrupted run keeps what it measured.
+    """
+    if csv:
+        io.check_writable(csv)
+    rows = matched_rows(budget, families, tolerance, generate)
+    if bench is None:
+        if csv:
+            io.write_csv(csv, rows, COMPARE_COLUMNS)
+        return rows
+    try:
+        from netprobe.timing.bench import bench as run_bench
+    except ImportError as e:
+        raise NetprobeError(f"timing is not available in this install ({e}); run compare without --bench") from e
+    cols = COMPARE_COLUMNS + _bench_columns()
+    timings: list[dict] = []
+
+    def timed(t: dict) -> None:
+        timings.append(t)
+        if csv:
+            io.write_csv(csv, _join(rows, timings), cols)
+        if on_row:
+            for row in _join(rows, [t]):
+                on_row(row)
+
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    returned = run_bench(models, **bench, resolution=None, csv=None, on_row=timed)
+    out = _join(rows, returned, keep_untimed=True)
+    if csv:
+        io.write_csv(csv, out, cols)
+    return out
+
+
+def to_frame(rows: list[dict]):
+    """The rows as a pandas DataFrame with the fixed column order."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=columns(rows))

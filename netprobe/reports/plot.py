@@ -1,0 +1,108 @@
+"""The comparison as a picture: per family, MACs against latency (or activations), log axes."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from netprobe.budget import format_budget
+from netprobe.errors import NetprobeError
+
+FORMATS = (".png", ".svg", ".pdf")
+
+
+def check_path(path: str | os.PathLike) -> Path:
+    """Fail before any work if the plot could not be written there."""
+    p = Path(path)
+    if p.suffix.lower() not in FORMATS:
+        raise NetprobeError(f"--plot {path}: unknown image type; give a file name ending in {', '.join(FORMATS)}")
+    if p.is_dir():
+        raise NetprobeError(f"--plot {path} is a directory; give a file name such as {p / 'compare.png'}")
+    if not p.parent.exists():
+        raise NetprobeError(f"--plot {path}: directory {p.parent} does not exist; create it or choose another path")
+    return p
+
+
+def _value(row: dict, key: str) -> float | None:
+    v = row.get(key)
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None
+
+
+def _tick(v: float, minor: bool = False) -> str:
+    mantissa = v / 10 ** math.floor(math.log10(v)) if v > 0 else 0
+    if minor and round(mantissa, 6) not in (2, 3, 5):
+        return ""
+    return f"{v:g}" if v < 1e4 else format_budget(v).rstrip("F")
+
+
+def _y_axis(rows: list[dict]) -> tuple[str, str, str]:
+    """(column, axis label, title) for the y axis: latency when anything was timed."""
+    timed = [r for r in rows if _value(r, "median_ms")]
+    if not timed:
+        return "acts", "activations (conv/linear/max-pool outputs, batch 1)", "MACs vs activations (analytic)"
+    r = timed[0]
+    where = r.get("device_name") or r.get("device") or "?"
+    context = ", ".join(str(x) for x in (where, r.get("dtype"), f"batch {r.get('batch')}") if x is not None)
+    return "median_ms", "median latency per batch (ms)", f"MACs vs median latency ({context})"
+
+
+def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
+    """Write one line per family through its members, budgets marked; returns the path."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    p = check_path(path)
+    key, y_label, title = _y_axis(rows)
+    fig = Figure(figsize=(10, 6.5), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    colors = [f"C{i}" for i in range(10)]
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    for color, fam in zip(colors * 2, families):
+        fam_rows = [r for r in rows if r["family"] == fam and _value(r, key)]
+        generated = [r for r in fam_rows if r["generated"]]
+        registered = [r for r in fam_rows if not r["generated"]]
+        # Generated members sit on the budgets, so they make the family's line when present.
+        line, extra = (generated, registered) if generated else (registered, [])
+        line = sorted({r["model"]: r for r in line}.values(), key=lambda r: r["macs"])
+        ax.plot([r["macs"] for r in line], [_value(r, key) for r in line], "o-", color=color, label=fam)
+        extra = list({r["model"]: r for r in extra}.values())
+        if extra:
+            ax.scatter([r["macs"] for r in extra], [_value(r, key) for r in extra], marker="s",
+                       facecolors="none", edgecolors=color)
+        # Generated names repeat the legend and the budget, so only registered ones are labelled.
+        beyond = [r for r in line + extra if not r["within_tolerance"]]
+        if beyond:
+            ax.scatter([r["macs"] for r in beyond], [_value(r, key) for r in beyond], marker="x", s=70,
+                       color=color)
+        for r in (extra if generated else line):
+            ax.annotate(r["model"], (r["macs"], _value(r, key)), xytext=(4, 3), textcoords="offset points",
+                        fontsize=7, color=color)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    # Plain tick labels (400M, 1.6G; 30, 100 ms), minor ones only at 2x, 3x and 5x.
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: _tick(v, minor=True)))
+    for b in sorted({r["budget_macs"] for r in rows}):
+        ax.axvline(b, color="0.5", linestyle=":", linewidth=1)
+        ax.annotate(format_budget(b), (b, 1), xycoords=("data", "axes fraction"), xytext=(2, -12),
+                    textcoords="offset points", fontsize=8, color="0.35")
+    ax.set_xlabel("MACs (multiply-accumulates, the papers' \"flops\")")
+    ax.set_ylabel(y_label)
+    notes = ["lines: generated members, squares: nearest registered"] * any(r["generated"] for r in rows)
+    notes += ["x: beyond tolerance"] * (not all(r["within_tolerance"] for r in rows))
+    ax.set_title("\n".join([title, "; ".join(notes)]) if notes else title, fontsize=10)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(p)
+    return p

@@ -1,0 +1,252 @@
+"""``netprobe compare``: matching, generated members, the report schema, timing joined in, errors."""
+
+import io as stdio
+import json
+import math
+import sys
+import types
+
+import pandas as pd
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from netprobe import registry
+from netprobe.analysis.cost import net_layers
+from netprobe.analysis.measure import measure
+from netprobe.build import build
+from netprobe.cli.app import _register, app
+from netprobe.counts import total
+from netprobe.errors import NetprobeError
+from netprobe.reports.compare import COMPARE_COLUMNS, compare
+from netprobe.reports.zoo import zoo_rows
+
+_register()
+GENERATE_BUDGETS = {"200MF": 200e6, "400MF": 400e6, "1.6GF": 1.6e9, "8GF": 8e9}
+
+
+def cli(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+def matched(rows, budget):
+    return {r["model"] for r in rows if r["budget_macs"] == budget and not r["generated"]}
+
+
+def test_acceptance_members_at_400mf_and_4gf():
+    rows = compare("400MF,4GF")
+    assert {"regnetx_004", "regnety_004", "efficientnet_b0", "rexnet_1.0x"} <= matched(rows, 400_000_000)
+    assert {"regnety_040", "resnet50"} <= matched(rows, 4_000_000_000)
+
+
+def test_one_row_per_budget_and_family_and_each_is_the_nearest_in_log_distance():
+    budgets = [250e6, 4e9, 20e9]
+    rows = compare("250MF,4GF,20GF")
+    assert [(r["budget_macs"], r["family"]) for r in rows] == [(int(b), f) for b in budgets for f in registry.FAMILIES]
+    zoo = zoo_rows()
+    for r in rows:
+        others = [z for z in zoo if z["family"] == r["family"]]
+        best = min(abs(math.log(z["macs"] / r["budget_macs"])) for z in others)
+        assert abs(math.log(r["macs"] / r["budget_macs"])) == best
+
+
+def test_every_row_has_the_true_relative_error_and_its_tolerance_flag():
+    rows = compare("400MF,4GF", tolerance=5)
+    for r in rows:
+        c = total(layer.counts for layer in net_layers(registry.spec(r["model"])))
+        assert (r["macs"], r["params"], r["acts"]) == (c.macs, c.params, c.acts)
+        assert r["budget_err_pct"] == pytest.approx(100 * (c.macs - r["budget_macs"]) / r["budget_macs"], abs=1e-9)
+        assert r["within_tolerance"] == (abs(r["budget_err_pct"]) <= 5)
+    flagged = {r["model"] for r in rows if not r["within_tolerance"]}
+    assert "efficientnet_b4" in flagged and "regnety_040" not in flagged  # +9.8% and -0.7% at 4GF
+
+
+def test_families_option_selects_and_orders():
+    rows = compare("1.6GF", families="rexnet, ResNet")
+    assert [r["family"] for r in rows] == ["rexnet", "resnet"]
+
+
+@pytest.mark.parametrize("family", registry.FAMILIES)
+@pytest.mark.parametrize("budget", GENERATE_BUDGETS)
+def test_generated_member_within_2pct_builds_runs_and_counts_agree(family, budget):
+    name = f"{family}@{budget}"
+    net = registry.spec(name)
+    assert (net.name, net.family) == (name, family)
+    layers = net_layers(net)
+    macs = total(layer.counts for layer in layers).macs
+    assert abs(macs - GENERATE_BUDGETS[budget]) <= 0.02 * GENERATE_BUDGETS[budget]
+    measured = measure(build(net, "meta"), (net.resolution, net.resolution))
+    assert not measured.unsupported
+    hooked = {x.name: (x.counts, x.out_shape) for x in measured.layers}
+    assert hooked == {x.name: (x.counts, x.out_shape) for x in layers}
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        out = build(net).eval()(torch.randn(1, 3, 64, 64))
+    assert out.shape == (1, 1000) and torch.isfinite(out).all()
+
+
+def test_generated_members_are_deterministic_and_named_as_typed():
+    a = registry.spec("regnety@1.6GF")
+    from netprobe.families import scaling
+
+    for generate in scaling.GENERATORS.values():
+        generate.cache_clear()
+    scaling.macs_of.cache_clear()
+    b = registry.spec("RegNetY@1.6GF")
+    assert a.stages == b.stages and a.params == b.params
+    assert (a.name, b.name) == ("regnety@1.6GF", "regnety@1.6GF")
+
+
+def test_generate_adds_a_matched_row_per_family():
+    rows = compare("400MF", families="regnetx,efficientnet", generate=True)
+    gen = [r for r in rows if r["generated"]]
+    assert [r["model"] for r in gen] == ["regnetx@400MF", "efficientnet@400MF"]
+    assert all(abs(r["budget_err_pct"]) <= 2 for r in gen)
+
+
+def test_budget_out_of_a_family_reach_is_a_clean_error():
+    with pytest.raises(NetprobeError, match=r"cannot generate resnet@1MF"):
+        registry.spec("resnet@1MF")
+
+
+@pytest.mark.parametrize("budget", ["abc", "-1GF", "0", "400XF"])
+def test_cli_bad_budget(budget):
+    result = cli("compare", f"--budget={budget}")
+    assert result.exit_code == 2
+    assert "bad budget" in result.stderr and "400MF" in result.stderr
+    assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_unknown_family():
+    result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnetz")
+    assert result.exit_code == 2
+    assert "unknown family 'regnetz'" in result.stderr
+    assert all(f in result.stderr for f in registry.FAMILIES)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--tolerance", "0"], "tolerance"),
+    (["--device", "cpu"], "--bench"),
+    (["--plot", "out.jpg"], ".png"),
+])
+def test_cli_other_bad_input(args, words):
+    result = cli("compare", "--budget", "400MF", *args)
+    assert result.exit_code == 2 and words in result.stderr
+
+
+def test_csv_and_json_round_trip_through_pandas(tmp_path):
+    path = tmp_path / "out.csv"
+    result = cli("compare", "--budget", "400MF,1.6GF", "--generate", "--csv", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    from_csv = pd.read_csv(path)
+    from_json = pd.read_json(stdio.StringIO(result.stdout))
+    expected = pd.DataFrame(compare("400MF,1.6GF", generate=True))
+    for frame in (from_csv, from_json):
+        assert list(frame.columns) == COMPARE_COLUMNS
+        assert frame["generated"].dtype == bool and frame["within_tolerance"].dtype == bool
+        pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+
+
+def test_table_groups_rows_by_budget():
+    result = cli("compare", "--budget", "400MF,4GF", "--families", "regnetx")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    first = [i for i, line in enumerate(lines) if "regnetx_004" in line][0]
+    assert "400MF" in lines[first] and "4GF" in [w for line in lines[first + 1:] for w in line.split()]
+
+
+def test_plot_is_a_real_png(tmp_path):
+    import matplotlib.image
+
+    path = tmp_path / "cmp.png"
+    assert cli("compare", "--budget", "400MF,4GF", "--plot", str(path)).exit_code == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = matplotlib.image.imread(path)
+    assert pixels.shape[0] > 400 and pixels.shape[1] > 600
+    assert pixels[..., :3].std() > 0.05  # lines and text, not a blank canvas
+
+
+class FakeBench:
+    """Stands in for netprobe.timing.bench: records calls, returns one row per model."""
+
+    COLUMNS = ["model", "family", "batch", "resolution", "device", "dtype", "threads", "status", "median_ms",
+               "p10_ms", "p90_ms", "iqr_ms", "imgs_per_s", "macs", "achieved_tflops", "peak_mem_bytes",
+               "device_name", "torch_version", "netprobe_version"]
+
+    def __init__(self, stop_after=None):
+        self.calls, self.stop_after = [], stop_after
+
+    def __call__(self, models, **options):
+        self.calls.append((list(models), options))
+        rows = []
+        for i, model in enumerate(models):
+            if self.stop_after is not None and i == self.stop_after:
+                raise KeyboardInterrupt
+            ms = 1.0 + i
+            row = {c: None for c in self.COLUMNS}
+            row.update(model=model, batch=options.get("batch", 1), status="ok", median_ms=ms, p10_ms=ms, p90_ms=ms,
+                       iqr_ms=0.0, imgs_per_s=1000 / ms, device=options.get("device", "cpu"), device_name="fake")
+            rows.append(row)
+            if options.get("on_row"):
+                options["on_row"](row)
+        return rows
+
+
+@pytest.fixture
+def fake_bench(monkeypatch):
+    def install(stop_after=None):
+        fake = FakeBench(stop_after)
+        module = types.ModuleType("netprobe.timing.bench")
+        module.bench, module.BENCH_COLUMNS = fake, FakeBench.COLUMNS
+        monkeypatch.setitem(sys.modules, "netprobe.timing", types.ModuleType("netprobe.timing"))
+        monkeypatch.setitem(sys.modules, "netprobe.timing.bench", module)
+        return fake
+    return install
+
+
+def test_bench_times_each_member_once_and_joins_rows(fake_bench, tmp_path):
+    fake = fake_bench()
+    path = tmp_path / "t.csv"
+    result = cli("compare", "--budget", "200MF,400MF", "--families", "resnet,regnetx", "--bench", "--device", "cpu",
+                 "--batch", "4", "--min-time", "0.01", "--threads", "2", "--csv", str(path), "--json")
+    assert result.exit_code == 0, result.output
+    (models, options), = fake.calls
+    assert models == ["resnet18", "regnetx_002", "regnetx_004"]  # resnet18 is nearest at both budgets
+    assert {k: options[k] for k in ("device", "batch", "min_time", "threads")} == {
+        "device": "cpu", "batch": 4, "min_time": 0.01, "threads": 2}
+    frame = pd.read_csv(path)
+    extra = [c for c in FakeBench.COLUMNS if c not in COMPARE_COLUMNS]
+    assert list(frame.columns) == COMPARE_COLUMNS + extra
+    assert len(frame) == 4 and (frame["batch"] == 4).all()
+    timing = {m: 1.0 + i for i, m in enumerate(models)}
+    assert all(frame["median_ms"] == frame["model"].map(timing))
+    from_json = pd.read_json(stdio.StringIO(result.stdout))
+    pd.testing.assert_frame_equal(from_json[frame.columns], frame, check_dtype=False)
+    assert list(json.loads(result.stdout)[0]) == list(frame.columns)
+
+
+def test_interrupted_bench_keeps_what_it_measured(fake_bench, tmp_path):
+    fake_bench(stop_after=2)
+    path = tmp_path / "t.csv"
+    result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnety,rexnet", "--bench", "--csv", str(path))
+    assert result.exit_code == 130 and "interrupted" in result.stderr
+    frame = pd.read_csv(path)
+    assert list(frame["model"]) == ["regnetx_004", "regnety_004"]
+    assert frame["median_ms"].notna().all()
+
+
+def test_plot_uses_latency_when_timed(fake_bench, tmp_path):
+    from netprobe.reports.plot import _y_axis
+
+    fake_bench()
+    rows = compare("400MF", families="regnetx,rexnet", bench={"device": "cpu"})
+    assert _y_axis(rows)[0] == "median_ms"
+    assert _y_axis(compare("400MF"))[0] == "acts"
+
+
+def test_generated_names_work_in_other_commands():
+    result = cli("list", "regnety@1.6GF", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["model"], row["family"]) == ("regnety@1.6GF", "regnety")
+    assert abs(row["macs"] - 1.6e9) <= 0.02 * 1.6e9
