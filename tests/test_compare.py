@@ -93,7 +93,7 @@ def test_generated_members_are_deterministic_and_named_as_typed():
         generate.cache_clear()
     scaling.macs_of.cache_clear()
     b = registry.spec("RegNetY@1.6GF")
-    assert a.stages == b.stages and a.params == b.params
+    assert a.stages == b.stages and a.design == b.design
     assert (a.name, b.name) == ("regnety@1.6GF", "regnety@1.6GF")
 
 

@@ -99,13 +99,13 @@ def generate_efficientnet(name: str, macs: int) -> Net:
 
     def make(cfg: EfficientNetCfg, phi: float) -> Net:
         net = efficientnet(name, cfg)
-        return replace(net, params={**net.params, "phi": round(phi, 4), "resolution": cfg.resolution})
+        return replace(net, design={**net.design, "phi": round(phi, 4), "resolution": cfg.resolution})
 
     net = bisect(lambda phi: make(compound(phi), phi), -8.0, 12.0, macs)
     # Widths and depths are rounded per stage, so MACs step as phi grows. The width, rounded
     # per stage to multiples of 8, then closes the gap in fine steps at phi's depth and
     # resolution; the resolution moves MACs in coarse steps (feature maps are ceil(r / stride)).
-    phi = net.params["phi"]
+    phi = net.design["phi"]
     cfg = compound(phi)
     fine = [
         bisect(lambda x: make(replace(cfg, width=math.exp(x)), phi), math.log(cfg.width) - 0.2,
@@ -151,7 +151,7 @@ def _regnet_generator(family: str):
             def make(w_a: float) -> Net:
                 cfg = RegNetCfg(d=d, w_0=w_0, w_a=round(w_a, 2), w_m=base.w_m, group_w=group_w, se=base.se)
                 net = regnet(name, cfg)
-                return replace(net, params={**net.params, "scaled_from": base_name})
+                return replace(net, design={**net.design, "scaled_from": base_name})
             return make
 
         # Scaling w_0 and w_a together scales every u_j and keeps the stage layout; w_0 is
@@ -193,7 +193,7 @@ def _resnet_generator(family: str):
             def make(x: float) -> Net:
                 stage_w = tuple(max(q, quantize(w * math.exp(x), q)) for w in STAGE_W)
                 net = resnet(name, cfg, stage_w=stage_w)
-                return replace(net, params={**net.params, "stage_w": stage_w, "scaled_from": base_name})
+                return replace(net, design={**net.design, "stage_w": stage_w, "scaled_from": base_name})
             return make
 
         d3 = base.depths[2]
