@@ -18,8 +18,17 @@ def human_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+PIPE_WIDTH = 200  # a table written to a file or pipe is never squeezed to 80 columns
+
+
 def console(stderr: bool = False, width: int | None = None):
     """A rich console; tests pin the width through the COLUMNS variable."""
+    import os
+    import sys
+
     from rich.console import Console
 
+    stream = sys.stderr if stderr else sys.stdout
+    if width is None and not os.environ.get("COLUMNS") and not stream.isatty():
+        width = PIPE_WIDTH
     return Console(stderr=stderr, width=width, highlight=False)
