@@ -30,11 +30,12 @@ def bench_models(
     from netprobe import registry
     from netprobe.timing.bench import Interrupted, bench, parse_batches
 
-    total = len(registry.resolve(models)) * len(parse_batches(batch))
     progress = _progress()
-    task = progress.add_task("starting", total=total)
+    task = progress.add_task("starting", total=None)
 
     def on_start(model: str, b: int) -> None:
+        if progress.tasks[0].total is None:  # bench() has validated the input by now
+            progress.update(task, total=len(registry.resolve(models)) * len(parse_batches(batch)))
         progress.update(task, description=f"{model} batch {b}")
 
     def on_row(row: dict) -> None:
@@ -50,7 +51,8 @@ def bench_models(
         _show(stop.rows, json)
         from netprobe.cli.render import console
 
-        console(stderr=True).print(f"interrupted: {len(stop.rows)} of {total} configurations measured"
+        total = progress.tasks[0].total
+        console(stderr=True).print(f"interrupted: {len(stop.rows)} of {int(total) if total else '?'} configurations measured"
                                    + (f", rows kept in {csv}" if csv and stop.rows else ""))
         raise typer.Exit(130) from None
     _show(rows, json)
