@@ -317,9 +317,11 @@ def test_cuda_rows_carry_memory_and_cudnn_context():
 def test_cuda_oom_is_a_row_and_memory_is_freed():
     free, _ = torch.cuda.mem_get_info()
     side = int((free / 4 / 3) ** 0.5) + 1024  # an input larger than the free memory
-    rows = bench([Probe(), Probe()], device="cuda", resolution=side, batch=[2], **FAST)
-    assert rows[0]["status"] == "oom"
+    (row,) = bench(Probe(), device="cuda", resolution=side, batch=[2], **FAST)
+    assert row["status"] == "oom"
     assert torch.cuda.memory_allocated() < free / 2
+    (row,) = bench(Probe(), device="cuda", resolution=64, batch=[2], **FAST)
+    assert row["status"] == "ok"
 
 
 @needs_cuda
