@@ -32,3 +32,26 @@ def write_csv(path: str | os.PathLike, rows: list[dict], columns: list[str] | No
 
 def to_json(rows) -> str:
     return json.dumps(rows, indent=2, default=str)
+
+
+def check_appendable(path: str | os.PathLike, columns: list[str]) -> Path:
+    """Like check_writable; a file that already has rows must have exactly these columns."""
+    p = check_writable(path)
+    if p.exists() and p.stat().st_size:
+        with open(p, newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != list(columns):
+            raise NetprobeError(f"--csv {path} already holds rows with other columns; "
+                                "choose a new file (rows are appended to an existing one)")
+    return p
+
+
+def append_csv(path: str | os.PathLike, row: dict, columns: list[str]) -> None:
+    """One row appended and flushed (the header first if the file is new or empty)."""
+    p = Path(path)
+    new = not p.exists() or p.stat().st_size == 0
+    with open(p, "a", newline="") as f:
+        w = csv.DictWriter(f, columns, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(row)

@@ -1,0 +1,134 @@
+"""``netprobe bench``: forward-pass latency with its spread and context, one row per configuration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from netprobe.cli.app import app, handles_errors
+from netprobe.cli.options import Csv, Json, Resolution
+
+
+@app.command("bench")
+@handles_errors
+def bench_models(
+    models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families or FAMILY@BUDGET; comma separated.")],
+    device: Annotated[str, typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")] = "cpu",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size, or a comma-separated sweep such as 1,8,64.")] = "1",
+    resolution: Resolution = None,
+    dtype: Annotated[str, typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")] = "fp32",
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")] = False,
+    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")] = None,
+    warmup: Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")] = None,
+    min_time: Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration [default: 1].")] = None,
+    csv: Csv = None,
+    json: Json = False,
+) -> None:
+    """Time the forward pass: median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
+    from netprobe import registry
+    from netprobe.timing.bench import Interrupted, bench, parse_batches
+
+    progress = _progress()
+    task = progress.add_task("starting", total=None)
+
+    def on_start(model: str, b: int) -> None:
+        if progress.tasks[0].total is None:  # bench() has validated the input by now
+            progress.update(task, total=len(registry.resolve(models)) * len(parse_batches(batch)))
+        progress.update(task, description=f"{model} batch {b}")
+
+    def on_row(row: dict) -> None:
+        progress.console.print(_line(row), highlight=False)
+        progress.advance(task)
+
+    kwargs = dict(device=device, batch=batch, resolution=resolution, dtype=dtype, channels_last=channels_last,
+                  compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
+    try:
+        with progress:
+            rows = bench(models, on_row=on_row, on_start=on_start, **kwargs)
+    except Interrupted as stop:
+        _show(stop.rows, json)
+        from netprobe.cli.render import console
+
+        total = progress.tasks[0].total
+        console(stderr=True).print(f"interrupted: {len(stop.rows)} of {int(total) if total else '?'} configurations measured"
+                                   + (f", rows kept in {csv}" if csv and stop.rows else ""))
+        raise typer.Exit(130) from None
+    _show(rows, json)
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from netprobe.cli.render import console
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console(stderr=True), transient=True,
+                    refresh_per_second=2)  # a slow refresh thread steals less CPU from the timed loop
+
+
+def _ms(x) -> str:
+    return "" if x is None else f"{x:.4g}"
+
+
+def _line(row: dict) -> str:
+    """One finished configuration, as the progress log shows it."""
+    head = f"{row['model']} batch {row['batch']}"
+    if row["status"] != "ok":
+        return f"{head}: {row['status']}: {row['error']}"
+    return f"{head}: median {_ms(row['median_ms'])} ms (p10 {_ms(row['p10_ms'])}, p90 {_ms(row['p90_ms'])}, n={row['samples']})"
+
+
+def _show(rows: list[dict], json: bool) -> None:
+    """Rows as JSON, or as a table with the run's context underneath."""
+    if json:
+        from netprobe.reports import io
+
+        typer.echo(io.to_json(rows))
+        return
+    from rich import box
+    from rich.table import Table
+
+    from netprobe.cli.render import console, human, human_bytes
+
+    table = Table(title=f"{len(rows)} configurations (latency in ms)", title_justify="left", box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False)
+    cols = ["model", "batch", "res", "median", "p10", "p90", "IQR", "n", "img/s", "TFLOP/s"]
+    cols += ["peak mem"] * any(r["peak_mem_bytes"] is not None for r in rows)
+    cols += ["compile s"] * any(r["compile_s"] is not None for r in rows)
+    for col in cols:
+        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+    for r in rows:
+        cells = {"model": r["model"], "batch": str(r["batch"]), "res": str(r["resolution"]),
+                 "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
+                 "p10": _ms(r["p10_ms"]), "p90": _ms(r["p90_ms"]), "IQR": _ms(r["iqr_ms"]),
+                 "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
+                 "TFLOP/s": f"{r['achieved_tflops']:.3g}" if r["achieved_tflops"] is not None else "",
+                 "peak mem": human_bytes(r["peak_mem_bytes"]) if r["peak_mem_bytes"] is not None else "",
+                 "compile s": f"{r['compile_s']:.2f}" if r["compile_s"] is not None else ""}
+        table.add_row(*(cells[c] for c in cols))
+    out = console()
+    out.print(table)
+    for r in rows:
+        if r["status"] != "ok":
+            out.print(f"{r['model']} batch {r['batch']}: {r['status']}: {r['error']}")
+    if rows:
+        out.print(_context_line(rows[0]))
+    out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "
+              "TFLOP/s achieved = 2 FLOPs per analytic MAC / median latency.")
+
+
+def _context_line(r: dict) -> str:
+    parts = [f"{r['device']}: {r['device_name']}", f"{r['threads']} threads",
+             r["dtype"] + (" channels-last" if r["channels_last"] else ""), f"torch {r['torch_version']}"]
+    if r["cuda_version"]:
+        parts += [f"CUDA {r['cuda_version']}", f"cuDNN {r['cudnn_version']}",
+                  f"cudnn.benchmark {'on' if r['cudnn_benchmark'] else 'off'}",
+                  f"TF32 conv {'on' if r['tf32'] else 'off'}, matmul {'on' if r['tf32_matmul'] else 'off'}"]
+        if r["gpu_clock_mhz"]:
+            parts.append(f"SM clock {r['gpu_clock_mhz']} MHz")
+    if r["compile"]:
+        parts.append("torch.compile")
+    parts += [f"netprobe {r['netprobe_version']}", r["timestamp"]]
+    return " · ".join(parts)

@@ -1,0 +1,1 @@
+"""Timing: an honest forward-pass benchmark (engine, sample statistics, machine context)."""

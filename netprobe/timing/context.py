@@ -1,0 +1,95 @@
+"""Where a benchmark runs: the device and dtype it names, and the context every row carries."""
+
+from __future__ import annotations
+
+import platform
+import re
+from datetime import datetime, timezone
+
+from netprobe.errors import NetprobeError
+
+DTYPES = ("fp32", "fp16", "bf16")
+_DTYPE_ALIASES = {"float32": "fp32", "float": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
+
+
+def parse_device(device: str) -> str:
+    """``cpu`` or ``cuda:N``; an unknown device, or CUDA where there is none, is an error."""
+    import torch
+
+    name = str(device).strip().lower()
+    if name == "cpu":
+        return "cpu"
+    m = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if not m:
+        raise NetprobeError(f"unknown device '{device}'; use cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise NetprobeError(f"device '{device}': CUDA is not available here (torch {torch.__version__}); use cpu")
+    count = torch.cuda.device_count()
+    index = int(m.group(1)) if m.group(1) is not None else torch.cuda.current_device()
+    if index >= count:
+        raise NetprobeError(f"device '{device}': this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    return f"cuda:{index}"
+
+
+def parse_dtype(dtype: str, device: str) -> str:
+    """``fp32``, ``fp16`` or ``bf16``; fp16 on CPU is refused (autocast has no CPU fp16 path worth timing)."""
+    key = str(dtype).strip().lower()
+    key = _DTYPE_ALIASES.get(key, key)
+    if key not in DTYPES:
+        raise NetprobeError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+    if key == "fp16" and device == "cpu":
+        raise NetprobeError("dtype fp16 is not supported on cpu; use bf16 (or fp32) on cpu, or fp16 on cuda")
+    return key
+
+
+def torch_dtype(dtype: str):
+    import torch
+
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+
+
+def cpu_name() -> str:
+    """The processor's model name (``/proc/cpuinfo`` on Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _gpu_clock_mhz(index: int):
+    import torch
+
+    try:  # needs pynvml; clocks are context, never a reason to fail
+        return torch.cuda.clock_rate(index)
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def machine_context(device: str) -> dict:
+    """Device name and software versions of a run (fields that do not apply are None)."""
+    import torch
+
+    from netprobe import __version__
+
+    cuda = device.startswith("cuda")
+    index = int(device.partition(":")[2] or 0) if cuda else None
+    return {
+        "device_name": torch.cuda.get_device_name(index) if cuda else cpu_name(),
+        "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda if cuda else None,
+        "cudnn_version": torch.backends.cudnn.version() if cuda else None,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark if cuda else None,
+        "tf32": torch.backends.cudnn.allow_tf32 if cuda else None,
+        "tf32_matmul": torch.backends.cuda.matmul.allow_tf32 if cuda else None,
+        "gpu_clock_mhz": _gpu_clock_mhz(index) if cuda else None,
+        "netprobe_version": __version__,
+    }
+
+
+def timestamp() -> str:
+    """Now, in UTC, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,140 @@
+"""The timing loop: warm-up until steady, then per-iteration samples (CUDA events on a GPU).
+
+On CPU each iteration is timed with ``perf_counter``. On CUDA, CUDA events are recorded
+around each iteration and the host synchronizes once, after the loop, so launches queue
+ahead as they would in a serving loop; the number of iterations that fills ``min_time``
+is estimated from the (synchronized) warm-up.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Callable
+
+from netprobe.errors import NetprobeError
+
+STEADY_WINDOW = 3  # warm-up is steady when two consecutive windows of iterations ...
+STEADY_TOLERANCE = 0.05  # ... have medians within 5% of each other
+STEADY_CAP_S = 1.0  # or after this long (the first call, often slow, not counted)
+MIN_SAMPLES = 5  # spread needs a few samples even when one iteration outlasts min_time
+MAX_CUDA_SAMPLES = 50_000
+
+
+@dataclass(frozen=True)
+class Warmup:
+    """Warm-up length: ``iters`` iterations, ``seconds`` of running, or (neither) until steady."""
+
+    iters: int | None = None
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Per-iteration samples of one configuration, and what came before them."""
+
+    samples_ms: list[float]
+    warmup_iters: int
+    compile_s: float | None = None
+
+
+def parse_warmup(value) -> Warmup:
+    """``None``/``"steady"``: until steady; ``10``: iterations; ``0.5``, ``"2s"``: seconds."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("steady", "auto", "")):
+        return Warmup()
+    text = str(value).strip().lower()
+    if isinstance(value, bool):
+        text = "invalid"
+    if re.fullmatch(r"\d+", text) and not isinstance(value, float):
+        if int(text) >= 1:
+            return Warmup(iters=int(text))
+    elif re.fullmatch(r"(\d+\.?\d*|\.\d+)s?", text):
+        if float(text.rstrip("s")) > 0:
+            return Warmup(seconds=float(text.rstrip("s")))
+    raise NetprobeError(f"warm-up '{value}' is not valid; give iterations (at least 1, e.g. 10), "
+                        "seconds (e.g. 0.5 or 2s) or 'steady'")
+
+
+def _timed_call(call: Callable[[], object], cuda: bool) -> float:
+    """One synchronized call, in ms (warm-up and compile only; samples are not taken this way)."""
+    if cuda:
+        import torch
+
+        torch.cuda.synchronize()
+        t0 = perf_counter()
+        call()
+        torch.cuda.synchronize()
+    else:
+        t0 = perf_counter()
+        call()
+    return (perf_counter() - t0) * 1e3
+
+
+def is_warm(times_ms: list[float], elapsed_s: float, warmup: Warmup) -> bool:
+    """Whether warm-up can stop, given its iteration times so far."""
+    if warmup.iters is not None:
+        return len(times_ms) >= warmup.iters
+    if warmup.seconds is not None:
+        return elapsed_s >= warmup.seconds
+    if len(times_ms) >= 2 and elapsed_s - times_ms[0] / 1e3 >= STEADY_CAP_S:
+        return True
+    if len(times_ms) < 2 * STEADY_WINDOW:
+        return False
+    last = statistics.median(times_ms[-STEADY_WINDOW:])
+    before = statistics.median(times_ms[-2 * STEADY_WINDOW:-STEADY_WINDOW])
+    return abs(last - before) <= STEADY_TOLERANCE * last
+
+
+def warm_up(call: Callable[[], object], cuda: bool, warmup: Warmup) -> list[float]:
+    """Run until warm; returns each warm-up iteration's time in ms."""
+    times: list[float] = []
+    start = perf_counter()
+    while True:
+        times.append(_timed_call(call, cuda))
+        if is_warm(times, perf_counter() - start, warmup):
+            return times
+
+
+def cpu_samples(call: Callable[[], object], min_time: float) -> list[float]:
+    """Per-iteration wall times (ms) until ``min_time`` seconds and MIN_SAMPLES are reached."""
+    samples: list[float] = []
+    start = perf_counter()
+    while True:
+        t0 = perf_counter()
+        call()
+        t1 = perf_counter()
+        samples.append((t1 - t0) * 1e3)
+        if t1 - start >= min_time and len(samples) >= MIN_SAMPLES:
+            return samples
+
+
+def cuda_samples(call: Callable[[], object], iters: int) -> list[float]:
+    """Per-iteration device times (ms) from CUDA events; one synchronize, after the loop."""
+    import torch
+
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(iters)]
+    for start, end in zip(starts, ends):
+        start.record()
+        call()
+        end.record()
+    torch.cuda.synchronize()
+    return [start.elapsed_time(end) for start, end in zip(starts, ends)]
+
+
+def cuda_iters(warmup_ms: list[float], min_time: float) -> int:
+    """How many iterations fill ``min_time``, judged by the last warm-up iterations."""
+    estimate_ms = max(statistics.median(warmup_ms[-STEADY_WINDOW:]), 1e-3)
+    return min(max(MIN_SAMPLES, math.ceil(min_time * 1e3 / estimate_ms)), MAX_CUDA_SAMPLES)
+
+
+def time_config(call: Callable[[], object], *, cuda: bool, warmup: Warmup, min_time: float,
+                compile: bool = False) -> Timing:
+    """Warm up, then sample; when compiling, the first call is timed apart as compile time."""
+    compile_s = _timed_call(call, cuda) / 1e3 if compile else None
+    warm = warm_up(call, cuda, warmup)
+    samples = cuda_samples(call, cuda_iters(warm, min_time)) if cuda else cpu_samples(call, min_time)
+    return Timing(samples, len(warm), compile_s)
