@@ -5,3 +5,9 @@ class NetprobeError(Exception):
     """A user-facing error: its message is one line saying what was wrong and what would be right."""
 
     exit_code = 2
+
+
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(e).strip()
+    return text.splitlines()[0][:limit] if text else type(e).__name__

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from netprobe import registry
-from netprobe.errors import NetprobeError
+from netprobe.errors import NetprobeError, first_line
 from netprobe.spec import Net
 
 HUBS = ("timm", "torchvision")
@@ -60,7 +60,7 @@ def instantiate(source: Source, device: str = "meta"):
     except NetprobeError:
         raise
     except Exception as e:  # noqa: BLE001 - user code: any failure becomes one line
-        raise NetprobeError(f"{source.name}: the factory raised {type(e).__name__}: {_first_line(e)}; "
+        raise NetprobeError(f"{source.name}: the factory raised {type(e).__name__}: {first_line(e)}; "
                             "it must build a model when called with no arguments") from e
     if not isinstance(model, nn.Module):
         raise NetprobeError(f"{source.name} returned {type(model).__name__}, not an nn.Module; "
@@ -81,7 +81,7 @@ def _import_factory(module_name: str, attr: str) -> Callable:
         raise NetprobeError(f"cannot import '{module_name}' ({e}); check the import path "
                             "package.module:factory") from e
     except Exception as e:  # noqa: BLE001 - user code
-        raise NetprobeError(f"importing '{module_name}' failed: {type(e).__name__}: {_first_line(e)}") from e
+        raise NetprobeError(f"importing '{module_name}' failed: {type(e).__name__}: {first_line(e)}") from e
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -119,6 +119,3 @@ def _hub_factory(hub: str, name: str) -> Callable:
     return make
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

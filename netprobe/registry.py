@@ -67,18 +67,24 @@ def names() -> list[str]:
 
 
 def entry(name: str) -> Entry:
+    """The registered member of a name or alias."""
     _load()
     key = normalize(name)
     key = _ALIASES.get(key, key)
     if key in _ENTRIES:
         return _ENTRIES[key]
+    if key in FAMILIES or any(ch in key for ch in "*?["):
+        raise NetprobeError(f"'{name}' names several models, this takes one; see 'netprobe list {name}'")
     raise NetprobeError(unknown_message(name))
 
 
-def unknown_message(name: str) -> str:
-    """``unknown model 'regnetx_04'; did you mean regnetx_004, regnetx_040?``"""
+def unknown_message(name: str, families: bool = False) -> str:
+    """``unknown model 'regnetx_04'; did you mean regnetx_004, regnetx_040?``
+
+    Family names are suggested only where a list of models is accepted (``families``).
+    """
     _load()
-    candidates = list(_ENTRIES) + list(_ALIASES) + list(FAMILIES)
+    candidates = list(_ENTRIES) + list(_ALIASES) + (list(FAMILIES) if families else [])
     key = normalize(name)
     scored = [(difflib.SequenceMatcher(None, key, c).ratio(), c) for c in candidates]
     best = sorted((s for s in scored if s[0] >= 0.6), key=lambda s: (-s[0], s[1]))[:3]
@@ -124,7 +130,9 @@ def resolve(patterns: str | list[str]) -> list[str]:
             matched += [_ALIASES[a] for a in _ALIASES if fnmatch.fnmatchcase(a, key)]
             if not matched:
                 raise NetprobeError(f"no model matches '{pat}'; see 'netprobe list'")
-        else:
+        elif normalize(_ALIASES.get(key, key)) in _ENTRIES:
             matched = [entry(key).name]
+        else:
+            raise NetprobeError(unknown_message(pat.strip(), families=True))
         out += matched
     return list(dict.fromkeys(out))

@@ -63,3 +63,10 @@ def test_list_and_help_do_not_import_torch():
     for args in (["list"], ["--help"], ["list", "--json"]):
         proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
+
+
+def test_user_text_in_errors_is_shown_verbatim_not_as_markup():
+    for pattern in ("resnet[/]", "regnetx_[a]*"):
+        result = runner.invoke(app, ["list", pattern])
+        assert result.exit_code == 2
+        assert result.stderr.splitlines() == [f"error: no model matches '{pattern}'; see 'netprobe list'"]

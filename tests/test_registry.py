@@ -42,3 +42,17 @@ def test_registering_twice_is_an_error():
         registry.register("resnet50", "resnet", lambda: None)
     with pytest.raises(ValueError, match="registered twice"):
         registry.register("something_new", "resnet", lambda: None, aliases=("RegNetX-400MF",))
+
+
+def test_single_model_lookup_explains_family_and_pattern_names():
+    for name in ("regnetx", "regnetx_*"):
+        with pytest.raises(NetprobeError, match="names several models, this takes one"):
+            registry.entry(name)
+
+
+def test_family_names_are_suggested_only_where_lists_are_accepted():
+    with pytest.raises(NetprobeError, match="did you mean regnetx, regnety"):
+        registry.resolve("regnetz")
+    with pytest.raises(NetprobeError) as e:
+        registry.entry("regnetz")
+    assert "regnetx," not in str(e.value)

@@ -105,7 +105,7 @@ def test_counter_all_table_explains_the_differences():
     (["regnetx_004", "-r", "-3"], "--resolution must be a positive"),
     (["regnetx_004", "--depth", "-1"], "--depth must be 0 or more"),
     (["regnetx_004", "--counter", "deepspeed"], "unknown --counter"),
-    (["regnetx_004", "--dtype", "fp8"], "unknown --dtype"),
+    (["regnetx_004", "--dtype", "fp8"], "unknown dtype 'fp8'"),
     (["regnetx_04"], "did you mean regnetx_004"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(args, message):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.summary import Summary
+from netprobe.errors import first_line
 
 KINDS = ("conv", "linear", "norm", "pooling", "activations", "mul", "add", "other")
 KIND_LABELS = {"conv": "conv", "linear": "linear / matmul", "norm": "batch norm / norm", "pooling": "pooling",
@@ -154,7 +155,7 @@ def compare(model, s: Summary) -> Comparison:
                 warnings.simplefilter("ignore", DeprecationWarning)  # both tools use torch.jit
                 tools.append(run())
         except Exception as e:  # noqa: BLE001 - another tool's failure is a result, not a crash
-            tools.append(Tool(name, None, None, error=f"{type(e).__name__}: {str(e).strip().splitlines()[0][:120]}"))
+            tools.append(Tool(name, None, None, error=f"{type(e).__name__}: {first_line(e, 120)}"))
     bias = {k: sum(_bias(layer) for layer in s.layers if layer.op == k) for k in ("conv", "linear")}
     return Comparison(tuple(tools), {k: _notes(k, tools, bias, bool(s.unsupported)) for k in KINDS}, bias)
 
@@ -171,7 +172,7 @@ def _real_model(model, s: Summary):
     else:
         built = loaders.instantiate(source, device="cpu")
     if any(p.is_meta for p in built.parameters()):
-        from netprobe.errors import NetprobeError
+        from netprobe.errors import first_line,  NetprobeError
 
         raise NetprobeError(f"--counter all runs {s.model} for real; give a factory or a model with real weights, "
                             "not one on the meta device")

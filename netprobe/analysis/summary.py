@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from netprobe import loaders
 from netprobe.analysis.layers import Layer
 from netprobe.counts import CONVENTION, Counts, total
-from netprobe.errors import NetprobeError
+from netprobe.dtypes import DTYPE_BYTES, parse_dtype
+from netprobe.errors import NetprobeError, first_line
 from netprobe.spec import Net
 
-DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8, "int8": 1}
 # Leaves that hand back their input or a view of it write no new tensor.
 NO_NEW_TENSOR = {"dropout", "identity", "flatten"}
 MEMORY_RULE = ("act memory: bytes of every leaf layer output in the stage (conv, linear, norm, act, pool, SE; "
@@ -148,7 +148,8 @@ def kind(layer: Layer) -> str:
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> Summary:
     """Summary of a registered name, alias, ``FAMILY@BUDGET``, ``package.module:factory``,
     ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``."""
-    _check(resolution, batch, dtype)
+    _check(resolution, batch)
+    dtype = parse_dtype(dtype)
     source = _source(model)
     out = _analyze(source, resolution, batch, dtype)
     if _final_height(out) == 1:
@@ -180,13 +181,11 @@ def net_layers_at(net: Net, resolution: int) -> list[Layer]:
     return net_layers(net, resolution)
 
 
-def _check(resolution, batch, dtype) -> None:
+def _check(resolution, batch) -> None:
     if resolution is not None and resolution <= 0:
         raise NetprobeError(f"--resolution must be a positive number of pixels, got {resolution}")
     if batch <= 0:
         raise NetprobeError(f"--batch must be a positive integer, got {batch}")
-    if dtype not in DTYPE_BYTES:
-        raise NetprobeError(f"unknown --dtype '{dtype}'; choose from {', '.join(DTYPE_BYTES)}")
 
 
 def _source(model) -> loaders.Source:
@@ -212,7 +211,7 @@ def _measured(source: loaders.Source, res: int) -> tuple[list[Layer], dict[str, 
     try:
         measured = measure(model, (res, res))
     except Exception as e:  # noqa: BLE001 - arbitrary user models fail in arbitrary ways
-        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = first_line(e)
         if any(s in text.lower() for s in ("too small", "output size", "kernel size can't be greater")):
             raise NetprobeError(f"resolution too small: {source.name} fails at {res}x{res} ({text}); "
                                 "use a larger --resolution") from e

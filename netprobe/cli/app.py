@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe import __version__
-from netprobe.errors import NetprobeError
+from netprobe.errors import NetprobeError, first_line
 
 app = typer.Typer(
     name="netprobe",
@@ -26,8 +26,9 @@ _state = {"debug": False}
 def fail(message: str, code: int = 2) -> None:
     """Print one error line on stderr and exit."""
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {message}", markup=True)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -51,7 +52,7 @@ def handles_errors(command):
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
             if _state["debug"]:
                 raise
-            fail(f"{type(e).__name__}: {e} (run with --debug for the traceback)", 1)
+            fail(f"{type(e).__name__}: {first_line(e)} (run with --debug for the traceback)", 1)
 
     return wrapper
 

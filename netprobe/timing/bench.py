@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from netprobe import registry
-from netprobe.errors import NetprobeError
+from netprobe.errors import NetprobeError, first_line
 from netprobe.timing import engine
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp, torch_dtype
 from netprobe.timing.stats import summarize
@@ -227,10 +227,9 @@ def _failure(e: BaseException) -> tuple[str, str]:
     """(status, one-line message) of an exception raised while building or timing."""
     import torch
 
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    text = first_line(e, 300)
     oom = isinstance(e, (torch.OutOfMemoryError, MemoryError)) or "can't allocate memory" in text
-    message = f"{type(e).__name__}: {text}" if text else type(e).__name__
-    return ("oom" if oom else "error"), message[:300]
+    return ("oom" if oom else "error"), (f"{type(e).__name__}: {text}" if str(e).strip() else text)
 
 
 def _free_memory(device: str) -> None:

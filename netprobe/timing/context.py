@@ -6,10 +6,9 @@ import platform
 import re
 from datetime import datetime, timezone
 
+from netprobe import dtypes
 from netprobe.errors import NetprobeError
 
-DTYPES = ("fp32", "fp16", "bf16")
-_DTYPE_ALIASES = {"float32": "fp32", "float": "fp32", "float16": "fp16", "half": "fp16", "bfloat16": "bf16"}
 
 
 def parse_device(device: str) -> str:
@@ -33,10 +32,7 @@ def parse_device(device: str) -> str:
 
 def parse_dtype(dtype: str, device: str) -> str:
     """``fp32``, ``fp16`` or ``bf16``; fp16 on CPU is refused (autocast has no CPU fp16 path worth timing)."""
-    key = str(dtype).strip().lower()
-    key = _DTYPE_ALIASES.get(key, key)
-    if key not in DTYPES:
-        raise NetprobeError(f"unknown dtype '{dtype}'; use one of {', '.join(DTYPES)}")
+    key = dtypes.parse_dtype(dtype)
     if key == "fp16" and device == "cpu":
         raise NetprobeError("dtype fp16 is not supported on cpu; use bf16 (or fp32) on cpu, or fp16 on cuda")
     return key
