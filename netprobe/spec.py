@@ -97,14 +97,6 @@ class Block:
     def w_out(self) -> int:
         return _w_out(self.units)
 
-    @property
-    def stride(self) -> int:
-        s = 1
-        for _, u in self.units:
-            s *= getattr(u, "stride", 1)
-        return s
-
-
 @dataclass(frozen=True)
 class Stage:
     """Blocks at one resolution (the first block may downsample)."""
@@ -142,8 +134,3 @@ def _w_out(units: Named) -> int:
         if isinstance(u, SE):
             return u.w
     raise ValueError("units have no width")
-
-
-def num_classes(net: Net) -> int:
-    """Width of the classifier."""
-    return _w_out(net.head)

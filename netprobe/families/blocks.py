@@ -47,15 +47,15 @@ def mbconv(w_in: int, w_out: int, exp_ratio: int, kernel: int, stride: int, w_se
     return Block(tuple(units), shortcut)
 
 
-def rexnet_block(w_in: int, w_out: int, exp_ratio: int, stride: int, se_ratio: int | None) -> Block:
+def rexnet_block(w_in: int, w_out: int, exp_ratio: int, stride: int, w_se: int) -> Block:
     """ReXNet linear bottleneck: 1x1 expand (SiLU), 3x3 depthwise, [SE with BN], ReLU6, 1x1 project."""
     w_exp = w_in * exp_ratio
     units = []
     if exp_ratio != 1:
         units.append(("expand", ConvBN(w_in, w_exp, 1, act="silu")))
     units.append(("dw", ConvBN(w_exp, w_exp, 3, stride, groups=w_exp)))
-    if se_ratio:
-        units.append(("se", SE(w_exp, w_exp // se_ratio, act="relu", bn=True)))
+    if w_se:
+        units.append(("se", SE(w_exp, w_se, act="relu", bn=True)))
     units += [("act", Act("relu6")), ("project", ConvBN(w_exp, w_out, 1))]
     # ReXNet adds the input to the first w_in channels whenever it does not shrink the width.
     shortcut = "partial" if stride == 1 and w_in <= w_out else "none"

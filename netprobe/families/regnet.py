@@ -16,7 +16,7 @@ from netprobe.families.rounding import compatible_widths, quantize
 from netprobe.spec import ConvBN, GlobalPool, Linear, Net, Stage
 
 STEM_W = 32
-SE_RATIO = 0.25
+SE_RATIO = 0.25  # SE width: this fraction of the block input width (pycls se_r)
 
 
 @dataclass(frozen=True)

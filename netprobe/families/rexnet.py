@@ -20,7 +20,7 @@ STEM_W = 32
 W_FIRST = 16     # width after the first block, before the ramp
 W_RAMP = 180     # total width added by the ramp ("final_ch")
 W_PEN = 1280
-SE_RATIO = 12    # SE reduces the expanded width by 12
+SE_DIVISOR = 12  # SE width: the expanded width // 12 (a divisor, where RegNet's 0.25 is a ratio)
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ def rexnet(name: str, cfg: ReXNetCfg, resolution: int = 224, num_classes: int = 
                 w += W_RAMP / n
             w_out = int(round(w * cfg.width))
             exp_ratio = 1 if j == 0 else 6
-            blocks.append(rexnet_block(w_in, w_out, exp_ratio, stride if i == 0 else 1,
-                                       SE_RATIO if se else None))
+            w_se = w_in * exp_ratio // SE_DIVISOR if se else 0
+            blocks.append(rexnet_block(w_in, w_out, exp_ratio, stride if i == 0 else 1, w_se))
             w_in = w_out
             j += 1
         stages.append(Stage(tuple(blocks)))
