@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netprobe.spec import SE, Act, Block, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Named, Net, Unit
+from netprobe.spec import SE, Act, Block, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Named, Net, Unit, with_classes
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
 
@@ -146,8 +146,13 @@ def init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def build(net: Net, device: str | torch.device | None = None) -> nn.Module:
-    """The module for a spec, with initialized weights (none are initialized on ``meta``)."""
+def build(net: Net, device: str | torch.device | None = None, num_classes: int | None = None) -> nn.Module:
+    """The module for a spec, with initialized weights (none are initialized on ``meta``).
+
+    The module takes any input size; ``cost(spec, resolution)`` counts it at one.
+    """
+    if num_classes is not None:
+        net = with_classes(net, num_classes)
     with torch.device(device or "cpu"):
         model = Network(net)
     if torch.device(device or "cpu").type != "meta":

@@ -6,7 +6,7 @@ units; a unit is one of the few layer recipes below. Nothing here imports torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Union
 
 
@@ -116,6 +116,14 @@ class Net:
     head: Named
     w_in: int = 3
     design: dict = field(default_factory=dict, compare=False, hash=False)  # design parameters, for display
+
+
+def with_classes(net: Net, num_classes: int) -> Net:
+    """The same network with a classifier of ``num_classes`` outputs."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be positive, got {num_classes}")
+    head = tuple((n, replace(u, w_out=num_classes) if isinstance(u, Linear) else u) for n, u in net.head)
+    return replace(net, head=head)
 
 
 def _w_in(units: Named) -> int:

@@ -131,3 +131,14 @@ def test_regnet_table_equals_reference_design_params():
         got = (cfg.d, cfg.w_0, cfg.w_a, cfg.w_m, cfg.group_w, cfg.se)
         assert got == (int(row["depth"]), int(row["w0"]), float(row["wa"]), float(row["wm"]),
                        int(row["group_w"]), float(row["se"]) > 0), row["model"]
+
+
+def test_build_with_other_classes_and_resolution():
+    net = registry.spec("regnetx_002")
+    model = build(net, num_classes=10).eval()
+    with torch.inference_mode():
+        assert model(torch.randn(1, 3, 96, 128)).shape == (1, 10)
+    # the classifier shrinks from 368 x 1000 (+ bias) to 368 x 10 (+ bias); nothing else changes
+    assert sum(p.numel() for p in model.parameters()) == totals("regnetx_002")[1].params - 990 * (368 + 1)
+    stem = net_layers(net, 112)[0]
+    assert stem.out_shape == (32, 56, 56) and stem.counts.macs == 3 * 3 * 3 * 32 * 56 * 56
