@@ -64,6 +64,33 @@ def test_tiny_model_counts_and_memory_worked_out_by_hand():
     assert not s.unsupported
 
 
+@pytest.mark.parametrize("model, resolution, strides", [
+    ("efficientnet_b7", None, [2, 2, 4, 8, 16, 16, 32, 32, None]),
+    ("resnet18", 33, [4, 4, 8, 16, 32, None]),
+    ("efficientnet@400MF", None, [2, 2, 4, 8, 16, 16, 32, 32, None]),
+    ("summary_models:TorchvisionStyle", 33, [2, 4, 8, 16, None]),
+])
+def test_output_stride_is_the_product_of_strides_at_any_resolution(model, resolution, strides):
+    # 600 px -> 19x19 and 33 px -> 2x2 at stride 32: padded strided convs round up, so res / h is a fraction.
+    assert [st.output_stride for st in summary(model, resolution).stages] == strides
+
+
+def test_output_stride_rule():
+    from netprobe.analysis.summary import output_stride
+
+    assert [output_stride(600, h) for h in (300, 150, 75, 38, 19)] == [2, 4, 8, 16, 32]
+    assert [output_stride(33, h) for h in (17, 9, 5, 3, 2)] == [2, 4, 8, 16, 32]
+    assert output_stride(224, 1) == 256  # global: the smallest power of two that gets there
+    assert output_stride(224, 74) == 3  # no power of two (an unpadded or stride-3 network): the nearest ratio
+
+
+def test_too_small_resolution_uses_the_same_stride_rule():
+    # EfficientNet-B7's native 600 px ends at 19x19; round(600 / 19) = 32 only by luck, 32 is the rule.
+    with pytest.raises(NetprobeError, match="downsamples 32x, so its input must be at least 32 px; got 31"):
+        summary("efficientnet_b7", 31)
+    assert summary("efficientnet_b7", 32).stages[-2].output_shape[1:] == (1, 1)
+
+
 def test_batch_scales_macs_and_acts_not_params():
     one, eight = summary("regnetx_002", 64), summary("regnetx_002", 64, batch=8)
     assert eight.totals == Counts(one.totals.params, 8 * one.totals.macs, 8 * one.totals.acts)

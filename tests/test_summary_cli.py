@@ -42,6 +42,13 @@ def test_depth_one_shows_stages_only():
     assert "s1.b1" not in layer_table and "│ s4 " in layer_table
 
 
+def test_output_stride_is_shown_as_an_integer():
+    r = run("efficientnet_b7", "--depth", "1")
+    assert r.exit_code == 0, r.output
+    assert "stage, os 16" in r.output and "stage, os 32" in r.output
+    assert "15.79" not in r.output and "31.58" not in r.output
+
+
 def test_unsupported_ops_are_listed_under_the_table():
     r = run("summary_models:uncountable", "-r", "32")
     assert r.exit_code == 0, r.output

@@ -46,7 +46,7 @@ class StageRow:
     name: str
     counts: Counts
     output_shape: tuple[int, ...]
-    output_stride: float | None
+    output_stride: int | None
     act_bytes: int
     largest_act_bytes: int
     largest_act_layer: str
@@ -153,9 +153,8 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
     source = _source(model)
     out = _analyze(source, resolution, batch, dtype)
     if _final_height(out) == 1:
-        reference = _analyze(source, None, 1, dtype)
-        stride = round(reference.resolution / _final_height(reference))
-        if out.resolution < stride:
+        stride = _final_stride(_analyze(source, None, 1, dtype))
+        if stride and out.resolution < stride:
             raise NetprobeError(f"resolution too small: {out.model} downsamples {stride}x, so its input must be "
                                 f"at least {stride} px; got {out.resolution}, use a larger --resolution")
     return out
@@ -169,10 +168,35 @@ def _analyze(source: loaders.Source, resolution: int | None, batch: int, dtype: 
     return _assemble(source, res, batch, dtype, *_measured(source, res))
 
 
+def _body(s: Summary) -> list[StageRow]:
+    return [st for st in s.stages if st.name != "head" and len(st.output_shape) == 3]
+
+
 def _final_height(s: Summary) -> int:
     """Height of the last stage that still has a spatial output (0 if none)."""
-    body = [st for st in s.stages if st.name != "head" and len(st.output_shape) == 3]
+    body = _body(s)
     return body[-1].output_shape[1] if body else 0
+
+
+def _final_stride(s: Summary) -> int | None:
+    body = _body(s)
+    return body[-1].output_stride if body else None
+
+
+def output_stride(resolution: int, *sizes: int) -> int:
+    """Product of the strides that take ``resolution`` px down to ``sizes`` (output H, W).
+
+    A padded conv or pool of stride 2 gives ceil(in / 2) (ResNet's 3x3/2 max-pool with
+    padding 1 too), so the stride is the smallest power of two s with ceil(res / s) equal
+    to every output size; a network that fits no power of two gets round(res / h).
+    """
+    s = 1
+    while True:
+        if all(-(-resolution // s) == n for n in sizes):
+            return s
+        if s >= resolution:
+            return round(resolution / sizes[0])
+        s *= 2
 
 
 def net_layers_at(net: Net, resolution: int) -> list[Layer]:
@@ -238,10 +262,7 @@ def _assemble(source, res, batch, dtype, layers, unsupported, kinds) -> Summary:
 def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool) -> StageRow:
     shaped = [layer for layer in layers if layer.out_shape]
     shape = shaped[-1].out_shape if shaped else ()
-    stride = None
-    if len(shape) == 3:
-        stride = draft.resolution / shape[1]
-        stride = int(stride) if stride.is_integer() else round(stride, 2)
+    stride = output_stride(draft.resolution, *shape[1:]) if len(shape) == 3 else None
     sizes = [(draft._bytes(layer), layer.name) for layer in layers]
     largest = max(sizes, key=lambda s: s[0], default=(0, ""))
     modules = _common_prefix([layer.name for layer in shaped]) if detected else ""
