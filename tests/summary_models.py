@@ -35,6 +35,36 @@ def uncountable() -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), Doubler(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), MatmulHead())
 
 
+class MyBN(nn.BatchNorm2d):
+    """A BatchNorm2d subclass, as model code often defines."""
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's fused norm + act: a BatchNorm2d that is not a leaf (it holds drop and act modules)."""
+
+    def __init__(self, w):
+        super().__init__(w)
+        self.drop = nn.Identity()
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False)
+        return self.act(self.drop(x))
+
+
+class MyReLU(nn.ReLU):
+    """An activation subclass."""
+
+
+def subclassed_norms() -> nn.Module:
+    """``tiny`` with its norms and an activation replaced by subclasses: the same counts."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1, bias=False), MyBN(8), MyReLU(),
+        nn.Conv2d(8, 16, 3, 2, 1, bias=False), BatchNormAct2d(16),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
 class Block(nn.Module):
     """torchvision-style basic block: the 3x3 conv inside it downsamples, the shortcut joins after."""
 

@@ -153,6 +153,20 @@ def test_ops_without_a_formula_are_listed_not_counted_as_zero():
     assert kinds["1"] == "Doubler (not counted)"
 
 
+def test_norm_and_activation_subclasses_are_counted_like_their_base():
+    s = summary("summary_models:subclassed_norms", 16)
+    assert not s.unsupported
+    assert s.totals == summary("summary_models:tiny", 16).totals
+    kinds = {r.name: r.kind for r in s.rows()}
+    assert (kinds["1"], kinds["2"]) == ("bn", "act myrelu")
+    # the fused norm + act is a bn layer with its own output, before the act it holds
+    names = [layer.name for layer in s.layers]
+    assert names.index("4") < names.index("4.act")
+    bn_act = next(layer for layer in s.layers if layer.name == "4")
+    assert (bn_act.op, bn_act.out_shape, bn_act.counts.params) == ("bn", (16, 4, 4), 32)
+    assert [st.name for st in s.stages] == ["stem", "s1", "head"]
+
+
 def test_an_nn_module_instance_and_a_class_are_accepted():
     import summary_models
 
