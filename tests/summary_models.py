@@ -65,6 +65,22 @@ def subclassed_norms() -> nn.Module:
     )
 
 
+def factorized() -> nn.Module:
+    """Inception-style 1x7 and 7x1 convs, and a 3x3 conv strided along the width only."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1), nn.Conv2d(8, 8, (1, 7), padding=(0, 3)), nn.Conv2d(8, 8, (7, 1), padding=(3, 0)),
+        nn.Conv2d(8, 8, 3, (1, 2), 1, groups=8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
+    )
+
+
+def conv1d_factory() -> nn.Module:
+    """A conv over the flattened pixels: Conv1d with a bias, 1-D pools."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1), nn.Flatten(2), nn.Conv1d(8, 16, 3, padding=1), nn.MaxPool1d(2),
+        nn.Conv1d(16, 16, 3, 2, 1, groups=16, bias=False), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
 class Block(nn.Module):
     """torchvision-style basic block: the 3x3 conv inside it downsamples, the shortcut joins after."""
 

@@ -115,6 +115,22 @@ def test_kind_labels_read_like_the_papers():
     assert kinds["head.fc"] == "linear"
 
 
+def test_kind_labels_of_non_square_and_1d_windows():
+    kinds = {r.name: r.kind for r in summary("summary_models:factorized", 32).rows()}
+    assert [kinds[n] for n in "0123"] == ["conv3x3 /2", "conv1x7", "conv7x1", "dwconv3x3 (depthwise) /1x2"]
+    kinds = {r.name: r.kind for r in summary("summary_models:conv1d_factory", 32).rows()}
+    assert [kinds[n] for n in "2345"] == ["conv3 (1-D)", "maxpool2 (1-D) /2", "dwconv3 (1-D, depthwise) /2",
+                                          "avgpool (global)"]
+
+
+def test_non_square_and_1d_convs_count_their_whole_window():
+    layers = {layer.name: layer for layer in summary("summary_models:factorized", 32).layers}
+    assert layers["1"].counts == Counts(params=8 * 8 * 7 + 8, macs=(8 * 7 + 1) * 8 * 16 * 16, acts=8 * 16 * 16)
+    assert layers["3"].out_shape == (8, 16, 8)
+    layers = {layer.name: layer for layer in summary("summary_models:conv1d_factory", 32).layers}
+    assert layers["2"].counts == Counts(params=16 * 8 * 3 + 16, macs=(8 * 3 + 1) * 16 * 256, acts=16 * 256)
+
+
 def test_depth_groups_blocks_and_stages():
     s = summary("resnet18", 64)
     assert [r.name for r in s.rows(1)] == ["stem", "s1", "s2", "s3", "s4", "head"]

@@ -101,6 +101,16 @@ def test_counter_all_table_explains_the_differences():
     assert "fvcore: no bias adds" in r.output
 
 
+@pytest.mark.parametrize("model", ["summary_models:conv1d_factory", "summary_models:factorized"])
+def test_counter_all_on_1d_and_non_square_convs(model):
+    r = run(model, "-r", "32", "--counter", "all", "--json")
+    assert r.exit_code == 0, r.output
+    counters = json.loads(r.output)["counters"]
+    tools = {t["name"]: t for t in counters["tools"]}
+    assert not tools["fvcore"]["error"]
+    assert tools["fvcore"]["by_kind"]["conv"] == tools["netprobe"]["by_kind"]["conv"] - counters["bias_macs"]["conv"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["summary_models:nothing"], "has no attribute 'nothing'"),
     (["no_such_package.models:net"], "cannot import"),

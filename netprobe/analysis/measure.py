@@ -67,6 +67,18 @@ def _shape(out) -> tuple[int, ...]:
     return tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
 
 
+def _window(size, dims: int) -> int | tuple[int, ...]:
+    """An int for a square 2-D window (as the specs have it), else its size along each axis."""
+    t = (size,) * dims if isinstance(size, int) else tuple(size)
+    return t[0] if len(t) == 2 and t[0] == t[1] else t
+
+
+def _step(size) -> int | tuple[int, ...]:
+    """A stride or dilation: an int when the same along every axis."""
+    t = (size,) if isinstance(size, int) else tuple(size)
+    return t[0] if len(set(t)) == 1 else t
+
+
 def _record(name: str, m: nn.Module, out, own_params: int) -> tuple[Layer, bool]:
     """The layer for one module call; the flag says whether netprobe knows the module."""
     shape = _shape(out)
@@ -74,16 +86,17 @@ def _record(name: str, m: nn.Module, out, own_params: int) -> tuple[Layer, bool]
     if isinstance(m, nn.modules.conv._ConvNd) and not isinstance(m, nn.modules.conv._ConvTransposeNd):
         per_out = (m.in_channels // m.groups) * math.prod(m.kernel_size) + (1 if m.bias is not None else 0)
         return Layer(name, "", "conv", shape, Counts(own_params, n_out * per_out, n_out),
-                     kernel=m.kernel_size[0], stride=m.stride[0], groups=m.groups,
-                     dilation=m.dilation[0], w_in=m.in_channels), True
+                     kernel=_window(m.kernel_size, len(m.kernel_size)), stride=_step(m.stride), groups=m.groups,
+                     dilation=_step(m.dilation), w_in=m.in_channels), True
     if isinstance(m, nn.Linear):
         per_out = m.in_features + (1 if m.bias is not None else 0)
         return Layer(name, "", "linear", shape, Counts(own_params, n_out * per_out, n_out), w_in=m.in_features), True
     if isinstance(m, MAXPOOLS):
-        k = m.kernel_size if isinstance(m, nn.modules.pooling._MaxPoolNd) else 0
-        s = m.stride if isinstance(m, nn.modules.pooling._MaxPoolNd) else 1
-        k, s = (k if isinstance(k, int) else k[0]), (s if isinstance(s, int) else s[0])
-        return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out), kernel=k, stride=s), True
+        if isinstance(m, nn.modules.pooling._AdaptiveMaxPoolNd):
+            return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out)), True
+        window = _window(m.kernel_size, max(len(shape) - 1, 1))
+        return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out), kernel=window,
+                     stride=_step(m.stride), dilation=_step(m.dilation)), True
     op = next((op for base, op in FREE if isinstance(m, base)), None)
     act = type(m).__name__.lower() if op == "act" else ""
     return Layer(name, "", op or "other", shape, Counts(params=own_params), act=act), op is not None

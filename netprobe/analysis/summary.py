@@ -113,7 +113,7 @@ class Summary:
 
     def _row(self, layer: Layer) -> Row:
         w_out = layer.out_shape[0] if layer.op in ("conv", "linear") else 0
-        return Row(layer.name, layer.stage, self.kinds.get(layer.name) or kind(layer), layer.w_in, w_out,
+        return Row(layer.name, layer.stage, self.kinds.get(layer.name) or layer.kind, layer.w_in, w_out,
                    layer.out_shape, _scaled(layer.counts, self.batch), self._bytes(layer))
 
     def _bytes(self, layer: Layer) -> int:
@@ -123,26 +123,6 @@ class Summary:
 
 
 ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "act_bytes"]
-
-
-def kind(layer: Layer) -> str:
-    """``Layer.kind`` with SE sub-layers, pools and activations spelled out for a table."""
-    parts = layer.name.split(".")
-    in_se = "se" in parts[:-1]
-    if layer.op == "conv" and in_se:
-        role = "reduce" if layer.out_shape[0] < layer.w_in else "expand"
-        return f"SE {role} conv{layer.kernel}x{layer.kernel}"
-    if layer.op == "act":
-        if in_se and layer.act in ("sigmoid", "hardsigmoid"):
-            return f"SE gate ({layer.act})"
-        return ("SE " if in_se else "") + f"act {layer.act}".strip()
-    if layer.op == "avgpool":
-        pooled = len(layer.out_shape) == 1 or layer.out_shape[1:] == (1, 1)
-        return "SE squeeze (avgpool)" if in_se else ("avgpool (global)" if pooled else "avgpool")
-    if layer.op == "maxpool":
-        label = f"maxpool{layer.kernel}x{layer.kernel}" if layer.kernel else "maxpool"
-        return label + (f" /{layer.stride}" if layer.stride > 1 else "")
-    return ("SE " if in_se and layer.op in ("bn", "norm") else "") + layer.kind
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> Summary:
