@@ -173,7 +173,7 @@ def _real_model(model, s: Summary):
     else:
         built = loaders.instantiate(source, device="cpu")
     if any(p.is_meta for p in built.parameters()):
-        from netprobe.errors import first_line,  NetprobeError
+        from netprobe.errors import NetprobeError
 
         raise NetprobeError(f"--counter all runs {s.model} for real; give a factory or a model with real weights, "
                             "not one on the meta device")

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from netprobe import loaders
+from netprobe.analysis.cost import net_layers
 from netprobe.analysis.layers import Layer
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES, parse_dtype
@@ -36,7 +37,6 @@ class Row:
     output_shape: tuple[int, ...]
     counts: Counts
     act_bytes: int
-    n_layers: int = 1
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,7 @@ class Summary:
         if not depth:
             return leaves
         if depth == 1:
-            return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.act_bytes,
-                        sum(r.stage == s.name for r in leaves)) for s in self.stages]
+            return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.act_bytes) for s in self.stages]
         groups: list[list[Row]] = []
         for row in leaves:
             key = (row.stage, ".".join(row.name.split(".")[:depth]))
@@ -143,7 +142,7 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
 def _analyze(source: loaders.Source, resolution: int | None, batch: int, dtype: str) -> Summary:
     if source.net is not None:
         res = resolution or source.net.resolution
-        return _assemble(source, res, batch, dtype, net_layers_at(source.net, res), {}, {})
+        return _assemble(source, res, batch, dtype, net_layers(source.net, res), {}, {})
     res = resolution or DEFAULT_RESOLUTION
     return _assemble(source, res, batch, dtype, *_measured(source, res))
 
@@ -177,12 +176,6 @@ def output_stride(resolution: int, *sizes: int) -> int:
         if s >= resolution:
             return round(resolution / sizes[0])
         s *= 2
-
-
-def net_layers_at(net: Net, resolution: int) -> list[Layer]:
-    from netprobe.analysis.cost import net_layers
-
-    return net_layers(net, resolution)
 
 
 def _check(resolution, batch) -> None:
@@ -262,7 +255,7 @@ def _group(rows: list[Row], depth: int) -> Row:
     w_out = next((r.w_out for r in reversed(rows) if r.w_out), 0)
     shape = next((r.output_shape for r in reversed(rows) if r.output_shape), ())
     return Row(name, rows[0].stage, f"{len(rows)} layers", w_in, w_out, shape,
-               total(r.counts for r in rows), sum(r.act_bytes for r in rows), len(rows))
+               total(r.counts for r in rows), sum(r.act_bytes for r in rows))
 
 
 def _common_prefix(names: list[str]) -> str:
