@@ -65,6 +65,41 @@ def subclassed_norms() -> nn.Module:
     )
 
 
+class SE(nn.Module):
+    """Squeeze-and-excitation: pool, 1x1 reduce, relu, 1x1 expand, sigmoid, multiply."""
+
+    def __init__(self, w, w_se):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(w, w_se, 1)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Conv2d(w_se, w, 1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x):
+        return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
+
+
+class ResidualSE(nn.Module):
+    """conv, bn, in-place relu, SE, residual add, 1x1 conv, then pool, flatten, fc: every kind of output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 2, 1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.act = nn.ReLU(inplace=True)
+        self.se = SE(8, 2)
+        self.out = nn.Conv2d(8, 8, 1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.act(self.bn(self.conv(x)))
+        x = self.out(x + self.se(x))
+        return self.fc(self.flatten(self.pool(x)))
+
+
 def factorized() -> nn.Module:
     """Inception-style 1x7 and 7x1 convs, and a 3x3 conv strided along the width only."""
     return nn.Sequential(

@@ -57,10 +57,10 @@ def test_tiny_model_counts_and_memory_worked_out_by_hand():
     assert by["head"].counts == Counts(params=170, macs=2 * 170, acts=2 * 10)
     assert (by["stem"].output_stride, by["s1"].output_stride, by["head"].output_stride) == (2, 4, None)
     # fp16 = 2 bytes, batch 2: conv, bn and relu outputs each count; flatten is a view and does not.
-    assert by["stem"].act_bytes == 3 * 512 * 2 * 2
-    assert by["s1"].act_bytes == 3 * 256 * 2 * 2
-    assert by["head"].act_bytes == (16 + 10) * 2 * 2
-    assert (by["stem"].largest_act_bytes, by["stem"].largest_act_layer) == (512 * 2 * 2, "0")
+    assert by["stem"].output_bytes == 3 * 512 * 2 * 2
+    assert by["s1"].output_bytes == 3 * 256 * 2 * 2
+    assert by["head"].output_bytes == (16 + 10) * 2 * 2
+    assert (by["stem"].largest_output_bytes, by["stem"].largest_output_layer) == (512 * 2 * 2, "0")
     assert not s.unsupported
 
 
@@ -91,10 +91,20 @@ def test_too_small_resolution_uses_the_same_stride_rule():
     assert summary("efficientnet_b7", 32).stages[-2].output_shape[1:] == (1, 1)
 
 
+def test_output_bytes_are_every_leaf_layer_output_and_nothing_else():
+    s = summary("summary_models:ResidualSE", 16)
+    # 8x8x8 outputs of conv, bn, the in-place relu (a layer's output, even if it reuses memory) and out;
+    # SE: pool 8, fc1 2, act 2, fc2 8, gate 8; head: pool 8, fc 10. The SE multiply and the
+    # residual add are not layers and write 512 elements each that are not counted; flatten is a view.
+    assert s.output_bytes == (4 * 512 + 8 + 2 + 2 + 8 + 8 + 8 + 10) * 4
+    assert sum(r.output_bytes for r in s.rows()) == s.output_bytes
+    assert s.to_dict()["output_bytes"] == s.output_bytes
+
+
 def test_batch_scales_macs_and_acts_not_params():
     one, eight = summary("regnetx_002", 64), summary("regnetx_002", 64, batch=8)
     assert eight.totals == Counts(one.totals.params, 8 * one.totals.macs, 8 * one.totals.acts)
-    assert eight.act_bytes == 8 * one.act_bytes
+    assert eight.output_bytes == 8 * one.output_bytes
 
 
 def test_kind_labels_read_like_the_papers():
@@ -150,6 +160,7 @@ def test_stages_found_by_stride_on_the_built_model_equal_the_spec_stages(name):
     assert [(st.name, st.counts, st.output_shape) for st in hooked.stages] == \
            [(st.name, st.counts, st.output_shape) for st in analytic.stages]
     assert hooked.totals == analytic.totals
+    assert [st.output_bytes for st in hooked.stages] == [st.output_bytes for st in analytic.stages]
 
 
 def test_stage_starts_at_the_block_whose_conv_downsamples():
@@ -236,7 +247,7 @@ def test_hub_prefix_builds_through_the_package(monkeypatch):
 def test_json_object_schema():
     d = summary("regnety_002", 64).to_dict()
     assert {"model", "family", "resolution", "batch", "params", "macs", "acts", "stages", "layers"} <= d.keys()
-    assert {"name", "params", "macs", "acts", "output_shape", "act_bytes"} <= d["stages"][0].keys()
+    assert {"name", "params", "macs", "acts", "output_shape", "output_bytes"} <= d["stages"][0].keys()
     assert {"name", "stage", "kind", "params", "macs", "acts", "output_shape"} <= d["layers"][0].keys()
     assert sum(layer["macs"] for layer in d["layers"]) == d["macs"]
     assert math.prod(d["stages"][-1]["output_shape"]) == 1000

@@ -27,7 +27,7 @@ def test_table_has_layers_stage_rows_totals_memory_and_convention():
     lines = r.output.splitlines()
     assert max(len(line) for line in lines) <= 160
     for text in ("s1.b1.se.fc1", "SE reduce conv1x1", "gconv3x3 g=3 /2", "stage, os 4", "stage, os 32", "total",
-                 "activation memory per stage (fp32, batch 1)", "largest tensor", "macs: conv+linear"):
+                 "layer output bytes per stage (fp32, batch 1)", "Not a peak", "largest tensor", "macs: conv+linear"):
         assert text in r.output, text
     stage_row = next(line for line in lines if line.startswith("│ s1 "))
     first_layer = next(i for i, line in enumerate(lines) if "s1.b1.a.conv" in line)
@@ -38,7 +38,7 @@ def test_table_has_layers_stage_rows_totals_memory_and_convention():
 def test_depth_one_shows_stages_only():
     r = run("resnet18", "-r", "64", "--depth", "1")
     assert r.exit_code == 0, r.output
-    layer_table = r.output.split("activation memory")[0]
+    layer_table = r.output.split("layer output bytes")[0]
     assert "s1.b1" not in layer_table and "│ s4 " in layer_table
 
 
@@ -62,7 +62,7 @@ def test_json_is_one_object_that_matches_the_table_totals():
     d = json.loads(r.output)
     assert (d["model"], d["family"], d["resolution"], d["batch"]) == ("regnetx_002", "regnetx", 224, 4)
     assert sum(s["macs"] for s in d["stages"]) == d["macs"]
-    assert sum(s["act_bytes"] for s in d["stages"]) == d["act_bytes"]
+    assert sum(s["output_bytes"] for s in d["stages"]) == d["output_bytes"]
     assert [s["name"] for s in d["stages"]][0] == "stem" and d["stages"][-1]["name"] == "head"
 
 
@@ -72,7 +72,7 @@ def test_csv_writes_the_layer_rows(tmp_path):
     assert r.exit_code == 0, r.output
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "act_bytes"]
+    assert list(rows[0]) == ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "output_bytes"]
     assert "s2.b1" in [row["name"] for row in rows]
     assert sum(int(row["params"]) for row in rows) == 11689512
     assert next(row for row in rows if row["name"] == "s4.b2")["output_shape"] == "512x2x2"

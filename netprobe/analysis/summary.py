@@ -1,4 +1,4 @@
-"""``summary()``: per-layer and per-stage counts and activation memory of a network, as data.
+"""``summary()``: per-layer and per-stage counts and layer output bytes of a network, as data.
 
 Zoo members are counted from their spec (no torch, no forward pass); any other
 ``nn.Module`` is measured with forward hooks on the ``meta`` device and its stages are
@@ -20,8 +20,12 @@ from netprobe.spec import Net
 
 # Leaves that hand back their input or a view of it write no new tensor.
 NO_NEW_TENSOR = {"dropout", "identity", "flatten"}
-MEMORY_RULE = ("act memory: bytes of every leaf layer output in the stage (conv, linear, norm, act, pool, SE; "
-               "not residual adds, dropout, flatten)")
+# The one definition of output_bytes, for spec-counted and hooked models alike.
+OUTPUT_BYTES_RULE = (
+    "layer output bytes: the output tensors of every leaf layer, summed (conv, linear, norm, act, pool, "
+    "SE sub-layers; in-place activations included; residual adds and the SE multiply are not layers and "
+    "not included, nor dropout, identity, flatten). Not a peak, and not what training keeps for backward."
+)
 DEFAULT_RESOLUTION = 224
 
 
@@ -36,20 +40,20 @@ class Row:
     w_out: int
     output_shape: tuple[int, ...]
     counts: Counts
-    act_bytes: int
+    output_bytes: int
 
 
 @dataclass(frozen=True)
 class StageRow:
-    """A stage's subtotals, output, and the activation memory it produces."""
+    """A stage's subtotals, its output, and the bytes its layers output (see ``OUTPUT_BYTES_RULE``)."""
 
     name: str
     counts: Counts
     output_shape: tuple[int, ...]
     output_stride: int | None
-    act_bytes: int
-    largest_act_bytes: int
-    largest_act_layer: str
+    output_bytes: int
+    largest_output_bytes: int
+    largest_output_layer: str
     modules: str  # the module the stage's layers share, e.g. 'layer2' (for detected stages)
 
 
@@ -69,8 +73,8 @@ class Summary:
     kinds: dict[str, str] = field(default_factory=dict)  # labels for leaves netprobe cannot count
 
     @property
-    def act_bytes(self) -> int:
-        return sum(s.act_bytes for s in self.stages)
+    def output_bytes(self) -> int:
+        return sum(s.output_bytes for s in self.stages)
 
     def rows(self, depth: int | None = None) -> list[Row]:
         """Rows at a depth: None or 0 every leaf, 1 one per stage, N leaves grouped by N name parts."""
@@ -78,7 +82,7 @@ class Summary:
         if not depth:
             return leaves
         if depth == 1:
-            return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.act_bytes) for s in self.stages]
+            return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.output_bytes) for s in self.stages]
         groups: list[list[Row]] = []
         for row in leaves:
             key = (row.stage, ".".join(row.name.split(".")[:depth]))
@@ -94,11 +98,11 @@ class Summary:
             "model": self.model, "family": self.family, "resolution": self.resolution,
             "batch": self.batch, "dtype": self.dtype,
             "params": self.totals.params, "macs": self.totals.macs, "acts": self.totals.acts,
-            "act_bytes": self.act_bytes,
+            "output_bytes": self.output_bytes,
             "stages": [{"name": s.name, "params": s.counts.params, "macs": s.counts.macs, "acts": s.counts.acts,
                         "output_shape": list(s.output_shape), "output_stride": s.output_stride,
-                        "act_bytes": s.act_bytes, "largest_act_bytes": s.largest_act_bytes,
-                        "largest_act_layer": s.largest_act_layer, "modules": s.modules} for s in self.stages],
+                        "output_bytes": s.output_bytes, "largest_output_bytes": s.largest_output_bytes,
+                        "largest_output_layer": s.largest_output_layer, "modules": s.modules} for s in self.stages],
             "layers": self.records(depth),
             "unsupported": dict(self.unsupported),
             "convention": CONVENTION,
@@ -108,7 +112,7 @@ class Summary:
         """Rows as flat dicts (the CSV and JSON schema)."""
         return [{"name": r.name, "stage": r.stage, "kind": r.kind, "params": r.counts.params,
                  "macs": r.counts.macs, "acts": r.counts.acts, "output_shape": list(r.output_shape),
-                 "act_bytes": r.act_bytes} for r in self.rows(depth)]
+                 "output_bytes": r.output_bytes} for r in self.rows(depth)]
 
     def _row(self, layer: Layer) -> Row:
         w_out = layer.out_shape[0] if layer.op in ("conv", "linear") else 0
@@ -121,7 +125,7 @@ class Summary:
         return math.prod(layer.out_shape) * self.batch * DTYPE_BYTES[self.dtype]
 
 
-ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "act_bytes"]
+ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "output_bytes"]
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> Summary:
@@ -255,7 +259,7 @@ def _group(rows: list[Row], depth: int) -> Row:
     w_out = next((r.w_out for r in reversed(rows) if r.w_out), 0)
     shape = next((r.output_shape for r in reversed(rows) if r.output_shape), ())
     return Row(name, rows[0].stage, f"{len(rows)} layers", w_in, w_out, shape,
-               total(r.counts for r in rows), sum(r.act_bytes for r in rows))
+               total(r.counts for r in rows), sum(r.output_bytes for r in rows))
 
 
 def _common_prefix(names: list[str]) -> str:
