@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import netprobe.cli.summary_cmd  # noqa: F401 - registers the command
-from netprobe.cli.app import app
+from netprobe.cli.app import _register, app
+
+_register()
 
 ROOT = Path(__file__).parent.parent
 runner = CliRunner()
@@ -64,6 +65,18 @@ def test_json_is_one_object_that_matches_the_table_totals():
     assert sum(s["macs"] for s in d["stages"]) == d["macs"]
     assert sum(s["output_bytes"] for s in d["stages"]) == d["output_bytes"]
     assert [s["name"] for s in d["stages"]][0] == "stem" and d["stages"][-1]["name"] == "head"
+
+
+def test_a_generated_member_has_the_totals_list_gives_it():
+    r = run("regnety@1.6GF", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    listed = runner.invoke(app, ["list", "regnety@1.6GF", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert (d["model"], d["family"], d["resolution"]) == ("regnety@1.6GF", "regnety", 224)
+    assert (d["params"], d["macs"], d["acts"]) == (row["params"], row["macs"], row["acts"])
+    assert sum(s["macs"] for s in d["stages"]) == d["macs"] and d["stages"][-2]["output_stride"] == 32
 
 
 def test_csv_writes_the_layer_rows(tmp_path):
