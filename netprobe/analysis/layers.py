@@ -50,7 +50,9 @@ def _plain_label(layer: Layer) -> str:
     if layer.op == "avgpool":
         return "avgpool (global)" if _is_global(layer) else "avgpool"
     if layer.op == "maxpool":
-        return ("maxpool" + _window_label(layer) if layer.kernel else "maxpool") + _steps(layer)
+        if not layer.kernel:  # adaptive
+            return "maxpool"
+        return f"maxpool{_window_label(layer)}{_notes(_dims_note(layer))}{_steps(layer)}"
     return layer.op
 
 
@@ -67,29 +69,30 @@ def _se_label(layer: Layer) -> str:
 
 
 def _conv_label(layer: Layer) -> str:
-    window = _window_label(layer)
+    """conv3x3, conv1x1 (pointwise), dwconv5x5 (depthwise), gconv3x3 g=16, conv3 (1-D); then /2, d=2."""
     if layer.groups == 1:
-        label = f"conv{window}"
-        role = "pointwise" if set(layer.window) == {1} else ""
+        name, role, groups = "conv", "pointwise" if set(layer.window) == {1} else "", ""
     elif layer.groups == layer.w_in == layer.out_shape[0]:
-        label, role = f"dwconv{window}", "depthwise"
+        name, role, groups = "dwconv", "depthwise", ""
     else:
-        label, role = f"gconv{window}", ""
-    notes = ", ".join(n for n in (_dims_note(layer), role) if n)
-    label += f" ({notes})" if notes else ""
-    label += f" g={layer.groups}" if label.startswith("gconv") else ""
-    return label + _steps(layer)
+        name, role, groups = "gconv", "", f" g={layer.groups}"
+    return f"{name}{_window_label(layer)}{_notes(_dims_note(layer), role)}{groups}{_steps(layer)}"
 
 
 def _window_label(layer: Layer) -> str:
-    """'3x3', '1x7', and for a 1-D or 3-D window its sizes and a note: '3 (1-D)' for a non-conv."""
-    label = "x".join(map(str, layer.window))
-    return label if layer.op == "conv" or not _dims_note(layer) else f"{label} ({_dims_note(layer)})"
+    """'3x3', '1x7', '3' (1-D)."""
+    return "x".join(map(str, layer.window))
 
 
 def _dims_note(layer: Layer) -> str:
+    """'1-D' or '3-D' for a window that is not 2-D."""
     n = len(layer.window)
     return "" if n == 2 else f"{n}-D"
+
+
+def _notes(*notes: str) -> str:
+    text = ", ".join(n for n in notes if n)
+    return f" ({text})" if text else ""
 
 
 def _steps(layer: Layer) -> str:
