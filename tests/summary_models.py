@@ -35,6 +35,87 @@ def uncountable() -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), Doubler(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), MatmulHead())
 
 
+class MyBN(nn.BatchNorm2d):
+    """A BatchNorm2d subclass, as model code often defines."""
+
+
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's fused norm + act: a BatchNorm2d that is not a leaf (it holds drop and act modules)."""
+
+    def __init__(self, w):
+        super().__init__(w)
+        self.drop = nn.Identity()
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False)
+        return self.act(self.drop(x))
+
+
+class MyReLU(nn.ReLU):
+    """An activation subclass."""
+
+
+def subclassed_norms() -> nn.Module:
+    """``tiny`` with its norms and an activation replaced by subclasses: the same counts."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1, bias=False), MyBN(8), MyReLU(),
+        nn.Conv2d(8, 16, 3, 2, 1, bias=False), BatchNormAct2d(16),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
+class SE(nn.Module):
+    """Squeeze-and-excitation: pool, 1x1 reduce, relu, 1x1 expand, sigmoid, multiply."""
+
+    def __init__(self, w, w_se):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc1 = nn.Conv2d(w, w_se, 1)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Conv2d(w_se, w, 1)
+        self.gate = nn.Sigmoid()
+
+    def forward(self, x):
+        return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
+
+
+class ResidualSE(nn.Module):
+    """conv, bn, in-place relu, SE, residual add, 1x1 conv, then pool, flatten, fc: every kind of output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 2, 1, bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.act = nn.ReLU(inplace=True)
+        self.se = SE(8, 2)
+        self.out = nn.Conv2d(8, 8, 1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.act(self.bn(self.conv(x)))
+        x = self.out(x + self.se(x))
+        return self.fc(self.flatten(self.pool(x)))
+
+
+def factorized() -> nn.Module:
+    """Inception-style 1x7 and 7x1 convs, and a 3x3 conv strided along the width only."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1), nn.Conv2d(8, 8, (1, 7), padding=(0, 3)), nn.Conv2d(8, 8, (7, 1), padding=(3, 0)),
+        nn.Conv2d(8, 8, 3, (1, 2), 1, groups=8), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10),
+    )
+
+
+def conv1d_factory() -> nn.Module:
+    """A conv over the flattened pixels: Conv1d with a bias, 1-D pools."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1), nn.Flatten(2), nn.Conv1d(8, 16, 3, padding=1), nn.MaxPool1d(2),
+        nn.Conv1d(16, 16, 3, 2, 1, groups=16, bias=False), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
 class Block(nn.Module):
     """torchvision-style basic block: the 3x3 conv inside it downsamples, the shortcut joins after."""
 

@@ -1,4 +1,4 @@
-"""summary(): stage subtotals, zoo totals, activation memory, kinds, stage detection, loaders."""
+"""summary(): stage subtotals, zoo totals, output bytes, strides, kinds, stage detection, loaders."""
 
 import math
 import subprocess
@@ -12,31 +12,37 @@ from netprobe import registry
 from netprobe.analysis.summary import summary
 from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
-from netprobe.reports.zoo import zoo_rows
 
 NAMES = registry.names()
-ZOO = {r["model"]: r for r in zoo_rows()}
 GOLDEN = {r["model"]: r for r in read_csv("golden.csv")}
+ROUNDED = {r["model"]: r for r in read_csv("published_rounded.csv")}
+
+
+def sig3(x: float) -> float:
+    return float(f"{x:.3g}")
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_stages_sum_to_totals_and_totals_match_the_zoo(name):
+def test_layers_sum_to_stages_sum_to_totals_equal_to_the_reference(name):
     s = summary(name)
-    assert total(st.counts for st in s.stages) == s.totals
-    assert total(r.counts for r in s.rows(2)) == s.totals
-    row = ZOO[name]
-    assert (s.totals.params, s.totals.macs, s.totals.acts) == (row["params"], row["macs"], row["acts"])
+    by_stage: dict[str, list[Counts]] = {}
+    for layer in s.layers:
+        by_stage.setdefault(layer.stage, []).append(layer.counts)
     n_stages = len(registry.spec(name).stages)
-    assert [st.name for st in s.stages] == ["stem", *(f"s{i}" for i in range(1, n_stages + 1)), "head"]
-    h = s.stages[-2].output_shape[1]
-    assert 32 * (h - 1) < s.resolution <= 32 * h  # five halvings, rounding up
-
-
-@pytest.mark.parametrize("name", sorted(GOLDEN))
-def test_totals_equal_reference_data(name):
-    t = summary(name).totals
-    ref = GOLDEN[name]
-    assert (t.params, t.macs, t.acts) == (int(ref["params"]), int(ref["macs"]), int(ref["acts"]))
+    assert list(by_stage) == [st.name for st in s.stages] == ["stem", *(f"s{i}" for i in range(1, n_stages + 1)),
+                                                                  "head"]
+    for st in s.stages:
+        assert total(by_stage[st.name]) == st.counts, st.name
+    assert total(st.counts for st in s.stages) == s.totals
+    assert total(r.counts for r in s.rows(2)) == s.totals  # grouping by block drops nothing
+    t = s.totals
+    ref = ROUNDED[name]
+    assert (sig3(t.params / 1e6), sig3(t.macs / 1e9), sig3(t.acts / 1e6)) == \
+           (float(ref["params_m"]), float(ref["gmacs"]), float(ref["acts_m"]))
+    if name in GOLDEN:
+        ref = GOLDEN[name]
+        assert (t.params, t.macs, t.acts) == (int(ref["params"]), int(ref["macs"]), int(ref["acts"]))
+    assert s.stages[-2].output_stride == 32
 
 
 def test_zoo_summary_never_imports_torch():
@@ -57,17 +63,54 @@ def test_tiny_model_counts_and_memory_worked_out_by_hand():
     assert by["head"].counts == Counts(params=170, macs=2 * 170, acts=2 * 10)
     assert (by["stem"].output_stride, by["s1"].output_stride, by["head"].output_stride) == (2, 4, None)
     # fp16 = 2 bytes, batch 2: conv, bn and relu outputs each count; flatten is a view and does not.
-    assert by["stem"].act_bytes == 3 * 512 * 2 * 2
-    assert by["s1"].act_bytes == 3 * 256 * 2 * 2
-    assert by["head"].act_bytes == (16 + 10) * 2 * 2
-    assert (by["stem"].largest_act_bytes, by["stem"].largest_act_layer) == (512 * 2 * 2, "0")
+    assert by["stem"].output_bytes == 3 * 512 * 2 * 2
+    assert by["s1"].output_bytes == 3 * 256 * 2 * 2
+    assert by["head"].output_bytes == (16 + 10) * 2 * 2
+    assert (by["stem"].largest_output_bytes, by["stem"].largest_output_layer) == (512 * 2 * 2, "0")
     assert not s.unsupported
+
+
+@pytest.mark.parametrize("model, resolution, strides", [
+    ("efficientnet_b7", None, [2, 2, 4, 8, 16, 16, 32, 32, None]),
+    ("resnet18", 33, [4, 4, 8, 16, 32, None]),
+    ("efficientnet@400MF", None, [2, 2, 4, 8, 16, 16, 32, 32, None]),
+    ("summary_models:TorchvisionStyle", 33, [2, 4, 8, 16, None]),
+])
+def test_output_stride_is_the_product_of_strides_at_any_resolution(model, resolution, strides):
+    # 600 px -> 19x19 and 33 px -> 2x2 at stride 32: padded strided convs round up, so res / h is a fraction.
+    assert [st.output_stride for st in summary(model, resolution).stages] == strides
+
+
+def test_output_stride_rule():
+    from netprobe.analysis.summary import output_stride
+
+    assert [output_stride(600, h) for h in (300, 150, 75, 38, 19)] == [2, 4, 8, 16, 32]
+    assert [output_stride(33, h) for h in (17, 9, 5, 3, 2)] == [2, 4, 8, 16, 32]
+    assert output_stride(224, 1) == 256  # global: the smallest power of two that gets there
+    assert output_stride(224, 74) == 3  # no power of two (an unpadded or stride-3 network): the nearest ratio
+
+
+def test_too_small_resolution_uses_the_same_stride_rule():
+    # EfficientNet-B7's native 600 px ends at 19x19; round(600 / 19) = 32 only by luck, 32 is the rule.
+    with pytest.raises(NetprobeError, match="downsamples 32x, so its input must be at least 32 px; got 31"):
+        summary("efficientnet_b7", 31)
+    assert summary("efficientnet_b7", 32).stages[-2].output_shape[1:] == (1, 1)
+
+
+def test_output_bytes_are_every_leaf_layer_output_and_nothing_else():
+    s = summary("summary_models:ResidualSE", 16)
+    # 8x8x8 outputs of conv, bn, the in-place relu (a layer's output, even if it reuses memory) and out;
+    # SE: pool 8, fc1 2, act 2, fc2 8, gate 8; head: pool 8, fc 10. The SE multiply and the
+    # residual add are not layers and write 512 elements each that are not counted; flatten is a view.
+    assert s.output_bytes == (4 * 512 + 8 + 2 + 2 + 8 + 8 + 8 + 10) * 4
+    assert sum(r.output_bytes for r in s.rows()) == s.output_bytes
+    assert s.to_dict()["output_bytes"] == s.output_bytes
 
 
 def test_batch_scales_macs_and_acts_not_params():
     one, eight = summary("regnetx_002", 64), summary("regnetx_002", 64, batch=8)
     assert eight.totals == Counts(one.totals.params, 8 * one.totals.macs, 8 * one.totals.acts)
-    assert eight.act_bytes == 8 * one.act_bytes
+    assert eight.output_bytes == 8 * one.output_bytes
 
 
 def test_kind_labels_read_like_the_papers():
@@ -86,6 +129,22 @@ def test_kind_labels_read_like_the_papers():
     assert kinds["stem.pool"] == "maxpool3x3 /2"
     assert kinds["stem.conv.act"] == "act relu"
     assert kinds["head.fc"] == "linear"
+
+
+def test_kind_labels_of_non_square_and_1d_windows():
+    kinds = {r.name: r.kind for r in summary("summary_models:factorized", 32).rows()}
+    assert [kinds[n] for n in "0123"] == ["conv3x3 /2", "conv1x7", "conv7x1", "dwconv3x3 (depthwise) /1x2"]
+    kinds = {r.name: r.kind for r in summary("summary_models:conv1d_factory", 32).rows()}
+    assert [kinds[n] for n in "2345"] == ["conv3 (1-D)", "maxpool2 (1-D) /2", "dwconv3 (1-D, depthwise) /2",
+                                          "avgpool (global)"]
+
+
+def test_non_square_and_1d_convs_count_their_whole_window():
+    layers = {layer.name: layer for layer in summary("summary_models:factorized", 32).layers}
+    assert layers["1"].counts == Counts(params=8 * 8 * 7 + 8, macs=(8 * 7 + 1) * 8 * 16 * 16, acts=8 * 16 * 16)
+    assert layers["3"].out_shape == (8, 16, 8)
+    layers = {layer.name: layer for layer in summary("summary_models:conv1d_factory", 32).layers}
+    assert layers["2"].counts == Counts(params=16 * 8 * 3 + 16, macs=(8 * 3 + 1) * 16 * 256, acts=16 * 256)
 
 
 def test_depth_groups_blocks_and_stages():
@@ -107,6 +166,7 @@ def test_stages_found_by_stride_on_the_built_model_equal_the_spec_stages(name):
     assert [(st.name, st.counts, st.output_shape) for st in hooked.stages] == \
            [(st.name, st.counts, st.output_shape) for st in analytic.stages]
     assert hooked.totals == analytic.totals
+    assert [st.output_bytes for st in hooked.stages] == [st.output_bytes for st in analytic.stages]
 
 
 def test_stage_starts_at_the_block_whose_conv_downsamples():
@@ -124,6 +184,20 @@ def test_ops_without_a_formula_are_listed_not_counted_as_zero():
     assert s.unsupported == {"Doubler": 1, "MatmulHead": 1, "aten.matmul": 1}
     kinds = {r.name: r.kind for r in s.rows()}
     assert kinds["1"] == "Doubler (not counted)"
+
+
+def test_norm_and_activation_subclasses_are_counted_like_their_base():
+    s = summary("summary_models:subclassed_norms", 16)
+    assert not s.unsupported
+    assert s.totals == summary("summary_models:tiny", 16).totals
+    kinds = {r.name: r.kind for r in s.rows()}
+    assert (kinds["1"], kinds["2"]) == ("bn", "act myrelu")
+    # the fused norm + act is a bn layer with its own output, before the act it holds
+    names = [layer.name for layer in s.layers]
+    assert names.index("4") < names.index("4.act")
+    bn_act = next(layer for layer in s.layers if layer.name == "4")
+    assert (bn_act.op, bn_act.out_shape, bn_act.counts.params) == ("bn", (16, 4, 4), 32)
+    assert [st.name for st in s.stages] == ["stem", "s1", "head"]
 
 
 def test_an_nn_module_instance_and_a_class_are_accepted():
@@ -179,7 +253,7 @@ def test_hub_prefix_builds_through_the_package(monkeypatch):
 def test_json_object_schema():
     d = summary("regnety_002", 64).to_dict()
     assert {"model", "family", "resolution", "batch", "params", "macs", "acts", "stages", "layers"} <= d.keys()
-    assert {"name", "params", "macs", "acts", "output_shape", "act_bytes"} <= d["stages"][0].keys()
+    assert {"name", "params", "macs", "acts", "output_shape", "output_bytes"} <= d["stages"][0].keys()
     assert {"name", "stage", "kind", "params", "macs", "acts", "output_shape"} <= d["layers"][0].keys()
     assert sum(layer["macs"] for layer in d["layers"]) == d["macs"]
     assert math.prod(d["stages"][-1]["output_shape"]) == 1000

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import netprobe.cli.summary_cmd  # noqa: F401 - registers the command
-from netprobe.cli.app import app
+from netprobe.cli.app import _register, app
+
+_register()
 
 ROOT = Path(__file__).parent.parent
 runner = CliRunner()
@@ -27,7 +28,7 @@ def test_table_has_layers_stage_rows_totals_memory_and_convention():
     lines = r.output.splitlines()
     assert max(len(line) for line in lines) <= 160
     for text in ("s1.b1.se.fc1", "SE reduce conv1x1", "gconv3x3 g=3 /2", "stage, os 4", "stage, os 32", "total",
-                 "activation memory per stage (fp32, batch 1)", "largest tensor", "macs: conv+linear"):
+                 "layer output bytes per stage (fp32, batch 1)", "Not a peak", "largest tensor", "macs: conv+linear"):
         assert text in r.output, text
     stage_row = next(line for line in lines if line.startswith("│ s1 "))
     first_layer = next(i for i, line in enumerate(lines) if "s1.b1.a.conv" in line)
@@ -38,8 +39,15 @@ def test_table_has_layers_stage_rows_totals_memory_and_convention():
 def test_depth_one_shows_stages_only():
     r = run("resnet18", "-r", "64", "--depth", "1")
     assert r.exit_code == 0, r.output
-    layer_table = r.output.split("activation memory")[0]
+    layer_table = r.output.split("layer output bytes")[0]
     assert "s1.b1" not in layer_table and "│ s4 " in layer_table
+
+
+def test_output_stride_is_shown_as_an_integer():
+    r = run("efficientnet_b7", "--depth", "1")
+    assert r.exit_code == 0, r.output
+    assert "stage, os 16" in r.output and "stage, os 32" in r.output
+    assert "15.79" not in r.output and "31.58" not in r.output
 
 
 def test_unsupported_ops_are_listed_under_the_table():
@@ -55,8 +63,20 @@ def test_json_is_one_object_that_matches_the_table_totals():
     d = json.loads(r.output)
     assert (d["model"], d["family"], d["resolution"], d["batch"]) == ("regnetx_002", "regnetx", 224, 4)
     assert sum(s["macs"] for s in d["stages"]) == d["macs"]
-    assert sum(s["act_bytes"] for s in d["stages"]) == d["act_bytes"]
+    assert sum(s["output_bytes"] for s in d["stages"]) == d["output_bytes"]
     assert [s["name"] for s in d["stages"]][0] == "stem" and d["stages"][-1]["name"] == "head"
+
+
+def test_a_generated_member_has_the_totals_list_gives_it():
+    r = run("regnety@1.6GF", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    listed = runner.invoke(app, ["list", "regnety@1.6GF", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert (d["model"], d["family"], d["resolution"]) == ("regnety@1.6GF", "regnety", 224)
+    assert (d["params"], d["macs"], d["acts"]) == (row["params"], row["macs"], row["acts"])
+    assert sum(s["macs"] for s in d["stages"]) == d["macs"] and d["stages"][-2]["output_stride"] == 32
 
 
 def test_csv_writes_the_layer_rows(tmp_path):
@@ -65,7 +85,7 @@ def test_csv_writes_the_layer_rows(tmp_path):
     assert r.exit_code == 0, r.output
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "act_bytes"]
+    assert list(rows[0]) == ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "output_bytes"]
     assert "s2.b1" in [row["name"] for row in rows]
     assert sum(int(row["params"]) for row in rows) == 11689512
     assert next(row for row in rows if row["name"] == "s4.b2")["output_shape"] == "512x2x2"
@@ -92,6 +112,16 @@ def test_counter_all_table_explains_the_differences():
     assert "netprobe vs fvcore vs ptflops" in r.output
     assert "batch norm / norm" in r.output and "netprobe: 0 by convention" in r.output
     assert "fvcore: no bias adds" in r.output
+
+
+@pytest.mark.parametrize("model", ["summary_models:conv1d_factory", "summary_models:factorized"])
+def test_counter_all_on_1d_and_non_square_convs(model):
+    r = run(model, "-r", "32", "--counter", "all", "--json")
+    assert r.exit_code == 0, r.output
+    counters = json.loads(r.output)["counters"]
+    tools = {t["name"]: t for t in counters["tools"]}
+    assert not tools["fvcore"]["error"]
+    assert tools["fvcore"]["by_kind"]["conv"] == tools["netprobe"]["by_kind"]["conv"] - counters["bias_macs"]["conv"]
 
 
 @pytest.mark.parametrize("args, message", [

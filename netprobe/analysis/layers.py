@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from netprobe.counts import Counts
 
+SE_GATES = ("sigmoid", "hardsigmoid")
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -13,39 +15,96 @@ class Layer:
 
     name: str
     stage: str
-    op: str  # conv | linear | bn | act | maxpool | avgpool | dropout | other
+    op: str  # conv | linear | bn | norm | act | maxpool | avgpool | dropout | identity | flatten | other
     out_shape: tuple[int, ...]
     counts: Counts
-    kernel: int = 0
-    stride: int = 1
+    kernel: int | tuple[int, ...] = 0  # an int for a square 2-D window, else per axis: (1, 7), (3,) for 1-D
+    stride: int | tuple[int, ...] = 1  # an int when the same along every axis
     groups: int = 1
-    dilation: int = 1
+    dilation: int | tuple[int, ...] = 1  # as stride
     w_in: int = 0
     act: str = ""
 
     @property
+    def window(self) -> tuple[int, ...]:
+        """Kernel size along each axis: (3, 3), (1, 7), (3,)."""
+        return (self.kernel, self.kernel) if isinstance(self.kernel, int) else self.kernel
+
+    @property
     def kind(self) -> str:
-        """The label a reader of the papers would use: conv3x3, dwconv5x5 (depthwise), ..."""
+        """The label a reader of the papers would use: conv3x3, dwconv5x5 (depthwise), SE gate (sigmoid)..."""
         return kind_label(self)
 
 
 def kind_label(layer: Layer) -> str:
+    if "se" in layer.name.split(".")[:-1]:
+        return _se_label(layer)
+    return _plain_label(layer)
+
+
+def _plain_label(layer: Layer) -> str:
     if layer.op == "conv":
-        k = f"{layer.kernel}x{layer.kernel}"
-        w_out = layer.out_shape[0]
-        if layer.groups == 1:
-            label = f"conv{k}" + (" (pointwise)" if layer.kernel == 1 else "")
-        elif layer.groups == layer.w_in == w_out:
-            label = f"dwconv{k} (depthwise)"
-        else:
-            label = f"gconv{k} g={layer.groups}"
-        if ".se." in f".{layer.name}.":
-            label += " SE"
-        if layer.stride > 1:
-            label += f" /{layer.stride}"
-        if layer.dilation > 1:
-            label += f" d={layer.dilation}"
-        return label
+        return _conv_label(layer)
     if layer.op == "act":
-        return layer.act or "act"
+        return f"act {layer.act}" if layer.act else "act"
+    if layer.op == "avgpool":
+        return "avgpool (global)" if _is_global(layer) else "avgpool"
+    if layer.op == "maxpool":
+        if not layer.kernel:  # adaptive
+            return "maxpool"
+        return f"maxpool{_window_label(layer)}{_notes(_dims_note(layer))}{_steps(layer)}"
     return layer.op
+
+
+def _se_label(layer: Layer) -> str:
+    """Layers inside a squeeze-and-excitation module (named ``se``)."""
+    if layer.op == "conv":
+        role = "reduce" if layer.out_shape[0] < layer.w_in else "expand"
+        return f"SE {role} conv{_window_label(layer)}"
+    if layer.op == "act" and layer.act in SE_GATES:
+        return f"SE gate ({layer.act})"
+    if layer.op == "avgpool":
+        return "SE squeeze (avgpool)"
+    return "SE " + _plain_label(layer)
+
+
+def _conv_label(layer: Layer) -> str:
+    """conv3x3, conv1x1 (pointwise), dwconv5x5 (depthwise), gconv3x3 g=16, conv3 (1-D); then /2, d=2."""
+    if layer.groups == 1:
+        name, role, groups = "conv", "pointwise" if set(layer.window) == {1} else "", ""
+    elif layer.groups == layer.w_in == layer.out_shape[0]:
+        name, role, groups = "dwconv", "depthwise", ""
+    else:
+        name, role, groups = "gconv", "", f" g={layer.groups}"
+    return f"{name}{_window_label(layer)}{_notes(_dims_note(layer), role)}{groups}{_steps(layer)}"
+
+
+def _window_label(layer: Layer) -> str:
+    """'3x3', '1x7', '3' (1-D)."""
+    return "x".join(map(str, layer.window))
+
+
+def _dims_note(layer: Layer) -> str:
+    """'1-D' or '3-D' for a window that is not 2-D."""
+    n = len(layer.window)
+    return "" if n == 2 else f"{n}-D"
+
+
+def _notes(*notes: str) -> str:
+    text = ", ".join(n for n in notes if n)
+    return f" ({text})" if text else ""
+
+
+def _steps(layer: Layer) -> str:
+    """' /2' when strided (' /1x2' along one axis only), ' d=2' when dilated."""
+    out = ""
+    for sep, v in ((" /", layer.stride), (" d=", layer.dilation)):
+        if isinstance(v, tuple):
+            out += sep + "x".join(map(str, v))
+        elif v > 1:
+            out += f"{sep}{v}"
+    return out
+
+
+def _is_global(layer: Layer) -> bool:
+    return all(n == 1 for n in layer.out_shape[1:])

@@ -16,18 +16,22 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netprobe.analysis.layers import Layer
+from netprobe.build import GlobalAvgPool
 from netprobe.counts import Counts
 
-FREE = {  # zero-MAC leaf modules by convention, and the op name they are reported as
-    nn.BatchNorm1d: "bn", nn.BatchNorm2d: "bn", nn.BatchNorm3d: "bn", nn.SyncBatchNorm: "bn",
-    nn.GroupNorm: "norm", nn.LayerNorm: "norm", nn.InstanceNorm2d: "norm",
-    nn.ReLU: "act", nn.ReLU6: "act", nn.SiLU: "act", nn.Sigmoid: "act", nn.Hardswish: "act",
-    nn.Hardsigmoid: "act", nn.GELU: "act", nn.Tanh: "act", nn.LeakyReLU: "act", nn.ELU: "act",
-    nn.Mish: "act", nn.Softmax: "act", nn.PReLU: "act",
-    nn.AdaptiveAvgPool2d: "avgpool", nn.AvgPool2d: "avgpool",
-    nn.Dropout: "dropout", nn.Dropout2d: "dropout", nn.Identity: "identity", nn.Flatten: "flatten",
-}
-MAXPOOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool2d)
+NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)  # _NormBase: batch and instance norms
+ACTIVATIONS = (nn.ReLU, nn.Hardtanh, nn.SiLU, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.GELU, nn.Tanh,
+               nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.Mish, nn.Softplus, nn.PReLU, nn.Softmax)  # ReLU6 is a Hardtanh
+MAXPOOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+FREE = (  # zero-MAC modules by convention, matched by base class (subclasses too), and the op they are reported as
+    (nn.modules.batchnorm._BatchNorm, "bn"),  # SyncBatchNorm too
+    (NORMS, "norm"),
+    (ACTIVATIONS, "act"),
+    ((nn.modules.pooling._AvgPoolNd, nn.modules.pooling._AdaptiveAvgPoolNd, GlobalAvgPool), "avgpool"),
+    (nn.modules.dropout._DropoutNd, "dropout"),
+    (nn.Identity, "identity"),
+    (nn.Flatten, "flatten"),
+)
 # aten ops that multiply-accumulate; seen outside a Conv/Linear module they are uncounted work.
 MATMUL_OPS = {"convolution", "_convolution", "conv2d", "mm", "addmm", "bmm", "baddbmm", "matmul",
               "linear", "einsum", "_scaled_dot_product_attention_math", "scaled_dot_product_attention",
@@ -63,6 +67,18 @@ def _shape(out) -> tuple[int, ...]:
     return tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
 
 
+def _window(size, dims: int) -> int | tuple[int, ...]:
+    """An int for a square 2-D window (as the specs have it), else its size along each axis."""
+    t = (size,) * dims if isinstance(size, int) else tuple(size)
+    return t[0] if len(t) == 2 and t[0] == t[1] else t
+
+
+def _step(size) -> int | tuple[int, ...]:
+    """A stride or dilation: an int when the same along every axis."""
+    t = (size,) if isinstance(size, int) else tuple(size)
+    return t[0] if len(set(t)) == 1 else t
+
+
 def _record(name: str, m: nn.Module, out, own_params: int) -> tuple[Layer, bool]:
     """The layer for one module call; the flag says whether netprobe knows the module."""
     shape = _shape(out)
@@ -70,47 +86,51 @@ def _record(name: str, m: nn.Module, out, own_params: int) -> tuple[Layer, bool]
     if isinstance(m, nn.modules.conv._ConvNd) and not isinstance(m, nn.modules.conv._ConvTransposeNd):
         per_out = (m.in_channels // m.groups) * math.prod(m.kernel_size) + (1 if m.bias is not None else 0)
         return Layer(name, "", "conv", shape, Counts(own_params, n_out * per_out, n_out),
-                     kernel=m.kernel_size[0], stride=m.stride[0], groups=m.groups,
-                     dilation=m.dilation[0], w_in=m.in_channels), True
+                     kernel=_window(m.kernel_size, len(m.kernel_size)), stride=_step(m.stride), groups=m.groups,
+                     dilation=_step(m.dilation), w_in=m.in_channels), True
     if isinstance(m, nn.Linear):
         per_out = m.in_features + (1 if m.bias is not None else 0)
         return Layer(name, "", "linear", shape, Counts(own_params, n_out * per_out, n_out), w_in=m.in_features), True
     if isinstance(m, MAXPOOLS):
-        k = m.kernel_size if isinstance(m, nn.modules.pooling._MaxPoolNd) else 0
-        s = m.stride if isinstance(m, nn.modules.pooling._MaxPoolNd) else 1
-        k, s = (k if isinstance(k, int) else k[0]), (s if isinstance(s, int) else s[0])
-        return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out), kernel=k, stride=s), True
-    op = FREE.get(type(m))
-    if op is None:
-        from netprobe.build import ACTIVATIONS, GlobalAvgPool
-
-        op = "avgpool" if isinstance(m, GlobalAvgPool) else ("act" if type(m) in ACTIVATIONS.values() else None)
+        if isinstance(m, nn.modules.pooling._AdaptiveMaxPoolNd):
+            return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out)), True
+        window = _window(m.kernel_size, max(len(shape) - 1, 1))
+        return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out), kernel=window,
+                     stride=_step(m.stride), dilation=_step(m.dilation)), True
+    op = next((op for base, op in FREE if isinstance(m, base)), None)
     act = type(m).__name__.lower() if op == "act" else ""
     return Layer(name, "", op or "other", shape, Counts(params=own_params), act=act), op is not None
 
 
 def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> Measured:
-    """Run the model once on a meta input of batch 1 and record every leaf module call."""
-    records: list[tuple[str, nn.Module, object]] = []
+    """Run the model once on a meta input of batch 1 and record every leaf module call.
+
+    A norm that holds other modules (timm's BatchNormAct2d keeps its act inside) is
+    recorded too, as the norm it is, before the modules it calls.
+    """
+    records: list[list] = []  # [name, module, output], in the order the calls start
+    open_calls: list[int] = []
     watch = _OpWatch()
     counted = (nn.modules.conv._ConvNd, nn.Linear)
 
-    def pre(m, _inp):
-        if isinstance(m, counted):
-            watch.depth += 1
-
-    def post_for(name):
-        def post(m, _inp, out):
+    def pre_for(name):
+        def pre(m, _inp):
             if isinstance(m, counted):
-                watch.depth -= 1
-            records.append((name, m, out))
-        return post
+                watch.depth += 1
+            open_calls.append(len(records))
+            records.append([name, m, None])
+        return pre
+
+    def post(m, _inp, out):
+        if isinstance(m, counted):
+            watch.depth -= 1
+        records[open_calls.pop()][2] = out
 
     handles = []
     for name, m in model.named_modules():
-        if not list(m.children()):
-            handles.append(m.register_forward_pre_hook(pre))
-            handles.append(m.register_forward_hook(post_for(name)))
+        if not list(m.children()) or isinstance(m, NORMS):
+            handles.append(m.register_forward_pre_hook(pre_for(name)))
+            handles.append(m.register_forward_hook(post))
     seen_params: set[int] = set()
 
     def own_params(m: nn.Module) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -69,8 +70,8 @@ def op_kind(name: str) -> str:
 def _bias(layer: Layer) -> int:
     """Bias adds inside a conv or linear layer's MACs (its bias size times its output positions)."""
     if layer.op == "conv":
-        weights = layer.kernel * layer.kernel * (layer.w_in // layer.groups) * layer.out_shape[0]
-        return (layer.counts.params - weights) * layer.out_shape[1] * layer.out_shape[2]
+        weights = math.prod(layer.window) * (layer.w_in // layer.groups) * layer.out_shape[0]
+        return (layer.counts.params - weights) * math.prod(layer.out_shape[1:])
     if layer.op == "linear":
         return layer.counts.params - layer.w_in * layer.out_shape[0]
     return 0
@@ -172,7 +173,7 @@ def _real_model(model, s: Summary):
     else:
         built = loaders.instantiate(source, device="cpu")
     if any(p.is_meta for p in built.parameters()):
-        from netprobe.errors import first_line,  NetprobeError
+        from netprobe.errors import NetprobeError
 
         raise NetprobeError(f"--counter all runs {s.model} for real; give a factory or a model with real weights, "
                             "not one on the meta device")

@@ -1,4 +1,4 @@
-"""``summary()``: per-layer and per-stage counts and activation memory of a network, as data.
+"""``summary()``: per-layer and per-stage counts and layer output bytes of a network, as data.
 
 Zoo members are counted from their spec (no torch, no forward pass); any other
 ``nn.Module`` is measured with forward hooks on the ``meta`` device and its stages are
@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from netprobe import loaders
+from netprobe.analysis.cost import net_layers
 from netprobe.analysis.layers import Layer
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES, parse_dtype
@@ -19,8 +20,12 @@ from netprobe.spec import Net
 
 # Leaves that hand back their input or a view of it write no new tensor.
 NO_NEW_TENSOR = {"dropout", "identity", "flatten"}
-MEMORY_RULE = ("act memory: bytes of every leaf layer output in the stage (conv, linear, norm, act, pool, SE; "
-               "not residual adds, dropout, flatten)")
+# The one definition of output_bytes, for spec-counted and hooked models alike.
+OUTPUT_BYTES_RULE = (
+    "layer output bytes: the output tensors of every leaf layer, summed (conv, linear, norm, act, pool, "
+    "SE sub-layers; in-place activations included; residual adds and the SE multiply are not layers and "
+    "not included, nor dropout, identity, flatten). Not a peak, and not what training keeps for backward."
+)
 DEFAULT_RESOLUTION = 224
 
 
@@ -35,21 +40,20 @@ class Row:
     w_out: int
     output_shape: tuple[int, ...]
     counts: Counts
-    act_bytes: int
-    n_layers: int = 1
+    output_bytes: int
 
 
 @dataclass(frozen=True)
 class StageRow:
-    """A stage's subtotals, output, and the activation memory it produces."""
+    """A stage's subtotals, its output, and the bytes its layers output (see ``OUTPUT_BYTES_RULE``)."""
 
     name: str
     counts: Counts
     output_shape: tuple[int, ...]
-    output_stride: float | None
-    act_bytes: int
-    largest_act_bytes: int
-    largest_act_layer: str
+    output_stride: int | None
+    output_bytes: int
+    largest_output_bytes: int
+    largest_output_layer: str
     modules: str  # the module the stage's layers share, e.g. 'layer2' (for detected stages)
 
 
@@ -69,8 +73,8 @@ class Summary:
     kinds: dict[str, str] = field(default_factory=dict)  # labels for leaves netprobe cannot count
 
     @property
-    def act_bytes(self) -> int:
-        return sum(s.act_bytes for s in self.stages)
+    def output_bytes(self) -> int:
+        return sum(s.output_bytes for s in self.stages)
 
     def rows(self, depth: int | None = None) -> list[Row]:
         """Rows at a depth: None or 0 every leaf, 1 one per stage, N leaves grouped by N name parts."""
@@ -78,8 +82,7 @@ class Summary:
         if not depth:
             return leaves
         if depth == 1:
-            return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.act_bytes,
-                        sum(r.stage == s.name for r in leaves)) for s in self.stages]
+            return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.output_bytes) for s in self.stages]
         groups: list[list[Row]] = []
         for row in leaves:
             key = (row.stage, ".".join(row.name.split(".")[:depth]))
@@ -95,11 +98,11 @@ class Summary:
             "model": self.model, "family": self.family, "resolution": self.resolution,
             "batch": self.batch, "dtype": self.dtype,
             "params": self.totals.params, "macs": self.totals.macs, "acts": self.totals.acts,
-            "act_bytes": self.act_bytes,
+            "output_bytes": self.output_bytes,
             "stages": [{"name": s.name, "params": s.counts.params, "macs": s.counts.macs, "acts": s.counts.acts,
                         "output_shape": list(s.output_shape), "output_stride": s.output_stride,
-                        "act_bytes": s.act_bytes, "largest_act_bytes": s.largest_act_bytes,
-                        "largest_act_layer": s.largest_act_layer, "modules": s.modules} for s in self.stages],
+                        "output_bytes": s.output_bytes, "largest_output_bytes": s.largest_output_bytes,
+                        "largest_output_layer": s.largest_output_layer, "modules": s.modules} for s in self.stages],
             "layers": self.records(depth),
             "unsupported": dict(self.unsupported),
             "convention": CONVENTION,
@@ -109,11 +112,11 @@ class Summary:
         """Rows as flat dicts (the CSV and JSON schema)."""
         return [{"name": r.name, "stage": r.stage, "kind": r.kind, "params": r.counts.params,
                  "macs": r.counts.macs, "acts": r.counts.acts, "output_shape": list(r.output_shape),
-                 "act_bytes": r.act_bytes} for r in self.rows(depth)]
+                 "output_bytes": r.output_bytes} for r in self.rows(depth)]
 
     def _row(self, layer: Layer) -> Row:
         w_out = layer.out_shape[0] if layer.op in ("conv", "linear") else 0
-        return Row(layer.name, layer.stage, self.kinds.get(layer.name) or kind(layer), layer.w_in, w_out,
+        return Row(layer.name, layer.stage, self.kinds.get(layer.name) or layer.kind, layer.w_in, w_out,
                    layer.out_shape, _scaled(layer.counts, self.batch), self._bytes(layer))
 
     def _bytes(self, layer: Layer) -> int:
@@ -122,27 +125,7 @@ class Summary:
         return math.prod(layer.out_shape) * self.batch * DTYPE_BYTES[self.dtype]
 
 
-ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "act_bytes"]
-
-
-def kind(layer: Layer) -> str:
-    """``Layer.kind`` with SE sub-layers, pools and activations spelled out for a table."""
-    parts = layer.name.split(".")
-    in_se = "se" in parts[:-1]
-    if layer.op == "conv" and in_se:
-        role = "reduce" if layer.out_shape[0] < layer.w_in else "expand"
-        return f"SE {role} conv{layer.kernel}x{layer.kernel}"
-    if layer.op == "act":
-        if in_se and layer.act in ("sigmoid", "hardsigmoid"):
-            return f"SE gate ({layer.act})"
-        return ("SE " if in_se else "") + f"act {layer.act}".strip()
-    if layer.op == "avgpool":
-        pooled = len(layer.out_shape) == 1 or layer.out_shape[1:] == (1, 1)
-        return "SE squeeze (avgpool)" if in_se else ("avgpool (global)" if pooled else "avgpool")
-    if layer.op == "maxpool":
-        label = f"maxpool{layer.kernel}x{layer.kernel}" if layer.kernel else "maxpool"
-        return label + (f" /{layer.stride}" if layer.stride > 1 else "")
-    return ("SE " if in_se and layer.op in ("bn", "norm") else "") + layer.kind
+ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "output_bytes"]
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> Summary:
@@ -153,9 +136,8 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
     source = _source(model)
     out = _analyze(source, resolution, batch, dtype)
     if _final_height(out) == 1:
-        reference = _analyze(source, None, 1, dtype)
-        stride = round(reference.resolution / _final_height(reference))
-        if out.resolution < stride:
+        stride = _final_stride(_analyze(source, None, 1, dtype))
+        if stride and out.resolution < stride:
             raise NetprobeError(f"resolution too small: {out.model} downsamples {stride}x, so its input must be "
                                 f"at least {stride} px; got {out.resolution}, use a larger --resolution")
     return out
@@ -164,21 +146,40 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
 def _analyze(source: loaders.Source, resolution: int | None, batch: int, dtype: str) -> Summary:
     if source.net is not None:
         res = resolution or source.net.resolution
-        return _assemble(source, res, batch, dtype, net_layers_at(source.net, res), {}, {})
+        return _assemble(source, res, batch, dtype, net_layers(source.net, res), {}, {})
     res = resolution or DEFAULT_RESOLUTION
     return _assemble(source, res, batch, dtype, *_measured(source, res))
 
 
+def _body(s: Summary) -> list[StageRow]:
+    return [st for st in s.stages if st.name != "head" and len(st.output_shape) == 3]
+
+
 def _final_height(s: Summary) -> int:
     """Height of the last stage that still has a spatial output (0 if none)."""
-    body = [st for st in s.stages if st.name != "head" and len(st.output_shape) == 3]
+    body = _body(s)
     return body[-1].output_shape[1] if body else 0
 
 
-def net_layers_at(net: Net, resolution: int) -> list[Layer]:
-    from netprobe.analysis.cost import net_layers
+def _final_stride(s: Summary) -> int | None:
+    body = _body(s)
+    return body[-1].output_stride if body else None
 
-    return net_layers(net, resolution)
+
+def output_stride(resolution: int, *sizes: int) -> int:
+    """Product of the strides that take ``resolution`` px down to ``sizes`` (output H, W).
+
+    A padded conv or pool of stride 2 gives ceil(in / 2) (ResNet's 3x3/2 max-pool with
+    padding 1 too), so the stride is the smallest power of two s with ceil(res / s) equal
+    to every output size; a network that fits no power of two gets round(res / h).
+    """
+    s = 1
+    while True:
+        if all(-(-resolution // s) == n for n in sizes):
+            return s
+        if s >= resolution:
+            return round(resolution / sizes[0])
+        s *= 2
 
 
 def _check(resolution, batch) -> None:
@@ -238,10 +239,7 @@ def _assemble(source, res, batch, dtype, layers, unsupported, kinds) -> Summary:
 def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool) -> StageRow:
     shaped = [layer for layer in layers if layer.out_shape]
     shape = shaped[-1].out_shape if shaped else ()
-    stride = None
-    if len(shape) == 3:
-        stride = draft.resolution / shape[1]
-        stride = int(stride) if stride.is_integer() else round(stride, 2)
+    stride = output_stride(draft.resolution, *shape[1:]) if len(shape) == 3 else None
     sizes = [(draft._bytes(layer), layer.name) for layer in layers]
     largest = max(sizes, key=lambda s: s[0], default=(0, ""))
     modules = _common_prefix([layer.name for layer in shaped]) if detected else ""
@@ -261,7 +259,7 @@ def _group(rows: list[Row], depth: int) -> Row:
     w_out = next((r.w_out for r in reversed(rows) if r.w_out), 0)
     shape = next((r.output_shape for r in reversed(rows) if r.output_shape), ())
     return Row(name, rows[0].stage, f"{len(rows)} layers", w_in, w_out, shape,
-               total(r.counts for r in rows), sum(r.act_bytes for r in rows), len(rows))
+               total(r.counts for r in rows), sum(r.output_bytes for r in rows))
 
 
 def _common_prefix(names: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""``netprobe summary MODEL``: the layer table, stage subtotals and activation memory."""
+"""``netprobe summary MODEL``: the layer table, stage subtotals and layer output bytes."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import typer
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Csv, Json, Resolution
 
-Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and activation memory.")]
+Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
     "--depth", "-d", help="1: stages only, 2: blocks, N: modules of N name parts; default: every layer.")]
 Dtype = Annotated[str, typer.Option(
-    "--dtype", help="Element type for activation memory: fp32, fp16, bf16, fp64, int8.")]
+    "--dtype", help="Element type for output bytes: fp32, fp16, bf16, fp64, int8.")]
 Counter = Annotated[str, typer.Option(
     "--counter", help="'all': also run fvcore and ptflops and show where they differ.")]
 Model = Annotated[str, typer.Argument(
@@ -32,7 +32,7 @@ def summary_command(
     json: Json = False,
     csv: Csv = None,
 ) -> None:
-    """Per-layer and per-stage params, MACs, activations and activation memory of a network."""
+    """Per-layer and per-stage params, MACs, activations and layer output bytes of a network."""
     from netprobe.analysis.summary import summary
     from netprobe.errors import NetprobeError
     from netprobe.reports import io
@@ -87,7 +87,7 @@ def _pct(part: int, whole: int) -> str:
 def _render(s, depth, comparison) -> None:
     from rich.table import Table
 
-    from netprobe.analysis.summary import MEMORY_RULE
+    from netprobe.analysis.summary import OUTPUT_BYTES_RULE
     from netprobe.cli.render import console, human, human_bytes
     from netprobe.counts import CONVENTION
 
@@ -121,24 +121,24 @@ def _render(s, depth, comparison) -> None:
         seen = ", ".join(f"{name} x{n}" for name, n in sorted(s.unsupported.items(), key=lambda kv: -kv[1]))
         out.print(f"[yellow]not counted (netprobe has no formula): {seen}[/]")
     out.print(CONVENTION + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
-    out.print(_memory_table(s, human_bytes))
-    out.print(MEMORY_RULE)
+    out.print(_bytes_table(s, human_bytes))
+    out.print(OUTPUT_BYTES_RULE)
     if comparison:
         out.print(_counter_table(comparison, human))
 
 
-def _memory_table(s, human_bytes):
+def _bytes_table(s, human_bytes):
     from rich.table import Table
 
-    table = Table(title=f"activation memory per stage ({s.dtype}, batch {s.batch})", title_justify="left")
-    for col, justify in (("stage", "left"), ("output", "left"), ("os", "right"), ("act memory", "right"),
+    table = Table(title=f"layer output bytes per stage ({s.dtype}, batch {s.batch})", title_justify="left")
+    for col, justify in (("stage", "left"), ("output", "left"), ("os", "right"), ("output bytes", "right"),
                          ("%", "right"), ("largest tensor", "right"), ("in layer", "left")):
         table.add_column(col, justify=justify, no_wrap=col != "in layer")
     for st in s.stages:
-        table.add_row(st.name, _shape(st.output_shape), str(st.output_stride or "-"), human_bytes(st.act_bytes),
-                      _pct(st.act_bytes, s.act_bytes), human_bytes(st.largest_act_bytes), st.largest_act_layer)
+        table.add_row(st.name, _shape(st.output_shape), str(st.output_stride or "-"), human_bytes(st.output_bytes),
+                      _pct(st.output_bytes, s.output_bytes), human_bytes(st.largest_output_bytes), st.largest_output_layer)
     table.add_section()
-    table.add_row("total", "", "", human_bytes(s.act_bytes), "", "", "", style="bold")
+    table.add_row("total", "", "", human_bytes(s.output_bytes), "", "", "", style="bold")
     return table
 
 
