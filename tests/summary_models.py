@@ -162,3 +162,35 @@ def not_a_module():
 
 
 NOT_CALLABLE = 3
+
+
+class SEBlock(nn.Module):
+    """3x3 conv, SE, residual add: the block's last layer is the SE gate at 1x1."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.conv = nn.Conv2d(w, w, 3, 1, 1, bias=False)
+        self.se = SE(w, 2)
+
+    def forward(self, x):
+        return x + self.se(self.conv(x))
+
+
+def se_stages() -> nn.Module:
+    """Two stages, each ending in an SE block whose output is an add."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1, bias=False), SEBlock(8),
+        nn.Conv2d(8, 16, 3, 2, 1, bias=False), SEBlock(16),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    )
+
+
+class StochasticDepth(nn.Module):
+    """torchvision.ops.StochasticDepth's name and eval-mode behaviour."""
+
+    def forward(self, x):
+        return x
+
+
+def with_stochastic_depth() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), StochasticDepth(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))

@@ -267,3 +267,16 @@ def test_counter_notes_tell_a_missing_formula_from_the_convention():
     assert c.notes["linear"] == ["netprobe: some ops have no formula (listed under the table)"]
     assert "netprobe: 0 by convention" in c.notes["pooling"]
     assert "fvcore skips aten::mul x1" in c.notes["mul"]
+
+
+def test_stage_output_is_the_feature_map_when_a_block_ends_in_an_se_multiply_and_add():
+    s = summary("summary_models:se_stages", 64)
+    body = [st for st in s.stages if st.name != "head"]
+    assert [(st.output_shape, st.output_stride) for st in body] == [((8, 32, 32), 2), ((16, 16, 16), 4)]
+    assert summary("summary_models:se_stages", 8).resolution == 8  # a 4x network takes 8 px
+
+
+def test_other_libraries_eval_identities_are_not_reported_as_uncounted():
+    s = summary("summary_models:with_stochastic_depth", 32)
+    assert s.unsupported == {}
+    assert [layer.op for layer in s.layers][:2] == ["conv", "dropout"]

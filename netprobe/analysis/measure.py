@@ -32,6 +32,9 @@ FREE = (  # zero-MAC modules by convention, matched by base class (subclasses to
     (nn.Identity, "identity"),
     (nn.Flatten, "flatten"),
 )
+# Regularizers of other libraries that are identities in eval mode, known by class name
+# so that netprobe need not import them (torchvision's StochasticDepth, timm's DropPath).
+FREE_BY_NAME = {"StochasticDepth": "dropout", "DropPath": "dropout", "DropBlock2d": "dropout"}
 # aten ops that multiply-accumulate; seen outside a Conv/Linear module they are uncounted work.
 MATMUL_OPS = {"convolution", "_convolution", "conv2d", "mm", "addmm", "bmm", "baddbmm", "matmul",
               "linear", "einsum", "_scaled_dot_product_attention_math", "scaled_dot_product_attention",
@@ -97,7 +100,7 @@ def _record(name: str, m: nn.Module, out, own_params: int) -> tuple[Layer, bool]
         window = _window(m.kernel_size, max(len(shape) - 1, 1))
         return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out), kernel=window,
                      stride=_step(m.stride), dilation=_step(m.dilation)), True
-    op = next((op for base, op in FREE if isinstance(m, base)), None)
+    op = next((op for base, op in FREE if isinstance(m, base)), FREE_BY_NAME.get(type(m).__name__))
     act = type(m).__name__.lower() if op == "act" else ""
     return Layer(name, "", op or "other", shape, Counts(params=own_params), act=act), op is not None
 

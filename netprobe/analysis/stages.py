@@ -1,8 +1,8 @@
 """Stages of an arbitrary network, found from where its output stride changes.
 
-Layers come in execution order (from ``measure``). A layer's resolution is the largest
-output height of itself and every later body layer, so that side branches at 1x1 (the SE
-squeeze) stay in the stage around them. Runs of equal resolution are stages; a boundary
+Layers come in execution order (from ``measure``). A global pool inside the body opens a
+side branch (the SE squeeze) whose 1x1 layers keep the resolution of the map they came
+from, so that they stay in the stage around them. Runs of equal resolution are stages; a boundary
 moves back to the start of the outermost module that straddles it (the block whose 3x3
 conv downsamples starts the stage, not the conv). The trailing layers with no spatial
 output, with the global pooling before them, are the head; the first run is the stem.
@@ -37,15 +37,32 @@ def head_start(layers: list[Layer]) -> int:
     return i if flat_seen else len(layers)
 
 
-def _heights(layers: list[Layer]) -> list[int]:
-    """Suffix maximum of output heights; layers without a spatial output take a neighbour's."""
-    out: list[int] = [0] * len(layers)
-    best = 0
-    for i in range(len(layers) - 1, -1, -1):
-        if _spatial(layers[i]):
-            best = max(best, layers[i].out_shape[1])
-        out[i] = best
+def side_branch(layers: list[Layer]) -> list[bool]:
+    """Whether each layer is on a 1x1 side branch: a global pool inside the body (the SE
+    squeeze) and the 1x1 layers after it, until the next larger feature map."""
+    out: list[bool] = []
+    branch, last = False, None
+    for layer in layers:
+        if _spatial(layer):
+            if layer.out_shape[1:] != (1, 1):
+                branch, last = False, layer.out_shape[1]
+            elif layer.op == "avgpool" and last not in (None, 1):
+                branch = True
+        out.append(branch)
     return out
+
+
+def _heights(layers: list[Layer]) -> list[int]:
+    """Output height of each layer; side-branch layers and layers without a spatial output
+    take the height of the feature map before them."""
+    out: list[int | None] = []
+    last = None
+    for layer, side in zip(layers, side_branch(layers)):
+        if _spatial(layer) and not side:
+            last = layer.out_shape[1]
+        out.append(last)
+    first = next((h for h in out if h is not None), 0)
+    return [first if h is None else h for h in out]
 
 
 def _ancestors(name: str) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from netprobe import loaders
 from netprobe.analysis.cost import net_layers
 from netprobe.analysis.layers import Layer
+from netprobe.analysis.stages import side_branch
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES, parse_dtype
 from netprobe.errors import NetprobeError, first_line
@@ -238,13 +239,23 @@ def _assemble(source, res, batch, dtype, layers, unsupported, kinds) -> Summary:
 
 def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool) -> StageRow:
     shaped = [layer for layer in layers if layer.out_shape]
-    shape = shaped[-1].out_shape if shaped else ()
+    shape = _stage_output(shaped)
     stride = output_stride(draft.resolution, *shape[1:]) if len(shape) == 3 else None
     sizes = [(draft._bytes(layer), layer.name) for layer in layers]
     largest = max(sizes, key=lambda s: s[0], default=(0, ""))
     modules = _common_prefix([layer.name for layer in shaped]) if detected else ""
     return StageRow(name, _scaled(total(layer.counts for layer in layers), draft.batch), shape, stride,
                     sum(b for b, _ in sizes), largest[0], largest[1], modules)
+
+
+def _stage_output(shaped: list[Layer]) -> tuple[int, ...]:
+    """Shape of the stage's last layer on its main path.
+
+    A block may end in an add or an SE multiply, which are no layers: its last layer is
+    then the SE gate at 1x1, a side branch, not the stage's output.
+    """
+    main = [layer for layer, side in zip(shaped, side_branch(shaped)) if not side]
+    return (main or shaped)[-1].out_shape if shaped else ()
 
 
 def _scaled(c: Counts, batch: int) -> Counts:
