@@ -107,6 +107,8 @@ def test_generate_adds_a_matched_row_per_family():
 def test_budget_out_of_a_family_reach_is_a_clean_error():
     with pytest.raises(NetprobeError, match=r"cannot generate resnet@1MF"):
         registry.spec("resnet@1MF")
+    with pytest.raises(NetprobeError, match=r"regnetx@1TF: .* no closer than 875.7GF \(-12.4%\)"):
+        registry.spec("regnetx@1TF")  # MACs as a budget label, not 8.757e+05M
 
 
 @pytest.mark.parametrize("budget", ["abc", "-1GF", "0", "400XF"])

@@ -13,7 +13,7 @@ import os
 from typing import Callable
 
 from netprobe import registry
-from netprobe.budget import format_budget, parse_budget, parse_budgets
+from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.zoo import net_counts
@@ -79,8 +79,8 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
     rows = []
     for label, b in budgets:
         for fam in fams:
-            nearest = min(registry.resolve(fam), key=lambda n: (abs(math.log(macs[n] / b)), n))
-            rows.append(_row(b, fam, nearest, False, tolerance))
+            member = nearest({n: macs[n] for n in registry.resolve(fam)}, b)
+            rows.append(_row(b, fam, member, False, tolerance))
             if generate:
                 rows.append(_row(b, fam, f"{fam}@{label}", True, tolerance))
     return rows
