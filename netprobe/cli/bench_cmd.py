@@ -11,19 +11,30 @@ from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Csv, Json, Resolution
 
 
+# The timing options, as aliases so that `compare --bench` takes them with the same names and help.
+Device = Annotated[Optional[str], typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")]
+BATCH_HELP = "Batch size, or a comma-separated sweep such as 1,8,64."
+Dtype = Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")]
+ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")]
+Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
+Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
+MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
+
+
 @app.command("bench")
 @handles_errors
 def bench_models(
     models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families or FAMILY@BUDGET; comma separated.")],
-    device: Annotated[str, typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size, or a comma-separated sweep such as 1,8,64.")] = "1",
+    device: Device = "cpu",
+    batch: Annotated[str, typer.Option("--batch", "-b", help=BATCH_HELP)] = "1",
     resolution: Resolution = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")] = "fp32",
-    channels_last: Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")] = False,
-    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")] = False,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")] = None,
-    warmup: Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")] = None,
-    min_time: Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration [default: 1].")] = None,
+    dtype: Dtype = "fp32",
+    channels_last: ChannelsLast = False,
+    compile_: Compile = False,
+    threads: Threads = None,
+    warmup: Warmup = None,
+    min_time: MinTime = None,
     csv: Csv = None,
     json: Json = False,
 ) -> None:
