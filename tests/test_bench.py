@@ -178,6 +178,16 @@ def test_row_schema_and_context():
         assert row[col] is None, col
 
 
+def test_python_api_returns_a_dataframe():
+    import pandas as pd
+
+    import netprobe
+
+    frame = netprobe.bench([Probe(), Probe()], resolution=8, batch="1,2", **FAST)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == BENCH_COLUMNS
+    assert list(frame["batch"]) == [1, 2, 1, 2] and (frame["status"] == "ok").all()
+
+
 def test_default_threads_are_torchs():
     (row,) = bench(Probe(), resolution=8, **FAST)
     assert row["threads"] == torch.get_num_threads()
