@@ -22,17 +22,31 @@ def cost(name_or_spec, resolution=None):
     return net_layers(net, resolution)
 
 
+def bench(models, **options):
+    """Time forward passes (docs/bench.md): a DataFrame, one row per (model, batch), columns BENCH_COLUMNS.
+
+    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, ...); on Ctrl-C
+    the ``Interrupted`` raised holds the rows measured so far, as dicts.
+    """
+    import pandas as pd
+
+    from netprobe.timing.bench import BENCH_COLUMNS
+    from netprobe.timing.bench import bench as run
+
+    return pd.DataFrame(run(models, **options), columns=BENCH_COLUMNS)
+
+
+def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None):
+    """Families at matched budgets (docs/compare.md): a DataFrame in the fixed schema, bench columns when timed."""
+    from netprobe.reports.compare import compare as rows_of
+    from netprobe.reports.compare import to_frame
+
+    return to_frame(rows_of(budget, families, tolerance, generate, bench, csv), timed=bench is not None)
+
+
 def __getattr__(name):
     if name == "summary":
         from netprobe.analysis.summary import summary
 
         return summary
-    if name == "bench":
-        from netprobe.timing.bench import bench
-
-        return bench
-    if name == "compare":
-        from netprobe.reports.compare import compare
-
-        return compare
     raise AttributeError(f"module 'netprobe' has no attribute {name!r}")

@@ -47,3 +47,8 @@ def format_budget(macs: float) -> str:
         if macs >= scale:
             return f"{macs / scale:.4g}{unit}F"
     return f"{macs:.4g}"
+
+
+def nearest(macs: dict[str, int], budget: int) -> str:
+    """The name whose MACs are nearest the budget in log distance (a tie goes to the first in sort order)."""
+    return min(macs, key=lambda name: (abs(math.log(macs[name] / budget)), name))

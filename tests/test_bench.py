@@ -178,6 +178,16 @@ def test_row_schema_and_context():
         assert row[col] is None, col
 
 
+def test_python_api_returns_a_dataframe():
+    import pandas as pd
+
+    import netprobe
+
+    frame = netprobe.bench([Probe(), Probe()], resolution=8, batch="1,2", **FAST)
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == BENCH_COLUMNS
+    assert list(frame["batch"]) == [1, 2, 1, 2] and (frame["status"] == "ok").all()
+
+
 def test_default_threads_are_torchs():
     (row,) = bench(Probe(), resolution=8, **FAST)
     assert row["threads"] == torch.get_num_threads()
@@ -278,6 +288,26 @@ def test_bad_input_fails_before_any_work(kwargs, message, monkeypatch, tmp_path)
     with pytest.raises(NetprobeError, match=message):
         bench(**kwargs)
     assert not calls
+
+
+def test_plan_checks_and_resolves_without_building(monkeypatch):
+    calls = interrupt_on(0, monkeypatch)
+    todo = bench_mod.plan("regnetx_002,resnet18", batch="1,8,1", resolution=32)
+    assert [t.name for t in todo.targets] == ["regnetx_002", "resnet18"]
+    assert (todo.batches, todo.size, todo.settings["threads"]) == ((1, 8), 4, None)
+    assert not calls
+
+
+@pytest.mark.parametrize("what, value, kind, message", [
+    ("batch", "x", int, "batch 'x' is not a positive integer"),
+    ("batch", 2.5, int, "batch '2.5' is not a positive integer"),
+    ("batch", True, int, "batch 'True' is not a positive integer"),
+    ("min-time", "nan", float, "min-time 'nan' is not a positive number"),
+    ("min-time", -1.0, float, "min-time '-1.0' is not a positive number"),
+])
+def test_positive_numbers_have_one_wording(what, value, kind, message):
+    with pytest.raises(NetprobeError, match=message):
+        bench_mod.positive(what, value, kind)
 
 
 def test_csv_with_other_columns_is_refused(tmp_path):

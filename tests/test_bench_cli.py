@@ -57,6 +57,28 @@ def test_failed_configuration_is_shown_and_run_goes_on(monkeypatch):
     assert len(calls) == 2
 
 
+def test_error_text_is_printed_as_is_not_as_markup(monkeypatch):
+    message = "[enforce fail at alloc_cpu.cpp:117] data. [bold]DefaultCPUAllocator[/bold]: not enough"
+
+    def time_config(*a, **kw):
+        raise RuntimeError(message)
+
+    monkeypatch.setattr(engine, "time_config", time_config)
+    result = run("--models", "regnetx_002", *FAST)
+    assert result.exit_code == 0, result.output
+    expected = f"regnetx_002 batch 1: error: RuntimeError: {message}"
+    assert expected in result.stderr.splitlines()  # the progress log
+    assert expected in result.stdout.splitlines()  # under the table
+
+
+def test_a_generated_member_is_timed():
+    result = run("--models", "regnetx@200MF", "-r", "64", "--min-time", "0.05", "--warmup", "2", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["model"], row["family"], row["resolution"], row["status"]) == ("regnetx@200MF", "regnetx", 64, "ok")
+    assert row["median_ms"] > 0 and row["macs"] > 0
+
+
 def test_ctrl_c_prints_what_was_measured_and_exits_130(tmp_path, monkeypatch):
     real = engine.time_config
     calls = []
@@ -100,8 +122,8 @@ def test_bad_input_is_one_line_before_any_work(args, message, monkeypatch):
     monkeypatch.setattr(engine, "time_config", lambda *a, **kw: calls.append(1))
     result = run("--models", "regnetx_002", *args)
     assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+    (line,) = result.stderr.split("\n")[:-1]  # exactly one line: no blank line from a progress display
+    assert result.stderr == line + "\n" and line.startswith("error:") and message in line
     assert "Traceback" not in result.output and not calls
 
 
@@ -109,5 +131,5 @@ def test_bad_input_in_a_real_process():
     proc = subprocess.run([sys.executable, "-m", "netprobe", "bench", "--models", "resnet18", "--batch", "0"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == ["error: batch '0' is not a positive integer; use e.g. 8 or 1,8,64"]
+    assert proc.stderr == "error: batch '0' is not a positive integer; use e.g. 8 or 1,8,64\n"
     assert proc.stdout == ""

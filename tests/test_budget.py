@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netprobe.budget import format_budget, parse_budget, parse_budgets
+from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 
 SCALES = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -71,3 +71,9 @@ def test_any_text_parses_or_fails_cleanly(text):
         assert "400MF" in str(e)
     else:
         assert isinstance(macs, int) and macs >= 1
+
+
+def test_nearest_is_in_log_distance_and_ties_go_to_the_first_name():
+    assert nearest({"half": 200, "double": 800}, 400) == "double"  # equally far in log distance
+    assert nearest({"a": 250, "b": 580}, 400) == "b"  # 580/400 < 400/250, though 180 MACs away and not 150
+    assert nearest({"b": 100, "a": 100}, 400) == "a"

@@ -11,6 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+import netprobe
 from netprobe import registry
 from netprobe.analysis.cost import net_layers
 from netprobe.analysis.measure import measure
@@ -19,6 +20,7 @@ from netprobe.cli.app import _register, app
 from netprobe.counts import total
 from netprobe.errors import NetprobeError
 from netprobe.reports.compare import COMPARE_COLUMNS, compare
+from netprobe.timing.bench import BENCH_COLUMNS, Interrupted
 from netprobe.reports.zoo import zoo_rows
 
 _register()
@@ -107,6 +109,8 @@ def test_generate_adds_a_matched_row_per_family():
 def test_budget_out_of_a_family_reach_is_a_clean_error():
     with pytest.raises(NetprobeError, match=r"cannot generate resnet@1MF"):
         registry.spec("resnet@1MF")
+    with pytest.raises(NetprobeError, match=r"regnetx@1TF: .* no closer than 875.7GF \(-12.4%\)"):
+        registry.spec("regnetx@1TF")  # MACs as a budget label, not 8.757e+05M
 
 
 @pytest.mark.parametrize("budget", ["abc", "-1GF", "0", "400XF"])
@@ -134,17 +138,24 @@ def test_cli_other_bad_input(args, words):
     assert result.exit_code == 2 and words in result.stderr
 
 
+def same_values(frame):
+    """The frame with every missing value as None, so CSV (NaN) and JSON (None) reads compare equal."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
 def test_csv_and_json_round_trip_through_pandas(tmp_path):
     path = tmp_path / "out.csv"
-    result = cli("compare", "--budget", "400MF,1.6GF", "--generate", "--csv", str(path), "--json")
+    result = cli("compare", "--budget", "50MF,400MF,1.6GF", "--generate", "--csv", str(path), "--json")
     assert result.exit_code == 0, result.output
     from_csv = pd.read_csv(path)
     from_json = pd.read_json(stdio.StringIO(result.stdout))
-    expected = pd.DataFrame(compare("400MF,1.6GF", generate=True))
+    expected = netprobe.compare("50MF,400MF,1.6GF", generate=True)
+    assert list(expected.columns) == COMPARE_COLUMNS
+    assert expected["error"].notna().any()  # resnet@50MF and others cannot be generated: rows with a reason
     for frame in (from_csv, from_json):
         assert list(frame.columns) == COMPARE_COLUMNS
         assert frame["generated"].dtype == bool and frame["within_tolerance"].dtype == bool
-        pd.testing.assert_frame_equal(frame, expected, check_dtype=False)
+        pd.testing.assert_frame_equal(same_values(frame), same_values(expected), check_dtype=False)
 
 
 def test_table_groups_rows_by_budget():
@@ -169,12 +180,12 @@ def test_plot_is_a_real_png(tmp_path):
 class FakeBench:
     """Stands in for netprobe.timing.bench: records calls, returns one row per model."""
 
-    COLUMNS = ["model", "family", "batch", "resolution", "device", "dtype", "threads", "status", "median_ms",
+    COLUMNS = ["model", "family", "batch", "resolution", "device", "dtype", "threads", "status", "error", "median_ms",
                "p10_ms", "p90_ms", "iqr_ms", "imgs_per_s", "macs", "achieved_tflops", "peak_mem_bytes",
                "device_name", "torch_version", "netprobe_version"]
 
-    def __init__(self, stop_after=None):
-        self.calls, self.stop_after = [], stop_after
+    def __init__(self, stop_after=None, fail=None):
+        self.calls, self.stop_after, self.fail = [], stop_after, fail or {}
 
     def __call__(self, models, **options):
         self.calls.append((list(models), options))
@@ -186,6 +197,8 @@ class FakeBench:
             row = {c: None for c in self.COLUMNS}
             row.update(model=model, batch=options.get("batch", 1), status="ok", median_ms=ms, p10_ms=ms, p90_ms=ms,
                        iqr_ms=0.0, imgs_per_s=1000 / ms, device=options.get("device", "cpu"), device_name="fake")
+            if model in self.fail:
+                row.update(status="error", error=self.fail[model], median_ms=None, imgs_per_s=None)
             rows.append(row)
             if options.get("on_row"):
                 options["on_row"](row)
@@ -194,10 +207,10 @@ class FakeBench:
 
 @pytest.fixture
 def fake_bench(monkeypatch):
-    def install(stop_after=None):
-        fake = FakeBench(stop_after)
+    def install(stop_after=None, fail=None):
+        fake = FakeBench(stop_after, fail)
         module = types.ModuleType("netprobe.timing.bench")
-        module.bench, module.BENCH_COLUMNS = fake, FakeBench.COLUMNS
+        module.bench, module.BENCH_COLUMNS, module.Interrupted = fake, FakeBench.COLUMNS, Interrupted
         monkeypatch.setitem(sys.modules, "netprobe.timing", types.ModuleType("netprobe.timing"))
         monkeypatch.setitem(sys.modules, "netprobe.timing.bench", module)
         return fake
@@ -208,12 +221,13 @@ def test_bench_times_each_member_once_and_joins_rows(fake_bench, tmp_path):
     fake = fake_bench()
     path = tmp_path / "t.csv"
     result = cli("compare", "--budget", "200MF,400MF", "--families", "resnet,regnetx", "--bench", "--device", "cpu",
-                 "--batch", "4", "--min-time", "0.01", "--threads", "2", "--csv", str(path), "--json")
+                 "--batch", "4", "--min-time", "0.01", "--threads", "2", "--warmup", "3", "--compile", "--csv", str(path),
+                 "--json")
     assert result.exit_code == 0, result.output
     (models, options), = fake.calls
     assert models == ["resnet18", "regnetx_002", "regnetx_004"]  # resnet18 is nearest at both budgets
-    assert {k: options[k] for k in ("device", "batch", "min_time", "threads")} == {
-        "device": "cpu", "batch": 4, "min_time": 0.01, "threads": 2}
+    assert {k: options[k] for k in ("device", "batch", "min_time", "threads", "warmup", "compile")} == {
+        "device": "cpu", "batch": "4", "min_time": 0.01, "threads": 2, "warmup": "3", "compile": True}
     frame = pd.read_csv(path)
     extra = [c for c in FakeBench.COLUMNS if c not in COMPARE_COLUMNS]
     assert list(frame.columns) == COMPARE_COLUMNS + extra
@@ -228,11 +242,57 @@ def test_bench_times_each_member_once_and_joins_rows(fake_bench, tmp_path):
 def test_interrupted_bench_keeps_what_it_measured(fake_bench, tmp_path):
     fake_bench(stop_after=2)
     path = tmp_path / "t.csv"
-    result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnety,rexnet", "--bench", "--csv", str(path))
-    assert result.exit_code == 130 and "interrupted" in result.stderr
+    result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnety,rexnet", "--bench", "--csv", str(path),
+                 "--json")
+    assert result.exit_code == 130
+    assert result.stderr.splitlines() == ["timed regnetx_004: 1 ms (ok)", "timed regnety_004: 2 ms (ok)",
+                                          f"interrupted: 2 members timed, rows kept in {path}"]
     frame = pd.read_csv(path)
     assert list(frame["model"]) == ["regnetx_004", "regnety_004"]
     assert frame["median_ms"].notna().all()
+    printed = pd.read_json(stdio.StringIO(result.stdout))  # what was measured is shown, as bench shows it
+    pd.testing.assert_frame_equal(same_values(printed), same_values(frame), check_dtype=False)
+
+
+def test_interrupted_bench_shows_the_table(fake_bench):
+    fake_bench(stop_after=1)
+    result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnety", "--bench")
+    assert result.exit_code == 130 and "regnetx_004" in result.stdout and "regnety_004" not in result.stdout
+
+
+def test_csv_is_replaced_whole_never_left_half_written(fake_bench, tmp_path, monkeypatch):
+    from netprobe.reports import io as report_io
+
+    fake_bench()
+    path = tmp_path / "t.csv"
+    seen = []
+    real = report_io.write_frame
+
+    def write_frame(p, frame):
+        real(p, frame)
+        seen.append(pd.read_csv(p))
+        assert sorted(x.name for x in tmp_path.iterdir()) == ["t.csv"]  # the temporary file is gone
+
+    monkeypatch.setattr(report_io, "write_frame", write_frame)
+    result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnety", "--bench", "--csv", str(path))
+    assert result.exit_code == 0, result.output
+    assert [len(f) for f in seen] == [1, 2, 2]  # after each member, then the final rows
+
+
+def test_write_interrupted_keeps_the_previous_file(tmp_path, monkeypatch):
+    from netprobe.reports import io as report_io
+
+    path = tmp_path / "t.csv"
+    report_io.write_frame(path, pd.DataFrame({"a": [1]}))
+
+    class Interrupting:
+        def to_csv(self, f, index):
+            f.write("a\n")
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        report_io.write_frame(path, Interrupting())
+    assert path.read_text() == "a\n1\n" and sorted(x.name for x in tmp_path.iterdir()) == ["t.csv"]
 
 
 def test_plot_uses_latency_when_timed(fake_bench, tmp_path):
@@ -250,3 +310,89 @@ def test_generated_names_work_in_other_commands():
     (row,) = json.loads(result.stdout)
     assert (row["model"], row["family"]) == ("regnety@1.6GF", "regnety")
     assert abs(row["macs"] - 1.6e9) <= 0.02 * 1.6e9
+
+
+def test_plot_without_matplotlib_fails_before_any_work(fake_bench, tmp_path, monkeypatch):
+    fake = fake_bench()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if not installed: find_spec gives None
+    csv_path = tmp_path / "t.csv"
+    result = cli("compare", "--budget", "400MF", "--bench", "--csv", str(csv_path), "--plot", str(tmp_path / "p.png"))
+    assert result.exit_code == 2
+    assert result.stderr == "error: --plot needs matplotlib, which is not installed; pip install 'netprobe[plot]'\n"
+    assert not fake.calls and not csv_path.exists() and result.stdout == ""
+
+
+def test_plot_path_errors_name_the_option(tmp_path):
+    result = cli("compare", "--budget", "400MF", "--plot", str(tmp_path / "missing" / "p.png"))
+    assert result.exit_code == 2 and result.stderr.startswith("error: --plot ") and "does not exist" in result.stderr
+
+
+def test_a_member_that_cannot_be_generated_is_a_row_with_its_reason():
+    result = cli("compare", "--budget", "50MF", "--families", "resnet,regnetx", "--generate", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {r["model"]: r for r in json.loads(result.stdout)}
+    assert list(rows) == ["resnet18", "resnet@50MF", "regnetx_002", "regnetx@50MF"]
+    failed = rows["resnet@50MF"]
+    assert failed["error"].startswith("cannot generate resnet@50MF: ") and "\n" not in failed["error"]
+    assert (failed["generated"], failed["within_tolerance"], failed["family"], failed["budget_macs"]) == (
+        True, False, "resnet", 50_000_000)
+    assert all(failed[c] is None for c in ("resolution", "params", "macs", "acts", "budget_err_pct"))
+    assert rows["regnetx@50MF"]["error"] is None and abs(rows["regnetx@50MF"]["budget_err_pct"]) <= 2
+
+
+def test_the_reason_is_shown_with_the_table():
+    result = cli("compare", "--budget", "50MF", "--families", "resnet", "--generate")
+    assert result.exit_code == 0, result.output
+    (row,) = [line for line in result.stdout.splitlines() if "resnet@50MF" in line and "cannot" not in line]
+    assert row.split()[1:] == ["-", "-", "-!", "-", "-"]
+    assert any(line.startswith("cannot generate resnet@50MF: ") for line in result.stdout.splitlines())
+
+
+def test_a_member_that_cannot_be_generated_is_not_timed(fake_bench):
+    fake = fake_bench()
+    result = cli("compare", "--budget", "50MF", "--families", "resnet", "--generate", "--bench", "--json")
+    assert result.exit_code == 0, result.output
+    assert fake.calls[0][0] == ["resnet18"]
+    failed = json.loads(result.stdout)[1]
+    assert (failed["model"], failed["status"], failed["median_ms"]) == ("resnet@50MF", "error", None)
+
+
+def test_timing_errors_are_printed_as_is(fake_bench):
+    message = "RuntimeError: [enforce fail at alloc_cpu.cpp:117] [bold]x[/bold] can't allocate"
+    fake_bench(fail={"regnetx_004": message})
+    result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnety", "--bench")
+    assert result.exit_code == 0, result.output
+    assert f"regnetx_004 batch 1: error: {message}" in result.stdout.splitlines()
+
+
+def test_bench_options_only_with_bench_and_batch_takes_a_list(fake_bench):
+    result = cli("compare", "--budget", "400MF", "--warmup", "2", "--compile")
+    assert result.exit_code == 2 and "--warmup, --compile only take effect with --bench" in result.stderr
+    fake = fake_bench()
+    result = cli("compare", "--budget", "400MF", "--families", "regnetx", "--bench", "--batch", "1,8")
+    assert result.exit_code == 0, result.output
+    assert fake.calls[0][1]["batch"] == "1,8"
+
+
+def test_python_api_returns_dataframes(fake_bench):
+    frame = netprobe.compare("400MF", families="regnetx")
+    assert isinstance(frame, pd.DataFrame) and list(frame.columns) == COMPARE_COLUMNS
+    assert frame.loc[0, "model"] == "regnetx_004"
+    fake_bench()
+    timed = netprobe.compare("400MF", families="regnetx", bench={"device": "cpu"})
+    assert list(timed.columns) == COMPARE_COLUMNS + [c for c in FakeBench.COLUMNS if c not in COMPARE_COLUMNS]
+
+
+def test_bench_with_the_real_engine():
+    result = cli("compare", "--families", "regnetx", "--budget", "200MF", "--bench", "--batch", "1,2",
+                 "--min-time", "0.05", "--warmup", "1", "--threads", "1", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert list(rows[0]) == COMPARE_COLUMNS + [c for c in BENCH_COLUMNS if c not in COMPARE_COLUMNS]
+    assert [(r["model"], r["batch"], r["status"], r["error"]) for r in rows] == [
+        ("regnetx_002", 1, "ok", None), ("regnetx_002", 2, "ok", None)]
+    for r in rows:
+        assert r["median_ms"] > 0 and r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] and r["samples"] >= 5
+        assert r["imgs_per_s"] > 0 and r["achieved_tflops"] > 0
+        assert r["macs"] == pytest.approx(r["budget_macs"] * (1 + r["budget_err_pct"] / 100))
+        assert (r["warmup_iters"], r["threads"], r["resolution"]) == (1, 1, 224)

@@ -5,55 +5,64 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Csv, Json, Resolution
+
+
+# The timing options, as aliases so that `compare --bench` takes them with the same names and help.
+Device = Annotated[Optional[str], typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")]
+BATCH_HELP = "Batch size, or a comma-separated sweep such as 1,8,64."
+Dtype = Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")]
+ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")]
+Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
+Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
+MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
 
 
 @app.command("bench")
 @handles_errors
 def bench_models(
     models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families or FAMILY@BUDGET; comma separated.")],
-    device: Annotated[str, typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")] = "cpu",
-    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size, or a comma-separated sweep such as 1,8,64.")] = "1",
+    device: Device = "cpu",
+    batch: Annotated[str, typer.Option("--batch", "-b", help=BATCH_HELP)] = "1",
     resolution: Resolution = None,
-    dtype: Annotated[str, typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")] = "fp32",
-    channels_last: Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")] = False,
-    compile_: Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")] = False,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")] = None,
-    warmup: Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")] = None,
-    min_time: Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration [default: 1].")] = None,
+    dtype: Dtype = "fp32",
+    channels_last: ChannelsLast = False,
+    compile_: Compile = False,
+    threads: Threads = None,
+    warmup: Warmup = None,
+    min_time: MinTime = None,
     csv: Csv = None,
     json: Json = False,
 ) -> None:
     """Time the forward pass: median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
-    from netprobe import registry
-    from netprobe.timing.bench import Interrupted, bench, parse_batches
+    from netprobe.timing.bench import Interrupted, plan, run
 
+    # Every option is checked before the progress display starts, so an error is one clean line.
+    todo = plan(models, device=device, batch=batch, resolution=resolution, dtype=dtype, channels_last=channels_last,
+                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
     progress = _progress()
-    task = progress.add_task("starting", total=None)
+    task = progress.add_task("starting", total=todo.size)
 
     def on_start(model: str, b: int) -> None:
-        if progress.tasks[0].total is None:  # bench() has validated the input by now
-            progress.update(task, total=len(registry.resolve(models)) * len(parse_batches(batch)))
-        progress.update(task, description=f"{model} batch {b}")
+        progress.update(task, description=escape(f"{model} batch {b}"))
 
     def on_row(row: dict) -> None:
-        progress.console.print(_line(row), highlight=False)
+        progress.console.print(_line(row), markup=False)
         progress.advance(task)
 
-    kwargs = dict(device=device, batch=batch, resolution=resolution, dtype=dtype, channels_last=channels_last,
-                  compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
     try:
         with progress:
-            rows = bench(models, on_row=on_row, on_start=on_start, **kwargs)
+            rows = run(todo, on_row=on_row, on_start=on_start)
     except Interrupted as stop:
         _show(stop.rows, json)
         from netprobe.cli.render import console
 
-        total = progress.tasks[0].total
-        console(stderr=True).print(f"interrupted: {len(stop.rows)} of {int(total) if total else '?'} configurations measured"
-                                   + (f", rows kept in {csv}" if csv and stop.rows else ""))
+        console(stderr=True).print(f"interrupted: {len(stop.rows)} of {todo.size} configurations measured"
+                                   + (f", rows kept in {csv}" if csv and stop.rows else ""), markup=False)
         raise typer.Exit(130) from None
     _show(rows, json)
 
@@ -100,7 +109,7 @@ def _show(rows: list[dict], json: bool) -> None:
     for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for r in rows:
-        cells = {"model": r["model"], "batch": str(r["batch"]), "res": str(r["resolution"]),
+        cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "res": str(r["resolution"]),
                  "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
                  "p10": _ms(r["p10_ms"]), "p90": _ms(r["p90_ms"]), "IQR": _ms(r["iqr_ms"]),
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
@@ -112,7 +121,7 @@ def _show(rows: list[dict], json: bool) -> None:
     out.print(table)
     for r in rows:
         if r["status"] != "ok":
-            out.print(f"{r['model']} batch {r['batch']}: {r['status']}: {r['error']}")
+            out.print(_line(r), markup=False)
     if rows:
         out.print(_context_line(rows[0]))
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "

@@ -8,10 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
+from netprobe.cli.bench_cmd import BATCH_HELP, ChannelsLast, Compile, Device, Dtype, MinTime, Threads, Warmup
 from netprobe.cli.options import Csv, Json
 from netprobe.errors import NetprobeError
-
-BenchOpt = "Passed to the bench engine (needs --bench)."
 
 
 @app.command("compare")
@@ -21,22 +20,24 @@ def compare_cmd(
     families: Annotated[Optional[str], typer.Option("--families", "-f", help="Comma-separated families (default: all).")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Flag rows whose MACs are further than this many percent from the budget.")] = 25.0,
     generate: Annotated[bool, typer.Option("--generate", help="Also make FAMILY@BUDGET members within 2% by each family's scaling rule.")] = False,
-    bench: Annotated[bool, typer.Option("--bench", help="Time every selected member with the bench engine.")] = False,
-    device: Annotated[Optional[str], typer.Option("--device", help=BenchOpt)] = None,
-    batch: Annotated[Optional[int], typer.Option("--batch", help=BenchOpt)] = None,
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help=BenchOpt)] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", help=BenchOpt)] = None,
-    min_time: Annotated[Optional[float], typer.Option("--min-time", help="Seconds of timing per member. " + BenchOpt)] = None,
-    channels_last: Annotated[bool, typer.Option("--channels-last", help=BenchOpt)] = False,
+    bench: Annotated[bool, typer.Option("--bench", help="Time every selected member with the bench engine, taking the options below as 'netprobe bench' does.")] = False,
+    device: Device = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", help=BATCH_HELP)] = None,
+    dtype: Dtype = None,
+    threads: Threads = None,
+    warmup: Warmup = None,
+    min_time: MinTime = None,
+    channels_last: ChannelsLast = False,
+    compile_: Compile = False,
     json: Json = False,
     csv: Csv = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw MACs vs latency (or activations) to this PNG.", dir_okay=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw MACs vs latency (or activations) to this PNG, SVG or PDF (needs matplotlib).", dir_okay=False)] = None,
 ) -> None:
     """Compare families at matched compute: the nearest member of each family per budget, optionally timed."""
     from netprobe.reports.compare import compare
 
-    given = {"device": device, "batch": batch, "dtype": dtype, "threads": threads, "min_time": min_time,
-             "channels_last": channels_last or None}
+    given = {"device": device, "batch": batch, "dtype": dtype, "threads": threads, "warmup": warmup,
+             "min_time": min_time, "channels_last": channels_last or None, "compile": compile_ or None}
     options = {k: v for k, v in given.items() if v is not None}
     if options and not bench:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
@@ -45,18 +46,36 @@ def compare_cmd(
         from netprobe.reports.plot import check_path
 
         check_path(plot)
-    rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
-                   on_row=_progress if bench else None)
+    try:
+        rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
+                       on_row=_progress if bench else None)
+    except KeyboardInterrupt as stop:
+        if not hasattr(stop, "rows"):  # interrupted before timing began: nothing measured
+            raise
+        _show(stop.rows, tolerance, json)
+        from netprobe.cli.render import console
+
+        timed = len({r["model"] for r in stop.rows})
+        console(stderr=True).print(f"interrupted: {timed} members timed" + (f", rows kept in {csv}" if csv else ""),
+                                   markup=False)
+        raise typer.Exit(130) from None
     if plot:
         from netprobe.reports.plot import plot_compare
 
         plot_compare(rows, plot)
-    if json:
-        from netprobe.reports import io
+    _show(rows, tolerance, json)
 
-        typer.echo(io.to_json(rows))
+
+def _show(rows: list[dict], tolerance: float, json: bool) -> None:
+    """Rows as JSON in the fixed schema, or as the table."""
+    if not json:
+        _render(rows, tolerance)
         return
-    _render(rows, tolerance)
+    from netprobe.reports import io
+    from netprobe.reports.compare import columns
+
+    cols = columns(rows)
+    typer.echo(io.to_json([{c: r.get(c) for c in cols} for r in rows]))
 
 
 def _progress(row: dict) -> None:
@@ -64,23 +83,28 @@ def _progress(row: dict) -> None:
 
     ms = row.get("median_ms")
     took = f"{ms:.4g} ms" if isinstance(ms, (int, float)) else "-"
-    console(stderr=True).print(f"[dim]timed {row['model']}: {took} ({row.get('status', '?')})[/]")
+    console(stderr=True).print(f"timed {row['model']}: {took} ({row.get('status', '?')})", style="dim", markup=False)
 
 
 def _render(rows: list[dict], tolerance: float) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     from netprobe.budget import format_budget
     from netprobe.cli.render import console, human, human_bytes
 
     timed = any("median_ms" in r for r in rows)
+    batches = list(dict.fromkeys(r["batch"] for r in rows if r.get("batch") is not None))
     mem = timed and any(r.get("peak_mem_bytes") for r in rows)
     failed = timed and any(r.get("status") != "ok" for r in rows)
     table = Table(title="families at matched compute", title_justify="left", box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
     cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
-    cols += ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed if timed else ["params", "acts"]
+    if timed:
+        cols += ["batch"] * (len(batches) > 1) + ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed
+    else:
+        cols += ["params", "acts"]
     for col in cols:
         table.add_column(col, justify="left" if col in ("budget", "model", "status") else "right",
                          no_wrap=True)
@@ -91,28 +115,40 @@ def _render(rows: list[dict], tolerance: float) -> None:
         label = format_budget(r["budget_macs"]) if r["budget_macs"] != last else ""
         last = r["budget_macs"]
         e = r["budget_err_pct"]
-        err = (f"{e:+.0f}%" if abs(e) >= 100 else f"{e:+.1f}%") + ("" if r["within_tolerance"] else "!")
-        cells = [label, r["model"], str(r["resolution"]), human(r["macs"]), err]
+        err = "-" if e is None else f"{e:+.0f}%" if abs(e) >= 100 else f"{e:+.1f}%"
+        cells = [label, escape(r["model"]), _count(r["resolution"], str), _count(r["macs"], human),
+                 err + ("" if r["within_tolerance"] else "!")]
         if timed:
             tflops = r.get("achieved_tflops")
+            cells += [str(r.get("batch") or "-")] * (len(batches) > 1)
             cells += [_short(r.get("median_ms")), _short(r.get("imgs_per_s")),
                       _short(1e3 * tflops if isinstance(tflops, (int, float)) else None)]
             cells += [human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-"] * mem
             cells += [str(r.get("status", ""))] * failed
         else:
-            cells += [human(r["params"]), human(r["acts"])]
+            cells += [_count(r["params"], human), _count(r["acts"], human)]
         table.add_row(*cells, style=None if r["within_tolerance"] else "red")
     out = console()
     out.print(table)
+    for r in rows:
+        if r.get("error"):  # a member that could not be generated, or a timing that failed
+            where = f"{r['model']} batch {r['batch']}: {r['status']}: " if r.get("batch") is not None else ""
+            out.print(where + r["error"], markup=False)
     out.print("MACs: multiply-accumulates (the papers' \"flops\"); err: 100 x (MACs - budget) / budget, "
               f"'!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.")
     if timed:
         r = next((x for x in rows if x.get("device")), rows[0])
-        parts = (r.get("device_name") or r.get("device"), r.get("dtype"), f"batch {r.get('batch')}",
+        parts = (r.get("device_name") or r.get("device"), r.get("dtype"),
+                 f"batch {','.join(map(str, batches))}" if batches else None,
                  f"threads {r.get('threads')}" if r.get("threads") else None,
                  f"torch {r.get('torch_version')}" if r.get("torch_version") else None)
         context = ", ".join(str(p) for p in parts if p)
-        out.print(f"ms: median latency per batch; GFLOP/s: 2 FLOPs per MAC; timed on {context}.")
+        out.print(f"ms: median latency per batch; GFLOP/s: 2 FLOPs per MAC; timed on {context}.", markup=False)
+
+
+def _count(v, fmt) -> str:
+    """A count as ``fmt`` shows it; '-' where there is none (a member that could not be generated)."""
+    return "-" if v is None else fmt(v)
 
 
 def _short(v) -> str:

@@ -34,3 +34,9 @@ def make_divisible(v: float, divisor: int = 8) -> int:
 def scale_depth(d: int, depth_mult: float) -> int:
     """Depth rounded up (EfficientNet ``round_repeats``, ReXNet ``ceil``)."""
     return int(math.ceil(d * depth_mult))
+
+
+def scale_group_w(g: float) -> int:
+    """A scaled group width, rounded as pycls ``scale_model`` rounds it: 1, 2, 4 or a multiple of 8."""
+    g = max(1, round(g))
+    return g if g <= 2 else 4 if g <= 5 else round(g / 8) * 8

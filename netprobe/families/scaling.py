@@ -14,13 +14,14 @@ from functools import lru_cache
 from typing import Callable
 
 from netprobe.analysis.cost import net_layers
+from netprobe.budget import format_budget, nearest
 from netprobe.counts import total
 from netprobe.errors import NetprobeError
 from netprobe.families.efficientnet import EFFICIENTNETS, EfficientNetCfg, efficientnet
 from netprobe.families.regnet import REGNETS, RegNetCfg, regnet
 from netprobe.families.resnet import RESNETS, STAGE_W, family_of, resnet
 from netprobe.families.rexnet import ReXNetCfg, rexnet
-from netprobe.families.rounding import quantize
+from netprobe.families.rounding import quantize, scale_group_w
 from netprobe.spec import Net
 
 MATCH = 0.02  # a generated member's MACs are within 2% of its budget
@@ -76,14 +77,9 @@ def closest(searches, macs: int) -> Net:
 def _checked(net: Net, macs: int, how: str) -> Net:
     got = macs_of(net)
     if abs(got - macs) > MATCH * macs:
-        raise NetprobeError(f"cannot generate {net.name}: {how} gets no closer than {got / 1e6:.4g}M MACs "
+        raise NetprobeError(f"cannot generate {net.name}: {how} gets no closer than {format_budget(got)} "
                             f"({100 * (got - macs) / macs:+.1f}%); choose a budget nearer the family's members")
     return net
-
-
-def _nearest(names: list[str], make: Callable[[str], Net], macs: int) -> str:
-    """The member whose MACs are nearest the budget in log distance."""
-    return min(names, key=lambda n: (abs(math.log(macs_of(make(n)) / macs)), n))
 
 
 def compound(phi: float) -> EfficientNetCfg:
@@ -126,11 +122,6 @@ def generate_rexnet(name: str, macs: int) -> Net:
     return _checked(bisect(at_log_width, math.log(0.1), math.log(16.0), macs), macs, "the width multiplier")
 
 
-def _group_w(g: float) -> int:
-    """pycls ``scale_model`` rounding of a scaled group width."""
-    return max(1, round(g)) if g <= 2 else 4 if g <= 5 else round(g / 8) * 8
-
-
 def _regnet_generator(family: str):
     members = [n for n in REGNETS if n.startswith(family)]
 
@@ -141,11 +132,11 @@ def _regnet_generator(family: str):
         Every candidate stays in the quantized linear design space: integer d, w_0 a multiple
         of 8 (pycls ``generate_regnet``), the base member's w_m, a pycls-rounded group width.
         """
-        base_name = _nearest(members, lambda n: regnet(n, REGNETS[n]), macs)
+        base_name = nearest({n: macs_of(regnet(n, REGNETS[n])) for n in members}, macs)
         base = REGNETS[base_name]
         s = macs / macs_of(regnet(base_name, base))
         d_rule, w_rule = max(1, round(base.d * s ** E_DEPTH)), s ** E_WIDTH
-        group_w = _group_w(base.group_w * w_rule)
+        group_w = scale_group_w(base.group_w * w_rule)
 
         def at(d: int, w_0: int, group_w: int) -> Callable[[float], Net]:
             def make(w_a: float) -> Net:
@@ -183,7 +174,7 @@ def _resnet_generator(family: str):
         Rounding makes MACs step, so when widths alone cannot land, the third stage gets
         a block more or less, the way ResNet-101 and -152 deepen ResNet-50 (He et al. 2016).
         """
-        base_name = _nearest(members, lambda n: resnet(n, RESNETS[n]), macs)
+        base_name = nearest({n: macs_of(resnet(n, RESNETS[n])) for n in members}, macs)
         base = RESNETS[base_name]
         q = max(8, 64 // math.gcd(64, base.base_width))
 

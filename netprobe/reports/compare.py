@@ -1,9 +1,10 @@
 """Families side by side at matched compute budgets: one row per (budget, family, member).
 
 For each budget and family the registered member nearest the budget in log distance is
-picked (and, on request, a generated ``FAMILY@BUDGET`` member within 2%); costs are
-analytic. With ``bench`` options every distinct member is timed once by the bench engine
-and its row joined to every row that names it.
+picked (and, on request, a generated ``FAMILY@BUDGET`` member within 2%, or a row whose
+``error`` says why there is none); costs are analytic. With ``bench`` options every
+distinct member is timed once by the bench engine and its row joined to every row that
+names it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import os
 from typing import Callable
 
 from netprobe import registry
-from netprobe.budget import format_budget, parse_budget, parse_budgets
+from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.zoo import net_counts
 
 COMPARE_COLUMNS = ["budget_macs", "family", "model", "generated", "resolution", "params", "macs", "acts",
-                   "budget_err_pct", "within_tolerance"]
+                   "budget_err_pct", "within_tolerance", "error"]
 
 
 def budgets_of(budget: str | int | list) -> list[tuple[str, int]]:
@@ -64,7 +65,17 @@ def _row(budget: int, family: str, name: str, generated: bool, tolerance: float)
     err = err_pct(c.macs, budget)
     return {"budget_macs": budget, "family": family, "model": name, "generated": generated, "resolution": res,
             "params": c.params, "macs": c.macs, "acts": c.acts, "budget_err_pct": err,
-            "within_tolerance": abs(err) <= tolerance}
+            "within_tolerance": abs(err) <= tolerance, "error": None}
+
+
+def _generated_row(budget: int, family: str, label: str, tolerance: float) -> dict:
+    """The row of ``FAMILY@BUDGET``; a budget out of the family's reach is a row with its reason, no counts."""
+    name = f"{family}@{label}"
+    try:
+        return _row(budget, family, name, True, tolerance)
+    except NetprobeError as e:
+        return {**dict.fromkeys(COMPARE_COLUMNS), "budget_macs": budget, "family": family, "model": name,
+                "generated": True, "within_tolerance": False, "error": str(e)}
 
 
 def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool = False) -> list[dict]:
@@ -79,10 +90,10 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
     rows = []
     for label, b in budgets:
         for fam in fams:
-            nearest = min(registry.resolve(fam), key=lambda n: (abs(math.log(macs[n] / b)), n))
-            rows.append(_row(b, fam, nearest, False, tolerance))
+            member = nearest({n: macs[n] for n in registry.resolve(fam)}, b)
+            rows.append(_row(b, fam, member, False, tolerance))
             if generate:
-                rows.append(_row(b, fam, f"{fam}@{label}", True, tolerance))
+                rows.append(_generated_row(b, fam, label, tolerance))
     return rows
 
 
@@ -92,9 +103,9 @@ def _bench_columns() -> list[str]:
     return [c for c in BENCH_COLUMNS if c not in COMPARE_COLUMNS]
 
 
-def columns(rows: list[dict]) -> list[str]:
+def columns(rows: list[dict], timed: bool | None = None) -> list[str]:
     """The fixed schema: compare columns, then the bench columns and context when timed."""
-    timed = any("median_ms" in r for r in rows)
+    timed = any("median_ms" in r for r in rows) if timed is None else timed
     return COMPARE_COLUMNS + (_bench_columns() if timed else [])
 
 
@@ -106,9 +117,9 @@ def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> 
     out = []
     for row in rows:
         for t in by_model.get(row["model"], []):
-            out.append({**row, **{k: v for k, v in t.items() if k not in row}})
+            out.append({**row, **{k: v for k, v in t.items() if k not in row}, "error": t.get("error")})
         if keep_untimed and row["model"] not in by_model:
-            out.append({**row, "status": "not timed"})
+            out.append({**row, "status": "error" if row["error"] else "not timed"})
     return out
 
 
@@ -116,41 +127,45 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
             csv: str | os.PathLike | None = None, on_row: Callable[[dict], None] | None = None) -> list[dict]:
     """Rows comparing families at each budget; ``bench``: options for the bench engine, or None.
 
-    With ``csv`` the rows are written there, while timing after each member, so an
-    interrupted run keeps what it measured.
+    With ``csv`` the rows are written there (replacing the file whole, atomically), while
+    timing after each member. Ctrl-C while timing raises ``netprobe.timing.bench.Interrupted``
+    whose ``rows`` are the rows of the members timed so far, as the CSV holds them.
     """
     if csv:
         io.check_writable(csv)
     rows = matched_rows(budget, families, tolerance, generate)
     if bench is None:
         if csv:
-            io.write_csv(csv, rows, COMPARE_COLUMNS)
+            io.write_frame(csv, to_frame(rows))
         return rows
     try:
+        from netprobe.timing.bench import Interrupted
         from netprobe.timing.bench import bench as run_bench
     except ImportError as e:
         raise NetprobeError(f"timing is not available in this install ({e}); run compare without --bench") from e
-    cols = COMPARE_COLUMNS + _bench_columns()
     timings: list[dict] = []
 
     def timed(t: dict) -> None:
         timings.append(t)
         if csv:
-            io.write_csv(csv, _join(rows, timings), cols)
+            io.write_frame(csv, to_frame(_join(rows, timings), timed=True))
         if on_row:
             for row in _join(rows, [t]):
                 on_row(row)
 
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    returned = run_bench(models, **bench, resolution=None, csv=None, on_row=timed)
+    models = list(dict.fromkeys(r["model"] for r in rows if not r["error"]))
+    try:
+        returned = run_bench(models, **bench, resolution=None, csv=None, on_row=timed)
+    except KeyboardInterrupt:
+        raise Interrupted(_join(rows, timings)) from None
     out = _join(rows, returned, keep_untimed=True)
     if csv:
-        io.write_csv(csv, out, cols)
+        io.write_frame(csv, to_frame(out, timed=True))
     return out
 
 
-def to_frame(rows: list[dict]):
-    """The rows as a pandas DataFrame with the fixed column order."""
+def to_frame(rows: list[dict], timed: bool | None = None):
+    """The rows as a pandas DataFrame with the fixed columns, in order (timed: with the bench columns)."""
     import pandas as pd
 
-    return pd.DataFrame(rows, columns=columns(rows))
+    return pd.DataFrame(rows, columns=columns(rows, timed))

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from pathlib import Path
 
 from netprobe.budget import format_budget
 from netprobe.errors import NetprobeError
+from netprobe.reports.io import check_writable
 
 FORMATS = (".png", ".svg", ".pdf")
 
 
 def check_path(path: str | os.PathLike) -> Path:
-    """Fail before any work if the plot could not be written there."""
-    p = Path(path)
+    """Fail before any work if the plot could not be drawn (no matplotlib) or written there."""
+    p = check_writable(path, option="--plot")
     if p.suffix.lower() not in FORMATS:
         raise NetprobeError(f"--plot {path}: unknown image type; give a file name ending in {', '.join(FORMATS)}")
-    if p.is_dir():
-        raise NetprobeError(f"--plot {path} is a directory; give a file name such as {p / 'compare.png'}")
-    if not p.parent.exists():
-        raise NetprobeError(f"--plot {path}: directory {p.parent} does not exist; create it or choose another path")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise NetprobeError("--plot needs matplotlib, which is not installed; pip install 'netprobe[plot]'")
     return p
 
 
@@ -55,11 +55,13 @@ def _y_axis(rows: list[dict]) -> tuple[str, str, str]:
 
 def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
     """Write one line per family through its members, budgets marked; returns the path."""
+    p = check_path(path)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    p = check_path(path)
+    budgets = sorted({r["budget_macs"] for r in rows})
+    rows = [r for r in rows if r["macs"] is not None]  # members that could not be generated have no point
     key, y_label, title = _y_axis(rows)
     fig = Figure(figsize=(10, 6.5), dpi=110)
     FigureCanvasAgg(fig)
@@ -92,7 +94,7 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
         axis.set_minor_formatter(FuncFormatter(lambda v, _: _tick(v, minor=True)))
-    for b in sorted({r["budget_macs"] for r in rows}):
+    for b in budgets:
         ax.axvline(b, color="0.5", linestyle=":", linewidth=1)
         ax.annotate(format_budget(b), (b, 1), xycoords=("data", "axes fraction"), xytext=(2, -12),
                     textcoords="offset points", fontsize=8, color="0.35")

@@ -1,6 +1,7 @@
 """``bench()``: forward-pass latency of models at batch sizes, one context-rich row each.
 
-Rows are written (CSV, ``on_row``) as each configuration finishes. A failure stays in its
+``plan()`` checks every option and resolves the models before anything is built; ``run()``
+times a plan; ``bench()`` does both. Rows are written (CSV, ``on_row``) as each configuration finishes. A failure stays in its
 row (``status`` "oom" or "error") and the run goes on; Ctrl-C raises ``Interrupted``,
 which carries the rows measured so far.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from netprobe import registry
@@ -25,7 +27,6 @@ BENCH_COLUMNS = [
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
 ]
-STATUSES = ("ok", "oom", "error")
 DEFAULT_MIN_TIME = 1.0  # seconds of samples per configuration
 
 
@@ -50,26 +51,27 @@ class Target:
     in_channels: int = 3
 
 
+def positive(what: str, value, kind=int, hint: str = ""):
+    """``value`` (a number or its text) as a positive int (or float); None stays None."""
+    if value is None:
+        return None
+    try:
+        number = kind(str(value).strip()) if isinstance(value, str) else value
+    except ValueError:
+        number = None
+    if (isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0
+            or number == float("inf") or (kind is int and number != int(number))):
+        raise NetprobeError(f"{what} '{value}' is not a positive {'integer' if kind is int else 'number'}{hint}")
+    return kind(number)
+
+
 def parse_batches(batch) -> list[int]:
-    """``8``, ``"1,8,64"`` or ``[1, 8]`` as a list of positive ints."""
+    """``8``, ``"1,8,64"`` or ``[1, 8]`` as a list of positive ints, repeats dropped."""
     items = batch.split(",") if isinstance(batch, str) else batch if isinstance(batch, (list, tuple)) else [batch]
-    out = []
-    for b in items:
-        text = str(b).strip()
-        if isinstance(b, bool) or not text.isdigit() or int(text) < 1:
-            raise NetprobeError(f"batch '{b}' is not a positive integer; use e.g. 8 or 1,8,64")
-        out.append(int(text))
+    out = [positive("batch", b, hint="; use e.g. 8 or 1,8,64") for b in items]
     if not out:
         raise NetprobeError("no batch size given; use e.g. 8 or 1,8,64")
     return list(dict.fromkeys(out))
-
-
-def _positive(what: str, value, kind=int, hint: str = ""):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or (kind is int and value != int(value)):
-        raise NetprobeError(f"{what} {value!r} is not valid; use a positive {'integer' if kind is int else 'number'}{hint}")
-    return kind(value)
 
 
 def resolve_targets(models, resolution: int | None) -> list[Target]:
@@ -98,47 +100,69 @@ def resolve_targets(models, resolution: int | None) -> list[Target]:
     return targets
 
 
-def bench(models, *, device="cpu", batch=1, resolution=None, dtype="fp32", channels_last=False,
-          compile=False, threads=None, warmup=None, min_time=None, csv=None, on_row=None,
-          on_start: Callable[[str, int], None] | None = None) -> list[dict]:
-    """Time each model's forward pass at each batch size; one row (see BENCH_COLUMNS) per configuration."""
-    import torch
+@dataclass(frozen=True)
+class Plan:
+    """A validated run: the targets, and how to time them (``settings`` go into every row)."""
 
+    targets: tuple[Target, ...]
+    batches: tuple[int, ...]
+    settings: dict  # dtype, device, channels_last, compile, threads (None: torch's count)
+    warmup: engine.Warmup
+    min_time: float
+    csv: Path | None
+
+    @property
+    def size(self) -> int:
+        """The number of configurations (rows) the run makes."""
+        return len(self.targets) * len(self.batches)
+
+
+def plan(models, *, device="cpu", batch=1, resolution=None, dtype="fp32", channels_last=False, compile=False,
+         threads=None, warmup=None, min_time=None, csv=None) -> Plan:
+    """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
     dev = parse_device(device)
-    dtype = parse_dtype(dtype, dev)
-    batches = parse_batches(batch)
-    resolution = _positive("resolution", resolution, hint=" (pixels), e.g. 224")
-    threads = _positive("threads", threads, hint=", e.g. 4")
+    settings = {"dtype": parse_dtype(dtype, dev), "device": dev, "channels_last": bool(channels_last),
+                "compile": bool(compile), "threads": positive("threads", threads, hint="; use e.g. 4")}
+    batches = tuple(parse_batches(batch))
+    resolution = positive("resolution", resolution, hint=" (pixels); use e.g. 224")
     warm = engine.parse_warmup(warmup)
-    min_time = _positive("min-time", min_time, float, " (seconds), e.g. 1") or DEFAULT_MIN_TIME
+    min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
     if csv is not None:
         from netprobe.reports import io
 
-        io.check_appendable(csv, BENCH_COLUMNS)
-    targets = resolve_targets(models, resolution)
+        csv = io.check_appendable(csv, BENCH_COLUMNS)
+    return Plan(tuple(resolve_targets(models, resolution)), batches, settings, warm, min_time, csv)
+
+
+def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
+        on_start: Callable[[str, int], None] | None = None) -> list[dict]:
+    """Time a plan: one row (see BENCH_COLUMNS) per configuration, written to the CSV as each finishes."""
+    import torch
 
     rows: list[dict] = []
 
     def emit(row: dict) -> None:
         row = {col: {**row, **context}.get(col) for col in BENCH_COLUMNS}
         rows.append(row)
-        if csv is not None:
-            io.append_csv(csv, row, BENCH_COLUMNS)
+        if plan.csv is not None:
+            from netprobe.reports import io
+
+            io.append_csv(plan.csv, row, BENCH_COLUMNS)
         if on_row:
             on_row(row)
 
+    dev = plan.settings["device"]
     cuda = dev.startswith("cuda")
     threads_before, cudnn_before = torch.get_num_threads(), torch.backends.cudnn.benchmark
     try:
-        torch.set_num_threads(threads or threads_before)
+        torch.set_num_threads(plan.settings["threads"] or threads_before)
         if cuda:
             torch.backends.cudnn.benchmark = True  # autotuned per shape, hence warm-up per batch
-        settings = {"dtype": dtype, "device": dev, "channels_last": bool(channels_last),
-                    "compile": bool(compile), "threads": torch.get_num_threads()}
+        settings = {**plan.settings, "threads": torch.get_num_threads()}
         context = machine_context(dev)
         with torch.cuda.device(dev) if cuda else contextlib.nullcontext():
-            for target in targets:
-                _run_target(target, batches, settings, warm, min_time, emit, on_start)
+            for target in plan.targets:
+                _run_target(target, plan.batches, settings, plan.warmup, plan.min_time, emit, on_start)
     except KeyboardInterrupt:
         raise Interrupted(rows) from None
     finally:
@@ -147,7 +171,13 @@ def bench(models, *, device="cpu", batch=1, resolution=None, dtype="fp32", chann
     return rows
 
 
-def _run_target(target: Target, batches: list[int], settings: dict, warm: engine.Warmup, min_time: float,
+def bench(models, *, on_row: Callable[[dict], None] | None = None,
+          on_start: Callable[[str, int], None] | None = None, **options) -> list[dict]:
+    """Time each model's forward pass at each batch size (options: see ``plan``); one row per configuration."""
+    return run(plan(models, **options), on_row, on_start)
+
+
+def _run_target(target: Target, batches: tuple[int, ...], settings: dict, warm: engine.Warmup, min_time: float,
                 emit: Callable[[dict], None], on_start) -> None:
     """All batch sizes of one model, built once; failures become rows."""
     model, failure = None, None
