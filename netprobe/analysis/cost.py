@@ -7,7 +7,7 @@ Each formula is the pycls one (``conv2d_cx``, ``linear_cx``, ...) under the conv
 from __future__ import annotations
 
 from netprobe.analysis.layers import Layer
-from netprobe.counts import Counts
+from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
 from netprobe.spec import SE, Act, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Net, Unit
 
@@ -94,3 +94,8 @@ def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> lis
                 layers.append(_free(f"{prefix}.out_act", f"s{si}", "act", (c, *hw), act=block.post_act))
     layers += _units_layers("head", "head", net.head, c, hw)[0]
     return layers
+
+
+def net_totals(net: Net, resolution: int | tuple[int, int] | None = None) -> Counts:
+    """Params, MACs and activations of the whole network (default: at its native resolution)."""
+    return total(layer.counts for layer in net_layers(net, resolution))

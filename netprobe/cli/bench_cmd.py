@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, Json, Resolution
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Resolution,
+                                  Threads, Warmup)
 
-
-# The timing options, as aliases so that `compare --bench` takes them with the same names and help.
-Device = Annotated[Optional[str], typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")]
-BATCH_HELP = "Batch size, or a comma-separated sweep such as 1,8,64."
-Dtype = Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")]
-ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")]
-Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
-Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
-Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
-MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
 
 
 @app.command("bench")

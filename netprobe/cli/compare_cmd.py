@@ -8,8 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.bench_cmd import BATCH_HELP, ChannelsLast, Compile, Device, Dtype, MinTime, Threads, Warmup
-from netprobe.cli.options import Csv, Json
+from netprobe.cli.options import BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup
 from netprobe.errors import NetprobeError
 
 

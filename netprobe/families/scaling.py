@@ -13,9 +13,8 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Callable
 
-from netprobe.analysis.cost import net_layers
+from netprobe.analysis.cost import net_totals
 from netprobe.budget import format_budget, nearest
-from netprobe.counts import total
 from netprobe.errors import NetprobeError
 from netprobe.families.efficientnet import EFFICIENTNETS, EfficientNetCfg, efficientnet
 from netprobe.families.regnet import REGNETS, RegNetCfg, regnet
@@ -39,7 +38,7 @@ E_DEPTH, E_WIDTH = 1 / 9, 4 / 9
 @lru_cache(maxsize=4096)  # searches meet the same net many times; Net is frozen and hashable
 def macs_of(net: Net) -> int:
     """Analytic MACs at the native resolution."""
-    return total(layer.counts for layer in net_layers(net)).macs
+    return net_totals(net).macs
 
 
 def _gap(net: Net, macs: int) -> float:

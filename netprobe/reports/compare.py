@@ -138,11 +138,9 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
         if csv:
             io.write_frame(csv, to_frame(rows))
         return rows
-    try:
-        from netprobe.timing.bench import Interrupted
-        from netprobe.timing.bench import bench as run_bench
-    except ImportError as e:
-        raise NetprobeError(f"timing is not available in this install ({e}); run compare without --bench") from e
+    from netprobe.timing.bench import Interrupted
+    from netprobe.timing.bench import bench as run_bench
+
     timings: list[dict] = []
 
     def timed(t: dict) -> None:

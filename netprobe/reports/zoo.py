@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from netprobe import registry
-from netprobe.analysis.cost import net_layers
-from netprobe.counts import Counts, total
+from netprobe.analysis.cost import net_totals
+from netprobe.counts import Counts
 from netprobe.errors import NetprobeError
 
 ZOO_COLUMNS = ["model", "family", "resolution", "params", "macs", "acts"]
@@ -14,7 +14,7 @@ def net_counts(name: str, resolution: int | None = None) -> tuple[int, Counts]:
     """(resolution, totals) of a registered or generated member."""
     net = registry.spec(name)
     res = resolution or net.resolution
-    return res, total(layer.counts for layer in net_layers(net, res))
+    return res, net_totals(net, res)
 
 
 def zoo_rows(pattern: str | None = None, family: str | None = None) -> list[dict]:

@@ -78,8 +78,7 @@ def resolve_targets(models, resolution: int | None) -> list[Target]:
     """Targets for names, aliases, patterns, families, ``FAMILY@BUDGET`` or modules."""
     from torch import nn
 
-    from netprobe.analysis.cost import net_layers
-    from netprobe.counts import total
+    from netprobe.analysis.cost import net_totals
 
     items = [models] if isinstance(models, (str, nn.Module)) else list(models or [])
     targets: list[Target] = []
@@ -93,8 +92,7 @@ def resolve_targets(models, resolution: int | None) -> list[Target]:
         for name in registry.resolve(item):
             net = registry.spec(name)
             res = resolution or net.resolution
-            macs = total(layer.counts for layer in net_layers(net, res)).macs
-            targets.append(Target(name, net.family, res, macs, net=net, in_channels=net.w_in))
+            targets.append(Target(name, net.family, res, net_totals(net, res).macs, net=net, in_channels=net.w_in))
     if not targets:
         raise NetprobeError("no models given; name some, e.g. resnet18,regnetx_004 (see 'netprobe list')")
     return targets
