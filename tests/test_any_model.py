@@ -173,7 +173,7 @@ def test_bad_input_sizes_are_one_line(kwargs, message):
 
 
 def test_bench_takes_every_model_source():
-    rows = bench(["hub_patterns:TimmEfficientNetLike", "resnet18"], resolution=32, warmup=1, min_time=0.02)
+    rows = bench("hub_patterns:TimmEfficientNetLike,resnet18", resolution=32, warmup=1, min_time=0.02)
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert rows[0]["macs"] == summary("hub_patterns:TimmEfficientNetLike", 32).totals.macs
     assert rows[0]["input_size"] == "3x32x32" and rows[0]["family"] == "custom"
