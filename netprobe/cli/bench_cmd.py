@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from netprobe.cli.app import app, handles_errors
+from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Resolution,
                                   Threads, Warmup)
 
@@ -45,6 +45,8 @@ def bench_models(
         progress.console.print(_line(row), markup=False)
         progress.advance(task)
 
+    from netprobe.reports.io import WriteFailed
+
     try:
         with progress:
             rows = run(todo, on_row=on_row, on_start=on_start)
@@ -54,7 +56,10 @@ def bench_models(
 
         console(stderr=True).print(f"interrupted: {len(stop.rows)} of {todo.size} configurations measured"
                                    + (f", rows kept in {csv}" if csv and stop.rows else ""), markup=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_code()) from None
+    except WriteFailed as e:
+        _show(e.rows, json)  # what was measured is shown, then the one error line
+        raise
     _show(rows, json)
 
 

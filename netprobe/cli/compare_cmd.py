@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from netprobe.cli.app import app, handles_errors
+from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup
 from netprobe.errors import NetprobeError
 
@@ -15,13 +15,13 @@ from netprobe.errors import NetprobeError
 @app.command("compare")
 @handles_errors
 def compare_cmd(
-    budget: Annotated[str, typer.Option("--budget", "-b", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
+    budget: Annotated[str, typer.Option("--budget", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
     families: Annotated[Optional[str], typer.Option("--families", "-f", help="Comma-separated families (default: all).")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Flag rows whose MACs are further than this many percent from the budget.")] = 25.0,
     generate: Annotated[bool, typer.Option("--generate", help="Also make FAMILY@BUDGET members within 2% by each family's scaling rule.")] = False,
     bench: Annotated[bool, typer.Option("--bench", help="Time every selected member with the bench engine, taking the options below as 'netprobe bench' does.")] = False,
     device: Device = None,
-    batch: Annotated[Optional[str], typer.Option("--batch", help=BATCH_HELP)] = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", "-b", help=BATCH_HELP)] = None,
     dtype: Dtype = None,
     threads: Threads = None,
     warmup: Warmup = None,
@@ -45,6 +45,8 @@ def compare_cmd(
         from netprobe.reports.plot import check_path
 
         check_path(plot)
+    from netprobe.reports.io import WriteFailed
+
     try:
         rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
                        on_row=_progress if bench else None)
@@ -55,9 +57,13 @@ def compare_cmd(
         from netprobe.cli.render import console
 
         timed = len({r["model"] for r in stop.rows})
-        console(stderr=True).print(f"interrupted: {timed} members timed" + (f", rows kept in {csv}" if csv else ""),
-                                   markup=False)
-        raise typer.Exit(130) from None
+        kept = f", rows kept in {csv}" if csv and stop.rows else ""  # the file is written after the first member
+        console(stderr=True).print(f"interrupted: {timed} members timed{kept}", markup=False)
+        raise typer.Exit(interrupt_code()) from None
+    except WriteFailed as e:
+        if e.rows:
+            _show(e.rows, tolerance, json)
+        raise
     if plot:
         from netprobe.reports.plot import plot_compare
 

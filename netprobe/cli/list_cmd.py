@@ -23,13 +23,17 @@ def list_models(
     from netprobe.reports.zoo import ZOO_COLUMNS, zoo_rows
 
     if csv:
-        io.check_writable(csv)
+        io.check_csv(csv, ZOO_COLUMNS)
     rows = zoo_rows(pattern, family)
-    if csv:
-        io.write_csv(csv, rows, ZOO_COLUMNS)
     if json:
         typer.echo(io.to_json(rows))
-        return
+    else:
+        _render(rows)
+    if csv:  # after the rows are shown, so a full disk loses nothing
+        io.write_csv(csv, rows, ZOO_COLUMNS)
+
+
+def _render(rows: list[dict]) -> None:
     from rich.table import Table
 
     from netprobe.cli.render import console, human

@@ -11,7 +11,7 @@ from netprobe.cli.options import Csv, Json, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
-    "--depth", "-d", help="1: stages only, 2: blocks, N: modules of N name parts; default: every layer.")]
+    "--depth", help="1: stages only, 2: blocks, N: modules of N name parts; default: every layer.")]
 Dtype = Annotated[str, typer.Option(
     "--dtype", help="Element type for output bytes: fp32, fp16, bf16, fp64, int8.")]
 Counter = Annotated[str, typer.Option(
@@ -42,32 +42,35 @@ def summary_command(
     if depth is not None and depth < 0:
         raise NetprobeError(f"--depth must be 0 or more (1 stages, 2 blocks), got {depth}")
     if csv:
-        io.check_writable(csv)
+        from netprobe.analysis.summary import ROWS
+
+        io.check_csv(csv, ROWS)
     s = summary(model, resolution, batch, dtype)
     comparison = None
     if counter == "all":
         from netprobe.analysis.peers import compare
 
         comparison = compare(model, s)
-    if csv:
-        _write_csv(csv, s.records(depth))
     if json:
         obj = s.to_dict(depth)
         if comparison:
             obj["counters"] = _counters_dict(comparison)
         typer.echo(io.to_json(obj))
-        return
-    _render(s, depth, comparison)
+    else:
+        _render(s, depth, comparison)
+    if csv:  # after the table is shown, so a full disk loses nothing
+        _write_csv(csv, s.records(depth))
 
 
 def _write_csv(path, records: list[dict]) -> None:
     import pandas as pd
 
+    from netprobe.reports import io
     from netprobe.analysis.summary import ROWS
 
     frame = pd.DataFrame(records, columns=ROWS)
     frame["output_shape"] = ["x".join(map(str, shape)) for shape in frame["output_shape"]]
-    frame.to_csv(path, index=False)
+    io.write_frame(path, frame)
 
 
 def _counters_dict(c) -> dict:

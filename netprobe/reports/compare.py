@@ -132,11 +132,11 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     whose ``rows`` are the rows of the members timed so far, as the CSV holds them.
     """
     if csv:
-        io.check_writable(csv)
+        io.check_csv(csv, columns([], timed=bench is not None))
     rows = matched_rows(budget, families, tolerance, generate)
     if bench is None:
         if csv:
-            io.write_frame(csv, to_frame(rows))
+            _write(csv, rows, timed=False)
         return rows
     from netprobe.timing.bench import Interrupted
     from netprobe.timing.bench import bench as run_bench
@@ -146,7 +146,7 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     def timed(t: dict) -> None:
         timings.append(t)
         if csv:
-            io.write_frame(csv, to_frame(_join(rows, timings), timed=True))
+            _write(csv, _join(rows, timings), timed=True)
         if on_row:
             for row in _join(rows, [t]):
                 on_row(row)
@@ -158,8 +158,17 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
         raise Interrupted(_join(rows, timings)) from None
     out = _join(rows, returned, keep_untimed=True)
     if csv:
-        io.write_frame(csv, to_frame(out, timed=True))
+        _write(csv, out, timed=True)
     return out
+
+
+def _write(csv, rows: list[dict], timed: bool) -> None:
+    """The CSV replaced by these rows; if that fails the error carries them, for the caller to show."""
+    try:
+        io.write_frame(csv, to_frame(rows, timed))
+    except io.WriteFailed as e:
+        e.rows = rows
+        raise
 
 
 def to_frame(rows: list[dict], timed: bool | None = None):

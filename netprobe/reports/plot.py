@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import math
 import os
 from pathlib import Path
 
 from netprobe.budget import format_budget
 from netprobe.errors import NetprobeError
-from netprobe.reports.io import check_writable
+from netprobe.reports.io import check_writable, replace_file
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -20,7 +21,8 @@ def check_path(path: str | os.PathLike) -> Path:
     if p.suffix.lower() not in FORMATS:
         raise NetprobeError(f"--plot {path}: unknown image type; give a file name ending in {', '.join(FORMATS)}")
     if importlib.util.find_spec("matplotlib") is None:
-        raise NetprobeError("--plot needs matplotlib, which is not installed; pip install 'netprobe[plot]'")
+        raise NetprobeError("--plot needs matplotlib, which is not installed; pip install matplotlib "
+                             "(in a source checkout: pip install -e '.[plot]')")
     return p
 
 
@@ -106,5 +108,7 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(p)
+    image = io.BytesIO()
+    fig.savefig(image, format=p.suffix.lower().lstrip("."))
+    replace_file(p, image.getvalue(), option="--plot")  # whole or not at all
     return p

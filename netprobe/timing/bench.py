@@ -145,7 +145,11 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
         if plan.csv is not None:
             from netprobe.reports import io
 
-            io.append_csv(plan.csv, row, BENCH_COLUMNS)
+            try:
+                io.append_csv(plan.csv, row, BENCH_COLUMNS)
+            except io.WriteFailed as e:  # the caller still shows every row measured
+                e.rows = rows
+                raise
         if on_row:
             on_row(row)
 
