@@ -39,7 +39,7 @@ class _Group(TyperGroup):
         except click_errors.ClickException as e:
             _print_error(e.format_message())
             sys.exit(e.exit_code)
-        except click_errors.Abort:
+        except typer.Abort:
             sys.exit(interrupt_code())
         sys.exit(code if isinstance(code, int) else 0)
 

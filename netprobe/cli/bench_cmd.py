@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Resolution,
-                                  Threads, Warmup)
+                                  Threads, Warmup, warn_threads)
 
 
 
@@ -35,6 +35,7 @@ def bench_models(
     # Every option is checked before the progress display starts, so an error is one clean line.
     todo = plan(models, device=device, batch=batch, resolution=resolution, dtype=dtype, channels_last=channels_last,
                 compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
+    warn_threads(threads)
     progress = _progress()
     task = progress.add_task("starting", total=todo.size)
 

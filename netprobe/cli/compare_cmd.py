@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup,
+                                  warn_threads)
 from netprobe.errors import NetprobeError
 
 
@@ -45,6 +46,7 @@ def compare_cmd(
         from netprobe.reports.plot import check_path
 
         check_path(plot)
+    warn_threads(threads)
     from netprobe.reports.io import WriteFailed
 
     try:

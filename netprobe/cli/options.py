@@ -17,6 +17,18 @@ BATCH_HELP = "Batch size, or a comma-separated sweep such as 1,8,64."
 Dtype = Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")]
 ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
+def warn_threads(threads: int | None) -> None:
+    """One line on stderr when more threads are asked for than this machine has cores."""
+    import os
+
+    cores = os.cpu_count() or 1
+    if threads and threads > cores:
+        from netprobe.cli.render import console
+
+        console(stderr=True).print(f"warning: --threads {threads} is more than this machine's {cores} cores; "
+                                   "timings will include the contention", markup=False)
+
+
 Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
 Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
 MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]

@@ -67,6 +67,8 @@ def positive(what: str, value, kind=int, hint: str = ""):
 
 def parse_batches(batch) -> list[int]:
     """``8``, ``"1,8,64"`` or ``[1, 8]`` as a list of positive ints, repeats dropped."""
+    if batch is None:
+        raise NetprobeError("no batch size given; use e.g. 8 or 1,8,64")
     items = batch.split(",") if isinstance(batch, str) else batch if isinstance(batch, (list, tuple)) else [batch]
     out = [positive("batch", b, hint="; use e.g. 8 or 1,8,64") for b in items]
     if not out:
@@ -92,6 +94,10 @@ def resolve_targets(models, resolution: int | None) -> list[Target]:
         for name in registry.resolve(item):
             net = registry.spec(name)
             res = resolution or net.resolution
+            if resolution is not None:
+                from netprobe.analysis.summary import summary
+
+                summary(net, res)  # refuses an input smaller than the model downsamples, as `summary` does
             targets.append(Target(name, net.family, res, net_totals(net, res).macs, net=net, in_channels=net.w_in))
     if not targets:
         raise NetprobeError("no models given; name some, e.g. resnet18,regnetx_004 (see 'netprobe list')")
@@ -176,6 +182,13 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
 def bench(models, *, on_row: Callable[[dict], None] | None = None,
           on_start: Callable[[str, int], None] | None = None, **options) -> list[dict]:
     """Time each model's forward pass at each batch size (options: see ``plan``); one row per configuration."""
+    import inspect
+
+    accepted = inspect.signature(plan).parameters
+    unknown = [k for k in options if k not in accepted or k == "models"]
+    if unknown:
+        raise NetprobeError(f"unknown bench option {', '.join(unknown)}; "
+                            f"use {', '.join(k for k in accepted if k != 'models')}")
     return run(plan(models, **options), on_row, on_start)
 
 
