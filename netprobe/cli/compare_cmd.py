@@ -94,31 +94,25 @@ def _progress(row: dict) -> None:
 
 
 def _render(rows: list[dict], tolerance: float) -> None:
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
     from netprobe.budget import format_budget
-    from netprobe.cli.render import console, human, human_bytes
+    from netprobe.cli.render import console, fitted, human, human_bytes
 
     timed = any("median_ms" in r for r in rows)
     batches = list(dict.fromkeys(r["batch"] for r in rows if r.get("batch") is not None))
     mem = timed and any(r.get("peak_mem_bytes") for r in rows)
     failed = timed and any(r.get("status") != "ok" for r in rows)
-    table = Table(title="families at matched compute", title_justify="left", box=box.SIMPLE_HEAD,
-                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
     cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
     if timed:
         cols += ["batch"] * (len(batches) > 1) + ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed
     else:
         cols += ["params", "acts"]
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("budget", "model", "status") else "right",
-                         no_wrap=True)
+    lines, sections = [], []
     last = None
     for r in rows:
         if last is not None and r["budget_macs"] != last:
-            table.add_section()
+            sections.append(len(lines))
         label = format_budget(r["budget_macs"]) if r["budget_macs"] != last else ""
         last = r["budget_macs"]
         e = r["budget_err_pct"]
@@ -134,9 +128,11 @@ def _render(rows: list[dict], tolerance: float) -> None:
             cells += [str(r.get("status", ""))] * failed
         else:
             cells += [_count(r["params"], human), _count(r["acts"], human)]
-        table.add_row(*cells, style=None if r["within_tolerance"] else "red")
+        lines.append((cells, None if r["within_tolerance"] else "red"))
     out = console()
-    out.print(table)
+    columns = [(c, c, "left" if c in ("budget", "model", "status") else "right") for c in cols]
+    drop = ("res", "acts", "peak mem", "GFLOP/s")
+    out.print(fitted(out, "families at matched compute", columns, lines, drop, tuple(sections)))
     for r in rows:
         if r.get("error"):  # a member that could not be generated, or a timing that failed
             where = f"{r['model']} batch {r['batch']}: {r['status']}: " if r.get("batch") is not None else ""

@@ -34,16 +34,12 @@ def list_models(
 
 
 def _render(rows: list[dict]) -> None:
-    from rich.table import Table
+    from netprobe.cli.render import console, fitted, human
 
-    from netprobe.cli.render import console, human
-
-    table = Table(title=f"{len(rows)} models", title_justify="left")
-    for col, justify in (("model", "left"), ("family", "left"), ("res", "right"), ("params", "right"),
-                         ("MACs", "right"), ("acts", "right")):
-        table.add_column(col, justify=justify)
-    for r in rows:
-        table.add_row(r["model"], r["family"], str(r["resolution"]), human(r["params"]), human(r["macs"]), human(r["acts"]))
+    columns = [("model", "model", "left"), ("family", "family", "left"), ("res", "res", "right"),
+               ("params", "params", "right"), ("macs", "MACs", "right"), ("acts", "acts", "right")]
+    lines = [([r["model"], r["family"], str(r["resolution"]), human(r["params"]), human(r["macs"]),
+               human(r["acts"])], None) for r in rows]
     out = console()
-    out.print(table)
+    out.print(fitted(out, f"{len(rows)} models", columns, lines, drop=("family", "res")))
     out.print("MACs: multiply-accumulates (the papers' \"flops\"); acts: conv/linear/max-pool outputs at batch 1.")

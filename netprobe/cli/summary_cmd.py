@@ -11,9 +11,11 @@ from netprobe.cli.options import Csv, Json, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
-    "--depth", help="1: stages only, 2: blocks, N: modules of N name parts; default: every layer.")]
+    "--depth", help="1: stages, 2: blocks, N: modules of N name parts, 0: every layer. "
+    "Default: 2 in the table, every layer in --json and --csv.")]
+Layers = Annotated[bool, typer.Option("--layers", help="Every layer in the table (the same as --depth 0).")]
 Dtype = Annotated[str, typer.Option(
-    "--dtype", help="Element type for output bytes: fp32, fp16, bf16, fp64, int8.")]
+    "--dtype", help="Element type for output bytes: fp32, fp16 or bf16.")]
 Counter = Annotated[str, typer.Option(
     "--counter", help="'all': also run fvcore and ptflops and show where they differ.")]
 Model = Annotated[str, typer.Argument(
@@ -27,6 +29,7 @@ def summary_command(
     resolution: Resolution = None,
     batch: Batch = 1,
     depth: Depth = None,
+    layers: Layers = False,
     dtype: Dtype = "fp32",
     counter: Counter = "netprobe",
     json: Json = False,
@@ -41,6 +44,10 @@ def summary_command(
         raise NetprobeError(f"unknown --counter '{counter}'; choose netprobe or all")
     if depth is not None and depth < 0:
         raise NetprobeError(f"--depth must be 0 or more (1 stages, 2 blocks), got {depth}")
+    if layers and depth not in (None, 0):
+        raise NetprobeError(f"--layers is --depth 0; give one of --layers and --depth {depth}")
+    if layers:
+        depth = 0
     if csv:
         from netprobe.analysis.summary import ROWS
 
@@ -57,7 +64,7 @@ def summary_command(
             obj["counters"] = _counters_dict(comparison)
         typer.echo(io.to_json(obj))
     else:
-        _render(s, depth, comparison)
+        _render(s, TABLE_DEPTH if depth is None else depth, comparison)
     if csv:  # after the table is shown, so a full disk loses nothing
         _write_csv(csv, s.records(depth))
 
@@ -87,62 +94,61 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}" if whole else "-"
 
 
-def _render(s, depth, comparison) -> None:
-    from rich.table import Table
+TABLE_DEPTH = 2  # stages and blocks: what a reader wants first; --layers for every layer
+SUMMARY_COLUMNS = [  # (key, header, justify)
+    ("name", "name", "left"), ("kind", "kind", "left"), ("ch", "ch", "left"), ("output", "output", "left"),
+    ("params", "params", "right"), ("params%", "%", "right"), ("macs", "MACs", "right"), ("macs%", "%", "right"),
+    ("acts", "acts", "right"), ("acts%", "%", "right"),
+]
+SUMMARY_DROPS = ("acts%", "params%", "ch", "output", "kind")  # first to go as the terminal narrows
+BYTES_COLUMNS = [
+    ("stage", "stage", "left"), ("output", "output", "left"), ("os", "os", "right"),
+    ("bytes", "output bytes", "right"), ("%", "%", "right"), ("largest", "largest tensor", "right"),
+    ("layer", "in layer", "left"),
+]
+BYTES_DROPS = ("layer", "os", "output", "%")
 
+
+def _render(s, depth, comparison) -> None:
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
-    from netprobe.cli.render import console, human, human_bytes
+    from netprobe.cli.render import console, fitted, human, human_bytes
     from netprobe.counts import CONVENTION
 
     out = console()
     t = s.totals
     family = f" ({s.family})" if s.family else ""
-    table = Table(title=f"{s.model}{family} at {s.resolution}x{s.resolution}, batch {s.batch}", title_justify="left")
-    for col in ("name", "kind", "ch", "output"):
-        table.add_column(col, justify="left", no_wrap=True)
-    for col in ("params", "%", "MACs", "%", "acts", "%"):
-        table.add_column(col, justify="right", no_wrap=True)
 
     def cells(c):
-        return (human(c.params), _pct(c.params, t.params), human(c.macs), _pct(c.macs, t.macs),
-                human(c.acts), _pct(c.acts, t.acts))
+        return [human(c.params), _pct(c.params, t.params), human(c.macs), _pct(c.macs, t.macs),
+                human(c.acts), _pct(c.acts, t.acts)]
 
     rows = s.rows(depth) if depth != 1 else []
+    lines = []
     for st in s.stages:
         label = f"stage, os {st.output_stride}" if st.output_stride else "stage"
         if st.modules:
             label += f" ({st.modules})"
-        table.add_row(st.name, label, "", _shape(st.output_shape), *cells(st.counts), style="bold")
+        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts)], "bold"))
         for r in rows:
             if r.stage == st.name:
                 ch = f"{r.w_in}→{r.w_out}" if r.w_out else ""
-                table.add_row(f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts))
-    table.add_section()
-    table.add_row("total", f"{len(s.layers)} layers", "", "", *cells(t), style="bold")
-    out.print(table)
+                lines.append(([f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts)], None))
+    lines.append((["total", f"{len(s.layers)} layers", "", "", *cells(t)], "bold"))
+    title = f"{s.model}{family} at {s.resolution}x{s.resolution}, batch {s.batch}"
+    out.print(fitted(out, title, SUMMARY_COLUMNS, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
     if s.unsupported:
         seen = ", ".join(f"{name} x{n}" for name, n in sorted(s.unsupported.items(), key=lambda kv: -kv[1]))
         out.print(f"[yellow]not counted (netprobe has no formula): {seen}[/]")
     out.print(CONVENTION + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
-    out.print(_bytes_table(s, human_bytes))
+    lines = [([st.name, _shape(st.output_shape), str(st.output_stride or "-"), human_bytes(st.output_bytes),
+               _pct(st.output_bytes, s.output_bytes), human_bytes(st.largest_output_bytes),
+               st.largest_output_layer], None) for st in s.stages]
+    lines.append((["total", "", "", human_bytes(s.output_bytes), "", "", ""], "bold"))
+    title = f"layer output bytes per stage ({s.dtype}, batch {s.batch})"
+    out.print(fitted(out, title, BYTES_COLUMNS, lines, BYTES_DROPS, sections=(len(lines) - 1,)))
     out.print(OUTPUT_BYTES_RULE)
     if comparison:
         out.print(_counter_table(comparison, human))
-
-
-def _bytes_table(s, human_bytes):
-    from rich.table import Table
-
-    table = Table(title=f"layer output bytes per stage ({s.dtype}, batch {s.batch})", title_justify="left")
-    for col, justify in (("stage", "left"), ("output", "left"), ("os", "right"), ("output bytes", "right"),
-                         ("%", "right"), ("largest tensor", "right"), ("in layer", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "in layer")
-    for st in s.stages:
-        table.add_row(st.name, _shape(st.output_shape), str(st.output_stride or "-"), human_bytes(st.output_bytes),
-                      _pct(st.output_bytes, s.output_bytes), human_bytes(st.largest_output_bytes), st.largest_output_layer)
-    table.add_section()
-    table.add_row("total", "", "", human_bytes(s.output_bytes), "", "", "", style="bold")
-    return table
 
 
 def _counter_table(c, human):
