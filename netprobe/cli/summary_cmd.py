@@ -14,6 +14,8 @@ Depth = Annotated[Optional[int], typer.Option(
     "--depth", help="1: stages, 2: blocks, N: modules of N name parts, 0: every layer. "
     "Default: 2 in the table, every layer in --json and --csv.")]
 Layers = Annotated[bool, typer.Option("--layers", help="Every layer in the table (the same as --depth 0).")]
+Flops = Annotated[bool, typer.Option(
+    "--flops", help="Show FLOPs (2 x MACs: a multiply and an add) in the table instead of MACs.")]
 Dtype = Annotated[str, typer.Option(
     "--dtype", help="Element type for output bytes: fp32, fp16 or bf16.")]
 Counter = Annotated[str, typer.Option(
@@ -30,6 +32,7 @@ def summary_command(
     batch: Batch = 1,
     depth: Depth = None,
     layers: Layers = False,
+    flops: Flops = False,
     dtype: Dtype = "fp32",
     counter: Counter = "netprobe",
     json: Json = False,
@@ -64,7 +67,9 @@ def summary_command(
             obj["counters"] = _counters_dict(comparison)
         typer.echo(io.to_json(obj))
     else:
-        _render(s, TABLE_DEPTH if depth is None else depth, comparison)
+        from netprobe.analysis.footprint import footprint
+
+        _render(s, TABLE_DEPTH if depth is None else depth, comparison, footprint(s, model), flops)
     if csv:  # after the table is shown, so a full disk loses nothing
         _write_csv(csv, s.records(depth))
 
@@ -109,7 +114,8 @@ BYTES_COLUMNS = [
 BYTES_DROPS = ("layer", "os", "output", "%")
 
 
-def _render(s, depth, comparison) -> None:
+def _render(s, depth, comparison, fp, flops: bool) -> None:
+    from netprobe.analysis.footprint import MB
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
     from netprobe.cli.render import console, fitted, human, human_bytes
     from netprobe.counts import CONVENTION
@@ -117,9 +123,10 @@ def _render(s, depth, comparison) -> None:
     out = console()
     t = s.totals
     family = f" ({s.family})" if s.family else ""
+    per_mac = 2 if flops else 1  # FLOPs count a multiply and an add
 
     def cells(c):
-        return [human(c.params), _pct(c.params, t.params), human(c.macs), _pct(c.macs, t.macs),
+        return [human(c.params), _pct(c.params, t.params), human(per_mac * c.macs), _pct(c.macs, t.macs),
                 human(c.acts), _pct(c.acts, t.acts)]
 
     rows = s.rows(depth) if depth != 1 else []
@@ -135,7 +142,14 @@ def _render(s, depth, comparison) -> None:
                 lines.append(([f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts)], None))
     lines.append((["total", f"{len(s.layers)} layers", "", "", *cells(t)], "bold"))
     title = f"{s.model}{family} at {s.resolution}x{s.resolution}, batch {s.batch}"
-    out.print(fitted(out, title, SUMMARY_COLUMNS, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
+    columns = [(k, "FLOPs" if flops and k == "macs" else h, j) for k, h, j in SUMMARY_COLUMNS]
+    out.print(fitted(out, title, columns, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
+    out.print(f"params: {human(fp.trainable)} trainable, {human(fp.frozen)} frozen; "
+              f"params size {fp.params_bytes / MB:.2f} MB; layer outputs {fp.output_bytes / MB:.2f} MB "
+              f"({s.dtype}, batch {s.batch}; MB = 10^6 bytes)", markup=False)
+    if flops:
+        out.print(f"FLOPs = 2 x MACs (a multiply and an add); total {human(2 * t.macs)} FLOPs = {human(t.macs)} MACs",
+                  markup=False)
     if s.unsupported:
         seen = ", ".join(f"{name} x{n}" for name, n in sorted(s.unsupported.items(), key=lambda kv: -kv[1]))
         out.print(f"[yellow]not counted (netprobe has no formula): {seen}[/]")
