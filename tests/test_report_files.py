@@ -168,3 +168,10 @@ def test_bench_appends_and_the_others_replace(tmp_path):
     first = summary.read_text()
     assert cli(*WRITERS["summary"][0], "--json", "--csv", str(summary)).exit_code == 0
     assert summary.read_text() == first
+
+
+@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+def test_help_states_the_csv_rule(writer):
+    text = " ".join(cli(WRITERS[writer][0][0], "--help").stdout.replace("│", " ").split())
+    assert ("Append each row" if writer == "bench" else "replacing it whole") in text
+    assert "never a file of other columns" in text

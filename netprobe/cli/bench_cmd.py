@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Resolution,
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, Json, MinTime, Resolution,
                                   Threads, Warmup, warn_threads)
 
 
@@ -26,7 +26,7 @@ def bench_models(
     threads: Threads = None,
     warmup: Warmup = None,
     min_time: MinTime = None,
-    csv: Csv = None,
+    csv: CsvAppend = None,
     json: Json = False,
 ) -> None:
     """Time the forward pass: median, p10/p90, IQR, images/s and achieved GFLOP/s, with the machine context."""

@@ -8,7 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Csv = Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.", dir_okay=False)]
+# One --csv rule: bench appends, the others replace; none writes over a file of other columns.
+Csv = Annotated[Optional[Path], typer.Option(
+    "--csv", help="Also write the rows to this CSV file, replacing it whole (never a file of other columns).",
+    dir_okay=False)]
+CsvAppend = Annotated[Optional[Path], typer.Option(
+    "--csv", help="Append each row to this CSV file as it is measured (created if missing; never a file of "
+    "other columns).", dir_okay=False)]
 Resolution = Annotated[Optional[int], typer.Option("--resolution", "-r", help="Input size in pixels (default: the model's native one).")]
 
 # The timing options: `bench` and `compare --bench` take them with the same names and help.
