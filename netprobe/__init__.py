@@ -16,7 +16,7 @@ from netprobe.registry import spec
 
 def _positive(what: str, value, kind=int, required: bool = False):
     """A positive number, given as one or as its text; anything else is a NetprobeError."""
-    from netprobe.timing.bench import positive
+    from netprobe.args import positive
 
     if value is None and required:
         raise NetprobeError(f"{what} is required; give a positive {'integer' if kind is int else 'number'}")

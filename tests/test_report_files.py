@@ -5,6 +5,7 @@ import errno
 import json
 import multiprocessing
 import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -116,14 +117,38 @@ def test_an_unwritable_directory_is_refused_before_any_work(writer, tmp_path, no
     assert result.exit_code == 2 and "permission denied" in result.stderr and not no_timing
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
-def test_a_full_disk_keeps_the_rows_and_names_the_path(writer, monkeypatch):
+@pytest.fixture
+def full_device(tmp_path) -> Path:
+    """A device on which every write fails with ENOSPC, like /dev/full, but a copy of it where we can make one.
+
+    Code that wrongly replaced the path instead of writing to it must not replace the
+    machine's own /dev/full.
+    """
+    path = tmp_path / "full.png"  # a name --plot takes too
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        with open(path, "wb") as f:
+            f.write(b"x")
+            f.flush()
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            return path
+        if os.path.exists("/dev/full") and os.geteuid() != 0:  # only root could replace it
+            return Path("/dev/full")
+        pytest.skip("no device that fails writes with ENOSPC")
+    pytest.skip("the copy of /dev/full accepted a write")
+
+
+@pytest.mark.parametrize("writer", ["list", "summary", "compare", "compare-plot", "bench"])
+def test_a_full_disk_keeps_the_rows_and_names_the_path(writer, full_device):
     args, option = WRITERS[writer]
-    result = cli(*args, "--json", option, "/dev/full")
+    if option == "--plot" and full_device.suffix != ".png":
+        pytest.skip("--plot takes only image file names")
+    result = cli(*args, "--json", option, str(full_device))
     assert result.exit_code == 1, result.output
-    assert result.stderr.splitlines()[-1].startswith(f"error: {option} /dev/full: cannot ")
+    assert result.stderr.splitlines()[-1].startswith(f"error: {option} {full_device}: cannot ")
     assert json.loads(result.stdout)  # what was measured is still shown
+    assert stat.S_ISCHR(os.stat(full_device).st_mode)  # written to, never replaced
 
 
 @pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])

@@ -66,11 +66,11 @@ def compare_cmd(
         if e.rows:
             _show(e.rows, tolerance, json)
         raise
-    if plot:
+    _show(rows, tolerance, json)
+    if plot:  # after the rows are shown, so a full disk loses nothing
         from netprobe.reports.plot import plot_compare
 
         plot_compare(rows, plot)
-    _show(rows, tolerance, json)
 
 
 def _show(rows: list[dict], tolerance: float, json: bool) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from netprobe import registry
+from netprobe.args import positive
 from netprobe.errors import NetprobeError, first_line
 from netprobe.timing import engine
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp, torch_dtype
@@ -49,20 +50,6 @@ class Target:
     net: object = None
     module: object = None
     in_channels: int = 3
-
-
-def positive(what: str, value, kind=int, hint: str = ""):
-    """``value`` (a number or its text) as a positive int (or float); None stays None."""
-    if value is None:
-        return None
-    try:
-        number = kind(str(value).strip()) if isinstance(value, str) else value
-    except ValueError:
-        number = None
-    if (isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0
-            or number == float("inf") or (kind is int and number != int(number))):
-        raise NetprobeError(f"{what} '{value}' is not a positive {'integer' if kind is int else 'number'}{hint}")
-    return kind(number)
 
 
 def parse_batches(batch) -> list[int]:
