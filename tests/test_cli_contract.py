@@ -47,7 +47,8 @@ def test_each_short_flag_means_one_thing_in_every_command():
         for param in command.params:
             for flag in param.opts:
                 if not flag.startswith("--"):
-                    meanings.setdefault(flag, set()).add({"families": "family"}.get(param.name, param.name))  # -f: one or a list
+                    same = {"families": "family"}.get(param.name, param.name)  # -f: one family or a list
+                    meanings.setdefault(flag, set()).add(same)
     assert {flag: names for flag, names in meanings.items() if len(names) > 1} == {}
     assert meanings["-b"] == {"batch"}
 

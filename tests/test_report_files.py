@@ -102,7 +102,8 @@ def test_a_path_under_a_file_is_refused_before_any_work(writer, tmp_path, no_tim
     target = tmp_path / "afile" / ("x.png" if option == "--plot" else "x.csv")
     result = cli(*args, option, str(target))
     assert result.exit_code == 2, result.output
-    assert result.stderr == f"error: {option} {target}: {tmp_path / 'afile'} is a file, not a directory; choose another path\n"
+    parent = tmp_path / "afile"
+    assert result.stderr == f"error: {option} {target}: {parent} is a file, not a directory; choose another path\n"
     assert result.stdout == "" and not no_timing
 
 

@@ -20,7 +20,10 @@ class _Group(TyperGroup):
     """The root command: usage errors become one ``error:`` line (exit 2), and --debug goes anywhere."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        import typer._click.exceptions as click_errors
+        try:
+            from typer._click import exceptions as click_errors  # Typer 0.2x carries its own click
+        except ImportError:
+            from click import exceptions as click_errors
 
         args = list(sys.argv[1:] if args is None else args)
         if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
@@ -29,22 +32,22 @@ class _Group(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click_errors.NoArgsIsHelpError as e:
-            e.show()
-            sys.exit(e.exit_code)
         except click_errors.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # click 8.2+: the help text itself, not an error
+                e.show()
+                sys.exit(e.exit_code)
             where = f"; see '{e.ctx.command_path} --help'" if e.ctx else ""
             _print_error(e.format_message().rstrip(".") + where)
             sys.exit(2)
         except click_errors.ClickException as e:
             _print_error(e.format_message())
             sys.exit(e.exit_code)
-        except typer.Abort:
-            sys.exit(interrupt_code())
+        except typer.Abort:  # end of input at a prompt
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
-_type_of = TyperOption.display_type_rich
+_type_of = getattr(TyperOption, "display_type_rich", None)  # the type help shows beside an option (Typer 0.2x)
 
 
 def _flag_shows_no_type(self, ctx):
@@ -52,7 +55,8 @@ def _flag_shows_no_type(self, ctx):
     return None if self.is_flag else _type_of(self, ctx)
 
 
-TyperOption.display_type_rich = _flag_shows_no_type
+if _type_of is not None:
+    TyperOption.display_type_rich = _flag_shows_no_type
 
 app = typer.Typer(
     name="netprobe",

@@ -8,8 +8,8 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, Json, MinTime, Resolution,
-                                  Threads, Warmup, warn_threads)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, Json, MinTime,
+                                  Resolution, Threads, Warmup, warn_threads)
 
 
 

@@ -104,7 +104,8 @@ def replace_file(path: str | os.PathLike, data: bytes, option: str = "--csv") ->
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except OSError as e:
-        raise WriteFailed(f"{option} {path}: cannot write it ({_reason(e)}); an existing file is left as it was") from None
+        raise WriteFailed(f"{option} {path}: cannot write it ({_reason(e)}); "
+                          "an existing file is left as it was") from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
