@@ -14,12 +14,31 @@ from netprobe.errors import NetprobeError
 from netprobe.registry import spec
 
 
+def _positive(what: str, value, kind=int, required: bool = False):
+    """A positive number, given as one or as its text; anything else is a NetprobeError."""
+    from netprobe.args import positive
+
+    if value is None and required:
+        raise NetprobeError(f"{what} is required; give a positive {'integer' if kind is int else 'number'}")
+    return positive(what, value, kind)
+
+
 def cost(name_or_spec, resolution=None):
     """Per-layer analytic costs (list of ``Layer``) of a name or spec."""
     from netprobe.analysis.cost import net_layers
+    from netprobe.spec import Net
 
     net = spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
-    return net_layers(net, resolution)
+    if not isinstance(net, Net):
+        raise NetprobeError(f"cost takes a model name or a spec, not a {type(net).__name__}")
+    return net_layers(net, _positive("resolution", resolution))
+
+
+def summary(model, resolution=None, batch=1, dtype="fp32"):
+    """Totals, stages and layers of a model (docs/summary.md): a ``netprobe.analysis.summary.Summary``."""
+    from netprobe.analysis.summary import summary as run
+
+    return run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype)
 
 
 def bench(models, **options):
@@ -41,12 +60,5 @@ def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, c
     from netprobe.reports.compare import compare as rows_of
     from netprobe.reports.compare import to_frame
 
+    tolerance = _positive("tolerance", tolerance, float, required=True)
     return to_frame(rows_of(budget, families, tolerance, generate, bench, csv), timed=bench is not None)
-
-
-def __getattr__(name):
-    if name == "summary":
-        from netprobe.analysis.summary import summary
-
-        return summary
-    raise AttributeError(f"module 'netprobe' has no attribute {name!r}")

@@ -61,7 +61,7 @@ def instantiate(source: Source, device: str = "meta"):
             model = source.factory()
     except NetprobeError:
         raise
-    except (Exception, SystemExit) as e:  # noqa: BLE001 - user code: any failure becomes one line
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - user code: any failure, an exit too, becomes one line
         raise NetprobeError(f"{source.name}: the factory raised {type(e).__name__}: {first_line(e)}; "
                             "it must build a model when called with no arguments") from e
     if not isinstance(model, nn.Module):

@@ -74,6 +74,7 @@ def entry(name: str) -> Entry:
     if key in _ENTRIES:
         return _ENTRIES[key]
     if key in FAMILIES or any(ch in key for ch in "*?["):
+        resolve(name)  # a pattern that matches nothing says so
         raise NetprobeError(f"'{name}' names several models, this takes one; see 'netprobe list {name}'")
     raise NetprobeError(unknown_message(name))
 

@@ -34,7 +34,7 @@ def test_table_with_context_and_csv(tmp_path):
     out = tmp_path / "b.csv"
     result = run("--models", "RegNetX-200MF", "--csv", str(out), *FAST)
     assert result.exit_code == 0, result.output
-    assert "regnetx_002" in result.stdout and "TFLOP/s" in result.stdout
+    assert "regnetx_002" in result.stdout and "GFLOP/s" in result.stdout
     assert f"torch {torch.__version__}" in result.stdout and "2 FLOPs per analytic MAC" in result.stdout
     with open(out) as f:
         assert [r["model"] for r in csv.DictReader(f)] == ["regnetx_002"]

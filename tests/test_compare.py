@@ -285,13 +285,12 @@ def test_write_interrupted_keeps_the_previous_file(tmp_path, monkeypatch):
     path = tmp_path / "t.csv"
     report_io.write_frame(path, pd.DataFrame({"a": [1]}))
 
-    class Interrupting:
-        def to_csv(self, f, index):
-            f.write("a\n")
-            raise KeyboardInterrupt
+    def interrupted(fd):  # the new rows are in the temporary file, not yet renamed over the old one
+        raise KeyboardInterrupt
 
+    monkeypatch.setattr(report_io.os, "fsync", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        report_io.write_frame(path, Interrupting())
+        report_io.write_frame(path, pd.DataFrame({"a": [2, 3]}))
     assert path.read_text() == "a\n1\n" and sorted(x.name for x in tmp_path.iterdir()) == ["t.csv"]
 
 
@@ -318,7 +317,8 @@ def test_plot_without_matplotlib_fails_before_any_work(fake_bench, tmp_path, mon
     csv_path = tmp_path / "t.csv"
     result = cli("compare", "--budget", "400MF", "--bench", "--csv", str(csv_path), "--plot", str(tmp_path / "p.png"))
     assert result.exit_code == 2
-    assert result.stderr == "error: --plot needs matplotlib, which is not installed; pip install 'netprobe[plot]'\n"
+    assert result.stderr == ("error: --plot needs matplotlib, which is not installed; pip install matplotlib "
+                             "(in a source checkout: pip install -e '.[plot]')\n")
     assert not fake.calls and not csv_path.exists() and result.stdout == ""
 
 

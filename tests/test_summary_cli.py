@@ -23,14 +23,14 @@ def run(*args):
 
 
 def test_table_has_layers_stage_rows_totals_memory_and_convention():
-    r = run("regnety_002", "--resolution", "64")
+    r = run("regnety_002", "--resolution", "64", "--layers")
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
     assert max(len(line) for line in lines) <= 160
     for text in ("s1.b1.se.fc1", "SE reduce conv1x1", "gconv3x3 g=3 /2", "stage, os 4", "stage, os 32", "total",
                  "layer output bytes per stage (fp32, batch 1)", "Not a peak", "largest tensor", "macs: conv/linear/matmul/attention"):
         assert text in r.output, text
-    stage_row = next(line for line in lines if line.startswith("│ s1 "))
+    stage_row = next(line for line in lines if line.startswith("s1 "))
     first_layer = next(i for i, line in enumerate(lines) if "s1.b1.a.conv" in line)
     assert lines.index(stage_row) < first_layer
     assert "not counted" not in r.output
@@ -40,7 +40,7 @@ def test_depth_one_shows_stages_only():
     r = run("resnet18", "-r", "64", "--depth", "1")
     assert r.exit_code == 0, r.output
     layer_table = r.output.split("layer output bytes")[0]
-    assert "s1.b1" not in layer_table and "│ s4 " in layer_table
+    assert "s1.b1" not in layer_table and "\ns4 " in layer_table
 
 
 def test_output_stride_is_shown_as_an_integer():

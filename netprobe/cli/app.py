@@ -3,32 +3,88 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup, TyperOption
 
 from netprobe import __version__
 from netprobe.errors import NetprobeError, first_line
 
+_state = {"debug": False, "signal": signal.SIGINT}
+
+
+class _Group(TyperGroup):
+    """The root command: usage errors become one ``error:`` line (exit 2), and --debug goes anywhere."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            from typer._click import exceptions as click_errors  # Typer 0.2x carries its own click
+        except ImportError:
+            from click import exceptions as click_errors
+
+        args = list(sys.argv[1:] if args is None else args)
+        if "--debug" in args[: args.index("--") if "--" in args else len(args)]:
+            args = ["--debug", *(a for a in args if a != "--debug")]  # a root option, wherever it was typed
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.UsageError as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # click 8.2+: the help text itself, not an error
+                e.show()
+                sys.exit(e.exit_code)
+            where = f"; see '{e.ctx.command_path} --help'" if e.ctx else ""
+            _print_error(e.format_message().rstrip(".") + where)
+            sys.exit(2)
+        except click_errors.ClickException as e:
+            _print_error(e.format_message())
+            sys.exit(e.exit_code)
+        except typer.Abort:  # end of input at a prompt
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+_type_of = getattr(TyperOption, "display_type_rich", None)  # the type help shows beside an option (Typer 0.2x)
+
+
+def _flag_shows_no_type(self, ctx):
+    """A flag takes no value, so help shows no ``<bool>`` beside it (Typer shows one for every option)."""
+    return None if self.is_flag else _type_of(self, ctx)
+
+
+if _type_of is not None:
+    TyperOption.display_type_rich = _flag_shows_no_type
+
 app = typer.Typer(
     name="netprobe",
+    cls=_Group,
     help="Inspect, count and time CNN families: layer tables, exact params/MACs/activations, "
     "honest latency, and families compared at matched compute.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
-_state = {"debug": False}
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print one error line on stderr and exit."""
+def interrupt_code() -> int:
+    """The exit code of an interrupted run: 130 for Ctrl-C, 143 for SIGTERM (128 + the signal)."""
+    return 128 + int(_state["signal"])
+
+
+def _print_error(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
     Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one error line on stderr and exit."""
+    _print_error(message)
     raise typer.Exit(code)
 
 
@@ -48,7 +104,7 @@ def handles_errors(command):
         except KeyboardInterrupt:
             if _state["debug"]:
                 raise
-            fail("interrupted", 130)
+            fail("interrupted", interrupt_code())
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
             if _state["debug"]:
                 raise
@@ -82,9 +138,15 @@ def _register() -> None:
         importlib.import_module(f"netprobe.cli.{mod}")
 
 
+def _terminated(signum, frame) -> None:
+    _state["signal"] = signum
+    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: rows kept, a message
+
+
 def main() -> None:
     _register()
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(interrupt_code())

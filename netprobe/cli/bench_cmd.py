@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, InputSize, Json, MinTime,
-                                  Resolution, Threads, Warmup)
+from netprobe.cli.app import app, handles_errors, interrupt_code
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
+                                  Resolution, Threads, Warmup, warn_threads)
 
 
 
@@ -27,15 +27,16 @@ def bench_models(
     threads: Threads = None,
     warmup: Warmup = None,
     min_time: MinTime = None,
-    csv: Csv = None,
+    csv: CsvAppend = None,
     json: Json = False,
 ) -> None:
-    """Time the forward pass: median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
+    """Time the forward pass: median, p10/p90, IQR, images/s and achieved GFLOP/s, with the machine context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
     todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype, channels_last=channels_last,
                 compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
+    warn_threads(threads)
     progress = _progress()
     task = progress.add_task("starting", total=todo.size)
 
@@ -46,6 +47,8 @@ def bench_models(
         progress.console.print(_line(row), markup=False)
         progress.advance(task)
 
+    from netprobe.reports.io import WriteFailed
+
     try:
         with progress:
             rows = run(todo, on_row=on_row, on_start=on_start)
@@ -55,7 +58,10 @@ def bench_models(
 
         console(stderr=True).print(f"interrupted: {len(stop.rows)} of {todo.size} configurations measured"
                                    + (f", rows kept in {csv}" if csv and stop.rows else ""), markup=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_code()) from None
+    except WriteFailed as e:
+        _show(e.rows, json)  # what was measured is shown, then the one error line
+        raise
     _show(rows, json)
 
 
@@ -88,36 +94,32 @@ def _show(rows: list[dict], json: bool) -> None:
 
         typer.echo(io.to_json(rows))
         return
-    from rich import box
-    from rich.table import Table
+    from netprobe.cli.render import console, fitted, human, human_bytes
 
-    from netprobe.cli.render import console, human, human_bytes
-
-    table = Table(title=f"{len(rows)} configurations (latency in ms)", title_justify="left", box=box.SIMPLE_HEAD,
-                  collapse_padding=True, pad_edge=False)
-    cols = ["model", "batch", "res", "median", "p10", "p90", "IQR", "n", "img/s", "TFLOP/s"]
+    cols = ["model", "batch", "res", "median", "p10", "p90", "IQR", "n", "img/s", "GFLOP/s"]
     cols += ["peak mem"] * any(r["peak_mem_bytes"] is not None for r in rows)
     cols += ["compile s"] * any(r["compile_s"] is not None for r in rows)
-    for col in cols:
-        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+    lines = []
     for r in rows:
         cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "res": str(r["resolution"]),
                  "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
                  "p10": _ms(r["p10_ms"]), "p90": _ms(r["p90_ms"]), "IQR": _ms(r["iqr_ms"]),
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
-                 "TFLOP/s": f"{r['achieved_tflops']:.3g}" if r["achieved_tflops"] is not None else "",
+                 "GFLOP/s": f"{1e3 * r['achieved_tflops']:.4g}" if r["achieved_tflops"] is not None else "",
                  "peak mem": human_bytes(r["peak_mem_bytes"]) if r["peak_mem_bytes"] is not None else "",
                  "compile s": f"{r['compile_s']:.2f}" if r["compile_s"] is not None else ""}
-        table.add_row(*(cells[c] for c in cols))
+        lines.append(([cells[c] for c in cols], None))
     out = console()
-    out.print(table)
+    columns = [(c, c, "left" if c == "model" else "right") for c in cols]
+    drop = ("n", "p10", "p90", "res", "IQR", "compile s", "peak mem")
+    out.print(fitted(out, f"{len(rows)} configurations (latency in ms)", columns, lines, drop))
     for r in rows:
         if r["status"] != "ok":
             out.print(_line(r), markup=False)
     if rows:
         out.print(_context_line(rows[0]))
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "
-              "TFLOP/s achieved = 2 FLOPs per analytic MAC / median latency.")
+              "GFLOP/s achieved = 2 FLOPs per analytic MAC / median latency.")
 
 
 def _context_line(r: dict) -> str:

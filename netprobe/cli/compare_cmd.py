@@ -7,21 +7,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup
+from netprobe.cli.app import app, handles_errors, interrupt_code
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup,
+                                  warn_threads)
 from netprobe.errors import NetprobeError
 
 
 @app.command("compare")
 @handles_errors
 def compare_cmd(
-    budget: Annotated[str, typer.Option("--budget", "-b", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
+    budget: Annotated[str, typer.Option("--budget", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
     families: Annotated[Optional[str], typer.Option("--families", "-f", help="Comma-separated families (default: all).")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Flag rows whose MACs are further than this many percent from the budget.")] = 25.0,
     generate: Annotated[bool, typer.Option("--generate", help="Also make FAMILY@BUDGET members within 2% by each family's scaling rule.")] = False,
     bench: Annotated[bool, typer.Option("--bench", help="Time every selected member with the bench engine, taking the options below as 'netprobe bench' does.")] = False,
     device: Device = None,
-    batch: Annotated[Optional[str], typer.Option("--batch", help=BATCH_HELP)] = None,
+    batch: Annotated[Optional[str], typer.Option("--batch", "-b", help=BATCH_HELP)] = None,
     dtype: Dtype = None,
     threads: Threads = None,
     warmup: Warmup = None,
@@ -45,6 +46,9 @@ def compare_cmd(
         from netprobe.reports.plot import check_path
 
         check_path(plot)
+    warn_threads(threads)
+    from netprobe.reports.io import WriteFailed
+
     try:
         rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
                        on_row=_progress if bench else None)
@@ -55,14 +59,18 @@ def compare_cmd(
         from netprobe.cli.render import console
 
         timed = len({r["model"] for r in stop.rows})
-        console(stderr=True).print(f"interrupted: {timed} members timed" + (f", rows kept in {csv}" if csv else ""),
-                                   markup=False)
-        raise typer.Exit(130) from None
-    if plot:
+        kept = f", rows kept in {csv}" if csv and stop.rows else ""  # the file is written after the first member
+        console(stderr=True).print(f"interrupted: {timed} members timed{kept}", markup=False)
+        raise typer.Exit(interrupt_code()) from None
+    except WriteFailed as e:
+        if e.rows:
+            _show(e.rows, tolerance, json)
+        raise
+    _show(rows, tolerance, json)
+    if plot:  # after the rows are shown, so a full disk loses nothing
         from netprobe.reports.plot import plot_compare
 
         plot_compare(rows, plot)
-    _show(rows, tolerance, json)
 
 
 def _show(rows: list[dict], tolerance: float, json: bool) -> None:
@@ -86,31 +94,25 @@ def _progress(row: dict) -> None:
 
 
 def _render(rows: list[dict], tolerance: float) -> None:
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
     from netprobe.budget import format_budget
-    from netprobe.cli.render import console, human, human_bytes
+    from netprobe.cli.render import console, fitted, human, human_bytes
 
     timed = any("median_ms" in r for r in rows)
     batches = list(dict.fromkeys(r["batch"] for r in rows if r.get("batch") is not None))
     mem = timed and any(r.get("peak_mem_bytes") for r in rows)
     failed = timed and any(r.get("status") != "ok" for r in rows)
-    table = Table(title="families at matched compute", title_justify="left", box=box.SIMPLE_HEAD,
-                  padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
     cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
     if timed:
         cols += ["batch"] * (len(batches) > 1) + ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed
     else:
         cols += ["params", "acts"]
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("budget", "model", "status") else "right",
-                         no_wrap=True)
+    lines, sections = [], []
     last = None
     for r in rows:
         if last is not None and r["budget_macs"] != last:
-            table.add_section()
+            sections.append(len(lines))
         label = format_budget(r["budget_macs"]) if r["budget_macs"] != last else ""
         last = r["budget_macs"]
         e = r["budget_err_pct"]
@@ -126,9 +128,11 @@ def _render(rows: list[dict], tolerance: float) -> None:
             cells += [str(r.get("status", ""))] * failed
         else:
             cells += [_count(r["params"], human), _count(r["acts"], human)]
-        table.add_row(*cells, style=None if r["within_tolerance"] else "red")
+        lines.append((cells, None if r["within_tolerance"] else "red"))
     out = console()
-    out.print(table)
+    columns = [(c, c, "left" if c in ("budget", "model", "status") else "right") for c in cols]
+    drop = ("res", "acts", "peak mem", "GFLOP/s")
+    out.print(fitted(out, "families at matched compute", columns, lines, drop, tuple(sections)))
     for r in rows:
         if r.get("error"):  # a member that could not be generated, or a timing that failed
             where = f"{r['model']} batch {r['batch']}: {r['status']}: " if r.get("batch") is not None else ""

@@ -23,23 +23,23 @@ def list_models(
     from netprobe.reports.zoo import ZOO_COLUMNS, zoo_rows
 
     if csv:
-        io.check_writable(csv)
+        io.check_csv(csv, ZOO_COLUMNS)
     rows = zoo_rows(pattern, family)
-    if csv:
-        io.write_csv(csv, rows, ZOO_COLUMNS)
     if json:
         typer.echo(io.to_json(rows))
-        return
-    from rich.table import Table
+    else:
+        _render(rows)
+    if csv:  # after the rows are shown, so a full disk loses nothing
+        io.write_csv(csv, rows, ZOO_COLUMNS)
 
-    from netprobe.cli.render import console, human
 
-    table = Table(title=f"{len(rows)} models", title_justify="left")
-    for col, justify in (("model", "left"), ("family", "left"), ("res", "right"), ("params", "right"),
-                         ("MACs", "right"), ("acts", "right")):
-        table.add_column(col, justify=justify)
-    for r in rows:
-        table.add_row(r["model"], r["family"], str(r["resolution"]), human(r["params"]), human(r["macs"]), human(r["acts"]))
+def _render(rows: list[dict]) -> None:
+    from netprobe.cli.render import console, fitted, human
+
+    columns = [("model", "model", "left"), ("family", "family", "left"), ("res", "res", "right"),
+               ("params", "params", "right"), ("macs", "MACs", "right"), ("acts", "acts", "right")]
+    lines = [([r["model"], r["family"], str(r["resolution"]), human(r["params"]), human(r["macs"]),
+               human(r["acts"])], None) for r in rows]
     out = console()
-    out.print(table)
+    out.print(fitted(out, f"{len(rows)} models", columns, lines, drop=("family", "res")))
     out.print("MACs: multiply-accumulates (the papers' \"flops\"); acts: conv/linear/max-pool outputs at batch 1.")

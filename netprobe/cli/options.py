@@ -8,7 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Csv = Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.", dir_okay=False)]
+# One --csv rule: bench appends, the others replace; none writes over a file of other columns.
+Csv = Annotated[Optional[Path], typer.Option(
+    "--csv", help="Also write the rows to this CSV file, replacing it whole (never a file of other columns).",
+    dir_okay=False)]
+CsvAppend = Annotated[Optional[Path], typer.Option(
+    "--csv", help="Append each row to this CSV file as it is measured (created if missing; never a file of "
+    "other columns).", dir_okay=False)]
 Resolution = Annotated[Optional[int], typer.Option("--resolution", "-r", help="Input size in pixels (default: the model's native one).")]
 InputSize = Annotated[Optional[str], typer.Option(
     "--input-size", help="Input as CxHxW (1x224x320) or HxW, instead of a square --resolution.")]
@@ -19,6 +25,18 @@ BATCH_HELP = "Batch size, or a comma-separated sweep such as 1,8,64."
 Dtype = Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")]
 ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
+def warn_threads(threads: int | None) -> None:
+    """One line on stderr when more threads are asked for than this machine has cores."""
+    import os
+
+    cores = os.cpu_count() or 1
+    if threads and threads > cores:
+        from netprobe.cli.render import console
+
+        console(stderr=True).print(f"warning: --threads {threads} is more than this machine's {cores} cores; "
+                                   "timings will include the contention", markup=False)
+
+
 Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
 Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
 MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]

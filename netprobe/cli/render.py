@@ -32,3 +32,39 @@ def console(stderr: bool = False, width: int | None = None):
     if width is None and not os.environ.get("COLUMNS") and not stream.isatty():
         width = PIPE_WIDTH
     return Console(stderr=stderr, width=width, highlight=False)
+
+
+def fitted(out, title: str, columns: list[tuple[str, str, str]], rows: list[tuple[list[str], str | None]],
+           drop: tuple[str, ...] = (), sections: tuple[int, ...] = ()):
+    """A table as wide as ``out`` allows: the columns in ``drop`` go, first to last, until every cell fits whole.
+
+    ``columns``: (key, header, justify); ``rows``: (cells in column order, style); a section
+    line goes before each row index in ``sections``. Numbers are never cut: a column whose
+    cells still do not fit once ``drop`` is spent is folded onto more lines, not shortened.
+    """
+    from rich import box
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    keep = [c[0] for c in columns]
+
+    def build():
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True,
+                      pad_edge=False, show_edge=False)
+        index = [i for i, c in enumerate(columns) if c[0] in keep]
+        for i in index:
+            table.add_column(columns[i][1], justify=columns[i][2], overflow="fold")
+        for n, (cells, style) in enumerate(rows):
+            if n in sections:
+                table.add_section()
+            table.add_row(*(cells[i] for i in index), style=style)
+        return table
+
+    unbounded = out.options.update_width(10**4)  # the width each cell needs, not what the terminal gives
+    table = build()
+    for key in drop:
+        if Measurement.get(out, unbounded, table).maximum <= out.width:
+            break
+        keep.remove(key)
+        table = build()
+    return table

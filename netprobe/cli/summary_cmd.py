@@ -11,9 +11,13 @@ from netprobe.cli.options import Csv, InputSize, Json, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
-    "--depth", "-d", help="1: stages only, 2: blocks, N: modules of N name parts; default: every layer.")]
+    "--depth", help="1: stages, 2: blocks, N: modules of N name parts, 0: every layer. "
+    "Default: 2 in the table, every layer in --json and --csv.")]
+Layers = Annotated[bool, typer.Option("--layers", help="Every layer in the table (the same as --depth 0).")]
+Flops = Annotated[bool, typer.Option(
+    "--flops", help="Show FLOPs (2 x MACs: a multiply and an add) in the table instead of MACs.")]
 Dtype = Annotated[str, typer.Option(
-    "--dtype", help="Element type for output bytes: fp32, fp16, bf16, fp64, int8.")]
+    "--dtype", help="Element type for output bytes: fp32, fp16 or bf16.")]
 Counter = Annotated[str, typer.Option(
     "--counter", help="'all': also run fvcore and ptflops and show where they differ.")]
 Model = Annotated[str, typer.Argument(
@@ -28,6 +32,8 @@ def summary_command(
     input_size: InputSize = None,
     batch: Batch = 1,
     depth: Depth = None,
+    layers: Layers = False,
+    flops: Flops = False,
     dtype: Dtype = "fp32",
     counter: Counter = "netprobe",
     json: Json = False,
@@ -42,8 +48,14 @@ def summary_command(
         raise NetprobeError(f"unknown --counter '{counter}'; choose netprobe or all")
     if depth is not None and depth < 0:
         raise NetprobeError(f"--depth must be 0 or more (1 stages, 2 blocks), got {depth}")
+    if layers and depth not in (None, 0):
+        raise NetprobeError(f"--layers is --depth 0; give one of --layers and --depth {depth}")
+    if layers:
+        depth = 0
     if csv:
-        io.check_writable(csv)
+        from netprobe.analysis.summary import ROWS
+
+        io.check_csv(csv, ROWS)
     s = summary(model, resolution, batch, dtype, input_size=input_size)
     for note in s.notes:
         from netprobe.cli.render import console
@@ -54,25 +66,28 @@ def summary_command(
         from netprobe.analysis.peers import compare
 
         comparison = compare(model, s)
-    if csv:
-        _write_csv(csv, s.records(depth))
     if json:
         obj = s.to_dict(depth)
         if comparison:
             obj["counters"] = _counters_dict(comparison)
         typer.echo(io.to_json(obj))
-        return
-    _render(s, depth, comparison)
+    else:
+        from netprobe.analysis.footprint import footprint
+
+        _render(s, TABLE_DEPTH if depth is None else depth, comparison, footprint(s, model), flops)
+    if csv:  # after the table is shown, so a full disk loses nothing
+        _write_csv(csv, s.records(depth))
 
 
 def _write_csv(path, records: list[dict]) -> None:
     import pandas as pd
 
+    from netprobe.reports import io
     from netprobe.analysis.summary import ROWS
 
     frame = pd.DataFrame(records, columns=ROWS)
     frame["output_shape"] = ["x".join(map(str, shape)) for shape in frame["output_shape"]]
-    frame.to_csv(path, index=False)
+    io.write_frame(path, frame)
 
 
 def _counters_dict(c) -> dict:
@@ -89,11 +104,25 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}" if whole else "-"
 
 
-def _render(s, depth, comparison) -> None:
-    from rich.table import Table
+TABLE_DEPTH = 2  # stages and blocks: what a reader wants first; --layers for every layer
+SUMMARY_COLUMNS = [  # (key, header, justify)
+    ("name", "name", "left"), ("kind", "kind", "left"), ("ch", "ch", "left"), ("output", "output", "left"),
+    ("params", "params", "right"), ("params%", "%", "right"), ("macs", "MACs", "right"), ("macs%", "%", "right"),
+    ("acts", "acts", "right"), ("acts%", "%", "right"),
+]
+SUMMARY_DROPS = ("acts%", "params%", "ch", "output", "kind")  # first to go as the terminal narrows
+BYTES_COLUMNS = [
+    ("stage", "stage", "left"), ("output", "output", "left"), ("os", "os", "right"),
+    ("bytes", "output bytes", "right"), ("%", "%", "right"), ("largest", "largest tensor", "right"),
+    ("layer", "in layer", "left"),
+]
+BYTES_DROPS = ("layer", "os", "output", "%")
 
+
+def _render(s, depth, comparison, fp, flops: bool) -> None:
+    from netprobe.analysis.footprint import MB
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
-    from netprobe.cli.render import console, human, human_bytes
+    from netprobe.cli.render import console, fitted, human, human_bytes
     from netprobe.counts import CONVENTION
 
     out = console()
@@ -101,53 +130,47 @@ def _render(s, depth, comparison) -> None:
     family = f" ({s.family})" if s.family else ""
     c, h, w = s.input_size
     size = f"{h}x{w}" + (f"x{c}ch" if c != 3 else "")
-    table = Table(title=f"{s.model}{family} at {size}, batch {s.batch}", title_justify="left")
-    for col in ("name", "kind", "ch", "output"):
-        table.add_column(col, justify="left", no_wrap=True)
-    for col in ("params", "%", "MACs", "%", "acts", "%"):
-        table.add_column(col, justify="right", no_wrap=True)
+    per_mac = 2 if flops else 1  # FLOPs count a multiply and an add
 
     def cells(c):
-        return (human(c.params), _pct(c.params, t.params), human(c.macs), _pct(c.macs, t.macs),
-                human(c.acts), _pct(c.acts, t.acts))
+        return [human(c.params), _pct(c.params, t.params), human(per_mac * c.macs), _pct(c.macs, t.macs),
+                human(c.acts), _pct(c.acts, t.acts)]
 
     rows = s.rows(depth) if depth != 1 else []
+    lines = []
     for st in s.stages:
         label = f"stage, os {st.output_stride}" if st.output_stride else "stage"
         if st.modules:
             label += f" ({st.modules})"
-        table.add_row(st.name, label, "", _shape(st.output_shape), *cells(st.counts), style="bold")
+        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts)], "bold"))
         for r in rows:
             if r.stage == st.name:
                 ch = f"{r.w_in}→{r.w_out}" if r.w_out else ""
-                table.add_row(f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts))
-    table.add_section()
-    table.add_row("total", f"{len(s.layers)} layers", "", "", *cells(t), style="bold")
-    out.print(table)
+                lines.append(([f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts)], None))
+    lines.append((["total", f"{len(s.layers)} layers", "", "", *cells(t)], "bold"))
+    title = f"{s.model}{family} at {size}, batch {s.batch}"
+    columns = [(k, "FLOPs" if flops and k == "macs" else h, j) for k, h, j in SUMMARY_COLUMNS]
+    out.print(fitted(out, title, columns, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
+    out.print(f"params: {human(fp.trainable)} trainable, {human(fp.frozen)} frozen; "
+              f"params size {fp.params_bytes / MB:.2f} MB; layer outputs {fp.output_bytes / MB:.2f} MB "
+              f"({s.dtype}, batch {s.batch}; MB = 10^6 bytes)", markup=False)
+    if flops:
+        out.print(f"FLOPs = 2 x MACs (a multiply and an add); total {human(2 * t.macs)} FLOPs = {human(t.macs)} MACs",
+                  markup=False)
     if s.unsupported:
         seen = ", ".join(f"{name} x{n}" for name, n in sorted(s.unsupported.items(), key=lambda kv: -kv[1]))
         out.print(f"not counted (ops that do arithmetic netprobe has no formula for): {seen}", style="yellow",
                   markup=False)
     out.print(CONVENTION + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
-    out.print(_bytes_table(s, human_bytes))
+    lines = [([st.name, _shape(st.output_shape), str(st.output_stride or "-"), human_bytes(st.output_bytes),
+               _pct(st.output_bytes, s.output_bytes), human_bytes(st.largest_output_bytes),
+               st.largest_output_layer], None) for st in s.stages]
+    lines.append((["total", "", "", human_bytes(s.output_bytes), "", "", ""], "bold"))
+    title = f"layer output bytes per stage ({s.dtype}, batch {s.batch})"
+    out.print(fitted(out, title, BYTES_COLUMNS, lines, BYTES_DROPS, sections=(len(lines) - 1,)))
     out.print(OUTPUT_BYTES_RULE)
     if comparison:
         out.print(_counter_table(comparison, human))
-
-
-def _bytes_table(s, human_bytes):
-    from rich.table import Table
-
-    table = Table(title=f"layer output bytes per stage ({s.dtype}, batch {s.batch})", title_justify="left")
-    for col, justify in (("stage", "left"), ("output", "left"), ("os", "right"), ("output bytes", "right"),
-                         ("%", "right"), ("largest tensor", "right"), ("in layer", "left")):
-        table.add_column(col, justify=justify, no_wrap=col != "in layer")
-    for st in s.stages:
-        table.add_row(st.name, _shape(st.output_shape), str(st.output_stride or "-"), human_bytes(st.output_bytes),
-                      _pct(st.output_bytes, s.output_bytes), human_bytes(st.largest_output_bytes), st.largest_output_layer)
-    table.add_section()
-    table.add_row("total", "", "", human_bytes(s.output_bytes), "", "", "", style="bold")
-    return table
 
 
 def _counter_table(c, human):

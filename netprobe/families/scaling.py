@@ -33,6 +33,10 @@ B0_RESOLUTION = 224
 # pycls ``scaling_factors("d1_w8_g8", s)`` ("fast compound scaling" of Dollar et al. 2021,
 # without its resolution share: RegNets are defined at 224): depth s**(1/9), widths s**(4/9).
 E_DEPTH, E_WIDTH = 1 / 9, 4 / 9
+# Each step of a search builds a whole spec, and a RegNet's depth and widths grow without
+# bound with the scale factor (regnety@1e30 would be thousands of blocks millions wide), so a
+# budget further than this from the nearest member fails at once instead of searching.
+MAX_SCALE = 100
 
 
 @lru_cache(maxsize=4096)  # searches meet the same net many times; Net is frozen and hashable
@@ -133,7 +137,12 @@ def _regnet_generator(family: str):
         """
         base_name = nearest({n: macs_of(regnet(n, REGNETS[n])) for n in members}, macs)
         base = REGNETS[base_name]
-        s = macs / macs_of(regnet(base_name, base))
+        base_macs = macs_of(regnet(base_name, base))
+        s = macs / base_macs
+        if not 1 / MAX_SCALE <= s <= MAX_SCALE:
+            side = "more" if s > 1 else "less"
+            raise NetprobeError(f"cannot generate {name}: scaling {base_name} ({format_budget(base_macs)}) reaches "
+                                f"at most {MAX_SCALE}x {side} compute; choose a budget nearer the family's members")
         d_rule, w_rule = max(1, round(base.d * s ** E_DEPTH)), s ** E_WIDTH
         group_w = scale_group_w(base.group_w * w_rule)
 
@@ -148,7 +157,7 @@ def _regnet_generator(family: str):
         # rounded to 8, so try its neighbours too, and a block more or less, each with the
         # w_a that lands nearest (MACs grow with w_a as blocks move to wider stages). Wide
         # group widths make widths step by a whole group, so their neighbours come last.
-        w_0 = quantize(base.w_0 * w_rule, 8)
+        w_0 = max(8, quantize(base.w_0 * w_rule, 8))  # a narrower stem-side width is no RegNet
         w_a = base.w_a * w_rule
         searches = [(at(d, w, g), w_a / 2, w_a * 2)
                     for g in (group_w, group_w - 8, group_w + 8)

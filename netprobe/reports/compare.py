@@ -28,6 +28,8 @@ def budgets_of(budget: str | int | list) -> list[tuple[str, int]]:
     if isinstance(budget, str):
         return parse_budgets(budget)
     items = budget if isinstance(budget, (list, tuple)) else [budget]
+    if not items:
+        raise NetprobeError("no budget given; use e.g. 400MF or [400e6, 1.6e9]")
     out: dict[int, str] = {}
     for item in items:
         if isinstance(item, str):
@@ -80,7 +82,8 @@ def _generated_row(budget: int, family: str, label: str, tolerance: float) -> di
 
 def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool = False) -> list[dict]:
     """Analytic rows: per budget, per family, the nearest registered member [and a generated one]."""
-    if not (tolerance > 0 and math.isfinite(tolerance)):
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not (
+            tolerance > 0 and math.isfinite(tolerance)):
         raise NetprobeError(f"bad tolerance {tolerance}; use a positive percentage such as 25")
     budgets, fams = budgets_of(budget), families_of(families)
     macs = {}
@@ -132,21 +135,24 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     whose ``rows`` are the rows of the members timed so far, as the CSV holds them.
     """
     if csv:
-        io.check_writable(csv)
+        io.check_csv(csv, columns([], timed=bench is not None))
     rows = matched_rows(budget, families, tolerance, generate)
     if bench is None:
         if csv:
-            io.write_frame(csv, to_frame(rows))
+            _write(csv, rows, timed=False)
         return rows
     from netprobe.timing.bench import Interrupted
     from netprobe.timing.bench import bench as run_bench
 
+    if not isinstance(bench, dict) or {"resolution", "csv", "on_row", "on_start"} & set(bench):
+        raise NetprobeError("bench takes a dict of timing options (device, batch, dtype, ...); no resolution, csv "
+                            "or callbacks: each member is timed at its native resolution")
     timings: list[dict] = []
 
     def timed(t: dict) -> None:
         timings.append(t)
         if csv:
-            io.write_frame(csv, to_frame(_join(rows, timings), timed=True))
+            _write(csv, _join(rows, timings), timed=True)
         if on_row:
             for row in _join(rows, [t]):
                 on_row(row)
@@ -158,8 +164,17 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
         raise Interrupted(_join(rows, timings)) from None
     out = _join(rows, returned, keep_untimed=True)
     if csv:
-        io.write_frame(csv, to_frame(out, timed=True))
+        _write(csv, out, timed=True)
     return out
+
+
+def _write(csv, rows: list[dict], timed: bool) -> None:
+    """The CSV replaced by these rows; if that fails the error carries them, for the caller to show."""
+    try:
+        io.write_frame(csv, to_frame(rows, timed))
+    except io.WriteFailed as e:
+        e.rows = rows
+        raise
 
 
 def to_frame(rows: list[dict], timed: bool | None = None):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import math
 import os
 from pathlib import Path
 
 from netprobe.budget import format_budget
 from netprobe.errors import NetprobeError
-from netprobe.reports.io import check_writable
+from netprobe.reports.io import check_writable, replace_file
 
 FORMATS = (".png", ".svg", ".pdf")
 
@@ -20,7 +21,8 @@ def check_path(path: str | os.PathLike) -> Path:
     if p.suffix.lower() not in FORMATS:
         raise NetprobeError(f"--plot {path}: unknown image type; give a file name ending in {', '.join(FORMATS)}")
     if importlib.util.find_spec("matplotlib") is None:
-        raise NetprobeError("--plot needs matplotlib, which is not installed; pip install 'netprobe[plot]'")
+        raise NetprobeError("--plot needs matplotlib, which is not installed; pip install matplotlib "
+                             "(in a source checkout: pip install -e '.[plot]')")
     return p
 
 
@@ -56,18 +58,40 @@ def _y_axis(rows: list[dict]) -> tuple[str, str, str]:
 def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
     """Write one line per family through its members, budgets marked; returns the path."""
     p = check_path(path)
+    fig = figure(rows)
+    image = io.BytesIO()
+    fig.savefig(image, format=p.suffix.lower().lstrip("."))
+    replace_file(p, image.getvalue(), option="--plot")  # whole or not at all
+    return p
+
+
+def _one_batch(rows: list[dict]) -> list[dict]:
+    """The rows of the first batch size timed (all rows when untimed): one point per member, as the title says."""
+    batches = [r.get("batch") for r in rows if _value(r, "median_ms")]
+    return [r for r in rows if not batches or r.get("batch") == batches[0]]
+
+
+def _beyond(rows: list[dict]) -> set[str]:
+    """Members beyond tolerance of a budget they were picked for (a member may stand for several budgets)."""
+    return {r["model"] for r in rows if not r["within_tolerance"]}
+
+
+def figure(rows: list[dict]):
+    """The comparison as a matplotlib Figure (drawn, so its labels have their final places)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
     budgets = sorted({r["budget_macs"] for r in rows})
-    rows = [r for r in rows if r["macs"] is not None]  # members that could not be generated have no point
+    rows = _one_batch([r for r in rows if r["macs"] is not None])  # members not generated have no point
     key, y_label, title = _y_axis(rows)
     fig = Figure(figsize=(10, 6.5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     colors = [f"C{i}" for i in range(10)]
     families = list(dict.fromkeys(r["family"] for r in rows))
+    beyond = _beyond(rows)
+    labels = []
     for color, fam in zip(colors * 2, families):
         fam_rows = [r for r in rows if r["family"] == fam and _value(r, key)]
         generated = [r for r in fam_rows if r["generated"]]
@@ -80,14 +104,12 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
         if extra:
             ax.scatter([r["macs"] for r in extra], [_value(r, key) for r in extra], marker="s",
                        facecolors="none", edgecolors=color)
+        marked = [r for r in line + extra if r["model"] in beyond]
+        if marked:
+            ax.scatter([r["macs"] for r in marked], [_value(r, key) for r in marked], marker="x", s=70,
+                       color=color, gid="beyond")
         # Generated names repeat the legend and the budget, so only registered ones are labelled.
-        beyond = [r for r in line + extra if not r["within_tolerance"]]
-        if beyond:
-            ax.scatter([r["macs"] for r in beyond], [_value(r, key) for r in beyond], marker="x", s=70,
-                       color=color)
-        for r in (extra if generated else line):
-            ax.annotate(r["model"], (r["macs"], _value(r, key)), xytext=(4, 3), textcoords="offset points",
-                        fontsize=7, color=color)
+        labels += [(r["model"], r["macs"], _value(r, key), color) for r in (extra if generated else line)]
     ax.set_xscale("log")
     ax.set_yscale("log")
     # Plain tick labels (400M, 1.6G; 30, 100 ms), minor ones only at 2x, 3x and 5x.
@@ -101,10 +123,28 @@ def plot_compare(rows: list[dict], path: str | os.PathLike) -> Path:
     ax.set_xlabel("MACs (multiply-accumulates, the papers' \"flops\")")
     ax.set_ylabel(y_label)
     notes = ["lines: generated members, squares: nearest registered"] * any(r["generated"] for r in rows)
-    notes += ["x: beyond tolerance"] * (not all(r["within_tolerance"] for r in rows))
+    notes += ["x: beyond tolerance of a budget"] * bool(beyond)
     ax.set_title("\n".join([title, "; ".join(notes)]) if notes else title, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(p)
-    return p
+    _place_labels(fig, ax, labels)
+    return fig
+
+
+LABEL_STEP = 9  # points: a label that would overlap one already placed moves up by this much
+
+
+def _place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:
+    """Annotate each point with its name, moving a label up until it overlaps none placed before it."""
+    renderer = fig.canvas.get_renderer()
+    placed = []
+    for text, x, y, color in sorted(labels, key=lambda lab: (lab[2], lab[1])):
+        for step in range(40):
+            note = ax.annotate(text, (x, y), xytext=(4, 3 + step * LABEL_STEP), textcoords="offset points",
+                               fontsize=7, color=color)
+            box = note.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in placed):
+                break
+            note.remove()
+        placed.append(box)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from netprobe import registry
+from netprobe.args import positive
 from netprobe.errors import NetprobeError, first_line
 from netprobe.timing import engine
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp, torch_dtype
@@ -56,22 +57,10 @@ class Target:
         return self.input_size[1]
 
 
-def positive(what: str, value, kind=int, hint: str = ""):
-    """``value`` (a number or its text) as a positive int (or float); None stays None."""
-    if value is None:
-        return None
-    try:
-        number = kind(str(value).strip()) if isinstance(value, str) else value
-    except ValueError:
-        number = None
-    if (isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0
-            or number == float("inf") or (kind is int and number != int(number))):
-        raise NetprobeError(f"{what} '{value}' is not a positive {'integer' if kind is int else 'number'}{hint}")
-    return kind(number)
-
-
 def parse_batches(batch) -> list[int]:
     """``8``, ``"1,8,64"`` or ``[1, 8]`` as a list of positive ints, repeats dropped."""
+    if batch is None:
+        raise NetprobeError("no batch size given; use e.g. 8 or 1,8,64")
     items = batch.split(",") if isinstance(batch, str) else batch if isinstance(batch, (list, tuple)) else [batch]
     out = [positive("batch", b, hint="; use e.g. 8 or 1,8,64") for b in items]
     if not out:
@@ -170,7 +159,11 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
         if plan.csv is not None:
             from netprobe.reports import io
 
-            io.append_csv(plan.csv, row, BENCH_COLUMNS)
+            try:
+                io.append_csv(plan.csv, row, BENCH_COLUMNS)
+            except io.WriteFailed as e:  # the caller still shows every row measured
+                e.rows = rows
+                raise
         if on_row:
             on_row(row)
 
@@ -197,6 +190,13 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
 def bench(models, *, on_row: Callable[[dict], None] | None = None,
           on_start: Callable[[str, int], None] | None = None, **options) -> list[dict]:
     """Time each model's forward pass at each batch size (options: see ``plan``); one row per configuration."""
+    import inspect
+
+    accepted = inspect.signature(plan).parameters
+    unknown = [k for k in options if k not in accepted or k == "models"]
+    if unknown:
+        raise NetprobeError(f"unknown bench option {', '.join(unknown)}; "
+                            f"use {', '.join(k for k in accepted if k != 'models')}")
     return run(plan(models, **options), on_row, on_start)
 
 

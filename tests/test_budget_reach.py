@@ -1,0 +1,38 @@
+"""Budgets a family cannot reach: every generator fails fast with its reason, never hangs or crashes."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from netprobe import registry
+from netprobe.cli.app import _register, app
+from netprobe.errors import NetprobeError
+
+_register()
+OUT_OF_REACH = ["1", "1MF", "2.1MF", "1e15", "1e30"]
+
+
+@pytest.mark.parametrize("budget", OUT_OF_REACH)
+@pytest.mark.parametrize("family", registry.FAMILIES)
+def test_every_family_refuses_a_budget_out_of_reach_with_its_reason(family, budget):
+    with pytest.raises(NetprobeError, match=rf"^cannot generate {family}@{budget}: .*choose a budget nearer"):
+        registry.spec(f"{family}@{budget}")
+
+
+def test_compare_generate_gives_each_family_its_row_at_an_unreachable_budget():
+    result = CliRunner().invoke(app, ["compare", "--budget", "1MF", "--generate", "--json"])
+    assert result.exit_code == 0, result.output
+    generated = {r["family"]: r for r in json.loads(result.stdout) if r["generated"]}
+    assert list(generated) == list(registry.FAMILIES)
+    assert all(r["error"].startswith(f"cannot generate {f}@1MF: ") for f, r in generated.items())
+
+
+@pytest.mark.parametrize("command", [["summary", "regnety@1e30"], ["list", "regnety@1e30"]])
+def test_the_cli_answers_an_enormous_budget_at_once(command):
+    # Before, this searched ever larger RegNets until memory ran out; the timeout only catches that.
+    done = subprocess.run([sys.executable, "-m", "netprobe", *command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: cannot generate regnety@1e30: ") and done.stderr.count("\n") == 1

@@ -1,0 +1,203 @@
+"""Report files: whole-file writes are atomic, appends whole and locked, paths checked before any work."""
+
+import csv
+import errno
+import json
+import multiprocessing
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from netprobe.cli.app import _register, app
+from netprobe.reports import io
+from netprobe.timing import engine
+from netprobe.timing.bench import BENCH_COLUMNS
+
+_register()
+FAST = ["--warmup", "2", "--min-time", "0.05", "-r", "32"]
+COLUMNS = ["model", "ms"]
+# Every command that writes a file, with the option that names it.
+WRITERS = {
+    "list": (["list", "resnet18"], "--csv"),
+    "summary": (["summary", "regnetx_002"], "--csv"),
+    "compare": (["compare", "--budget", "400MF", "--families", "regnetx"], "--csv"),
+    "compare-plot": (["compare", "--budget", "400MF", "--families", "regnetx"], "--plot"),
+    "bench": (["bench", "--models", "regnetx_002", *FAST], "--csv"),
+}
+
+
+def cli(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def no_timing(monkeypatch):
+    calls = []
+    monkeypatch.setattr(engine, "time_config", lambda *a, **kw: calls.append(1))
+    return calls
+
+
+def test_an_append_after_a_last_line_without_newline_starts_a_new_line(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("model,ms\na,1")
+    io.append_csv(path, {"model": "b", "ms": 2}, COLUMNS)
+    assert path.read_text() == "model,ms\na,1\nb,2\n"
+
+
+def test_a_failed_append_leaves_no_partial_row(tmp_path, monkeypatch):
+    path = tmp_path / "r.csv"
+    io.append_csv(path, {"model": "a", "ms": 1}, COLUMNS)
+    before = path.read_bytes()
+    real = os.write
+
+    def half_then_full(fd, data):
+        real(fd, data[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "write", half_then_full)
+    with pytest.raises(io.WriteFailed, match=rf"^--csv {path}: cannot append the row \(No space left on device\)"):
+        io.append_csv(path, {"model": "b", "ms": 2}, COLUMNS)
+    assert path.read_bytes() == before
+
+
+def _append_many(path: str, worker: int) -> None:
+    for i in range(40):
+        io.append_csv(path, {"model": f"w{worker}", "ms": i}, COLUMNS)
+
+
+def test_two_processes_appending_to_a_new_file_write_one_header(tmp_path):
+    path = str(tmp_path / "r.csv")
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_append_many, args=(path, w)) for w in range(3)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(120)
+    lines = Path(path).read_text().splitlines()
+    assert lines.count("model,ms") == 1 and lines[0] == "model,ms"
+    assert len(lines) == 1 + 3 * 40 and all(line.count(",") == 1 for line in lines)
+
+
+def test_a_failed_replace_keeps_the_old_file_and_names_the_users_path(tmp_path, monkeypatch):
+    path = tmp_path / "r.csv"
+    io.write_csv(path, [{"model": "a", "ms": 1}], COLUMNS)
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fsync", full)
+    with pytest.raises(io.WriteFailed) as e:
+        io.write_csv(path, [{"model": "b", "ms": 2}], COLUMNS)
+    assert str(e.value).startswith(f"--csv {path}: cannot write it") and ".tmp" not in str(e.value)
+    assert path.read_text() == "model,ms\na,1\n" and [p.name for p in tmp_path.iterdir()] == ["r.csv"]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_path_under_a_file_is_refused_before_any_work(writer, tmp_path, no_timing):
+    args, option = WRITERS[writer]
+    (tmp_path / "afile").write_text("x")
+    target = tmp_path / "afile" / ("x.png" if option == "--plot" else "x.csv")
+    result = cli(*args, option, str(target))
+    assert result.exit_code == 2, result.output
+    parent = tmp_path / "afile"
+    assert result.stderr == f"error: {option} {target}: {parent} is a file, not a directory; choose another path\n"
+    assert result.stdout == "" and not no_timing
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_an_unwritable_directory_is_refused_before_any_work(writer, tmp_path, no_timing):
+    if os.geteuid() == 0:
+        pytest.skip("root may write anywhere")
+    args, option = WRITERS[writer]
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o500)
+    result = cli(*args, option, str(locked / ("x.png" if option == "--plot" else "x.csv")))
+    assert result.exit_code == 2 and "permission denied" in result.stderr and not no_timing
+
+
+@pytest.fixture
+def full_device(tmp_path) -> Path:
+    """A device on which every write fails with ENOSPC, like /dev/full, but a copy of it where we can make one.
+
+    Code that wrongly replaced the path instead of writing to it must not replace the
+    machine's own /dev/full.
+    """
+    path = tmp_path / "full.png"  # a name --plot takes too
+    try:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+        with open(path, "wb") as f:
+            f.write(b"x")
+            f.flush()
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            return path
+        if os.path.exists("/dev/full") and os.geteuid() != 0:  # only root could replace it
+            return Path("/dev/full")
+        pytest.skip("no device that fails writes with ENOSPC")
+    pytest.skip("the copy of /dev/full accepted a write")
+
+
+@pytest.mark.parametrize("writer", ["list", "summary", "compare", "compare-plot", "bench"])
+def test_a_full_disk_keeps_the_rows_and_names_the_path(writer, full_device):
+    args, option = WRITERS[writer]
+    if option == "--plot" and full_device.suffix != ".png":
+        pytest.skip("--plot takes only image file names")
+    result = cli(*args, "--json", option, str(full_device))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-1].startswith(f"error: {option} {full_device}: cannot ")
+    assert json.loads(result.stdout)  # what was measured is still shown
+    assert stat.S_ISCHR(os.stat(full_device).st_mode)  # written to, never replaced
+
+
+@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+def test_a_file_of_other_columns_is_never_overwritten(writer, tmp_path, no_timing):
+    args, option = WRITERS[writer]
+    path = tmp_path / "notes.csv"
+    path.write_text("name,comment\nx,keep me\n")
+    result = cli(*args, option, str(path))
+    assert result.exit_code == 2 and result.stderr.startswith(f"error: --csv {path} already holds other columns")
+    assert path.read_text() == "name,comment\nx,keep me\n" and not no_timing
+
+
+@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+def test_a_csv_that_is_not_utf8_is_one_line_naming_the_file(writer, tmp_path, no_timing):
+    args, option = WRITERS[writer]
+    path = tmp_path / "latin.csv"
+    path.write_bytes("modèle,ms\n".encode("latin-1"))
+    result = cli(*args, option, str(path))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --csv {path} is not a UTF-8 CSV file; choose a new file\n" and not no_timing
+
+
+@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+def test_every_csv_ends_lines_with_newline_only(writer, tmp_path):
+    args, option = WRITERS[writer]
+    path = tmp_path / "out.csv"
+    result = cli(*args, "--json", option, str(path))
+    assert result.exit_code == 0, result.output
+    data = path.read_bytes()
+    assert b"\r" not in data and data.endswith(b"\n")
+    assert len(list(csv.reader(data.decode().splitlines()))) >= 2
+
+
+def test_bench_appends_and_the_others_replace(tmp_path):
+    bench, summary = tmp_path / "b.csv", tmp_path / "s.csv"
+    for _ in range(2):
+        assert cli(*WRITERS["bench"][0], "--json", "--csv", str(bench)).exit_code == 0
+        assert cli(*WRITERS["summary"][0], "--json", "--csv", str(summary)).exit_code == 0
+    with open(bench) as f:
+        assert [r["model"] for r in csv.DictReader(f)] == ["regnetx_002"] * 2
+    assert list(csv.reader(open(bench)))[0] == BENCH_COLUMNS
+    first = summary.read_text()
+    assert cli(*WRITERS["summary"][0], "--json", "--csv", str(summary)).exit_code == 0
+    assert summary.read_text() == first
+
+
+@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+def test_help_states_the_csv_rule(writer):
+    text = " ".join(cli(WRITERS[writer][0][0], "--help").stdout.replace("│", " ").split())
+    assert ("Append each row" if writer == "bench" else "replacing it whole") in text
+    assert "never a file of other columns" in text
