@@ -25,7 +25,7 @@ def cost(name_or_spec, resolution=None):
 def bench(models, **options):
     """Time forward passes (docs/bench.md): a DataFrame, one row per (model, batch), columns BENCH_COLUMNS.
 
-    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, ...); on Ctrl-C
+    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ...); on Ctrl-C
     the ``Interrupted`` raised holds the rows measured so far, as dicts.
     """
     import pandas as pd

@@ -129,12 +129,15 @@ class Summary:
 ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "output_bytes"]
 
 
-def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> Summary:
+def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
+            output_stride: int | None = None) -> Summary:
     """Summary of a registered name, alias, ``FAMILY@BUDGET``, ``package.module:factory``,
-    ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``."""
+    ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``.
+
+    ``output_stride`` (8, 16) dilates a ResNet-like zoo model (netprobe.families.dilation)."""
     _check(resolution, batch)
     dtype = parse_dtype(dtype)
-    source = _source(model)
+    source = _dilated(_source(model), output_stride)
     out = _analyze(source, resolution, batch, dtype)
     if _final_height(out) == 1:
         stride = _final_stride(_analyze(source, None, 1, dtype))
@@ -287,3 +290,16 @@ def _common_prefix(names: list[str]) -> str:
             break
         out.append(parts[0])
     return ".".join(out)
+
+
+def _dilated(source: loaders.Source, output_stride: int | None) -> loaders.Source:
+    """The zoo model of ``source`` at another output stride (dilated ResNets)."""
+    if output_stride is None:
+        return source
+    if source.net is None:
+        raise NetprobeError(f"--output-stride applies to zoo models, not to {source.name}; "
+                            "build that model dilated and pass it as package.module:factory")
+    from netprobe.families.dilation import with_output_stride
+
+    net = with_output_stride(source.net, output_stride)
+    return replace(source, name=net.name, net=net)

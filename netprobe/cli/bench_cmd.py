@@ -8,8 +8,8 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Resolution,
-                                  Threads, Warmup)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, OutputStride,
+                                  Resolution, Threads, Warmup)
 
 
 
@@ -28,13 +28,14 @@ def bench_models(
     min_time: MinTime = None,
     csv: Csv = None,
     json: Json = False,
+    output_stride: OutputStride = None,
 ) -> None:
     """Time the forward pass: median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
     todo = plan(models, device=device, batch=batch, resolution=resolution, dtype=dtype, channels_last=channels_last,
-                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
+                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv, output_stride=output_stride)
     progress = _progress()
     task = progress.add_task("starting", total=todo.size)
 

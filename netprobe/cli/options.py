@@ -9,6 +9,8 @@ import typer
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Csv = Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.", dir_okay=False)]
+OutputStride = Annotated[Optional[int], typer.Option(
+    "--output-stride", help="Dilate a ResNet-like zoo model to output stride 8 or 16 (torchvision's replace_stride_with_dilation).")]
 Resolution = Annotated[Optional[int], typer.Option("--resolution", "-r", help="Input size in pixels (default: the model's native one).")]
 
 # The timing options: `bench` and `compare --bench` take them with the same names and help.

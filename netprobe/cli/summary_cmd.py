@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, Json, Resolution
+from netprobe.cli.options import Csv, Json, OutputStride, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -31,6 +31,7 @@ def summary_command(
     counter: Counter = "netprobe",
     json: Json = False,
     csv: Csv = None,
+    output_stride: OutputStride = None,
 ) -> None:
     """Per-layer and per-stage params, MACs, activations and layer output bytes of a network."""
     from netprobe.analysis.summary import summary
@@ -43,12 +44,12 @@ def summary_command(
         raise NetprobeError(f"--depth must be 0 or more (1 stages, 2 blocks), got {depth}")
     if csv:
         io.check_writable(csv)
-    s = summary(model, resolution, batch, dtype)
+    s = summary(model, resolution, batch, dtype, output_stride=output_stride)
     comparison = None
     if counter == "all":
         from netprobe.analysis.peers import compare
 
-        comparison = compare(model, s)
+        comparison = compare(model if output_stride is None else _dilated_spec(model, output_stride), s)
     if csv:
         _write_csv(csv, s.records(depth))
     if json:
@@ -58,6 +59,14 @@ def summary_command(
         typer.echo(io.to_json(obj))
         return
     _render(s, depth, comparison)
+
+
+def _dilated_spec(model: str, output_stride: int):
+    """The dilated spec that ``summary`` counted, for the other counters to count too."""
+    from netprobe import registry
+    from netprobe.families.dilation import with_output_stride
+
+    return with_output_stride(registry.spec(model), output_stride)
 
 
 def _write_csv(path, records: list[dict]) -> None:

@@ -74,25 +74,28 @@ def parse_batches(batch) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-def resolve_targets(models, resolution: int | None) -> list[Target]:
-    """Targets for names, aliases, patterns, families, ``FAMILY@BUDGET`` or modules."""
+def resolve_targets(models, resolution: int | None, output_stride: int | None = None) -> list[Target]:
+    """Targets for names, aliases, patterns, families, ``FAMILY@BUDGET`` or modules (zoo ones dilated on request)."""
     from torch import nn
 
     from netprobe.analysis.cost import net_totals
+    from netprobe.families.dilation import with_output_stride
 
     items = [models] if isinstance(models, (str, nn.Module)) else list(models or [])
     targets: list[Target] = []
     for item in items:
         if isinstance(item, nn.Module):
+            if output_stride is not None:
+                raise NetprobeError(f"output_stride applies to zoo models only, not to a {type(item).__name__} module")
             if resolution is None:
                 raise NetprobeError(f"a resolution is needed to time a {type(item).__name__} module; pass resolution=224")
             name = getattr(item, "spec_name", type(item).__name__)
             targets.append(Target(name, "custom", resolution, None, module=item))
             continue
         for name in registry.resolve(item):
-            net = registry.spec(name)
+            net = with_output_stride(registry.spec(name), output_stride)
             res = resolution or net.resolution
-            targets.append(Target(name, net.family, res, net_totals(net, res).macs, net=net, in_channels=net.w_in))
+            targets.append(Target(net.name, net.family, res, net_totals(net, res).macs, net=net, in_channels=net.w_in))
     if not targets:
         raise NetprobeError("no models given; name some, e.g. resnet18,regnetx_004 (see 'netprobe list')")
     return targets
@@ -116,7 +119,7 @@ class Plan:
 
 
 def plan(models, *, device="cpu", batch=1, resolution=None, dtype="fp32", channels_last=False, compile=False,
-         threads=None, warmup=None, min_time=None, csv=None) -> Plan:
+         threads=None, warmup=None, min_time=None, csv=None, output_stride=None) -> Plan:
     """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
     dev = parse_device(device)
     settings = {"dtype": parse_dtype(dtype, dev), "device": dev, "channels_last": bool(channels_last),
@@ -129,7 +132,8 @@ def plan(models, *, device="cpu", batch=1, resolution=None, dtype="fp32", channe
         from netprobe.reports import io
 
         csv = io.check_appendable(csv, BENCH_COLUMNS)
-    return Plan(tuple(resolve_targets(models, resolution)), batches, settings, warm, min_time, csv)
+    output_stride = positive("output-stride", output_stride, hint="; use 8 or 16")
+    return Plan(tuple(resolve_targets(models, resolution, output_stride)), batches, settings, warm, min_time, csv)
 
 
 def run(plan: Plan, on_row: Callable[[dict], None] | None = None,

@@ -1,0 +1,130 @@
+"""Dilated ResNets (``--output-stride 8|16``) and the ResNet variants against the hub models.
+
+``hub_variants_exact.csv`` holds timm 1.0.31's SE/SK/ResNeSt models (native and at
+``output_stride=8/16``) and torchvision 0.29.1's ResNets built with
+``replace_stride_with_dilation``, counted under netprobe's convention.
+"""
+
+from collections import Counter
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import netprobe
+from conftest import read_csv
+from netprobe import registry
+from netprobe.analysis.cost import net_layers, net_totals
+from netprobe.analysis.measure import measure
+from netprobe.build import build
+from netprobe.cli.app import _register, app
+from netprobe.errors import NetprobeError
+from netprobe.families.dilation import DILATABLE, with_output_stride
+from netprobe.timing.bench import bench, plan
+
+_register()
+HUB = read_csv("hub_variants_exact.csv")
+GOLDEN = [r for r in read_csv("golden_variants.csv") if r["output_stride"]]
+ROUNDED = [r for r in read_csv("published_variants.csv") if r["output_stride"]]
+ONE_PER_FAMILY = [next(n for n in registry.names() if registry.spec(n).family == f) for f in DILATABLE]
+
+
+def spec_at(row):
+    net = registry.spec(row["model"])
+    return with_output_stride(net, int(row["output_stride"])) if row["output_stride"] else net
+
+
+def row_id(row) -> str:
+    return f"{row['model']}-os{row['output_stride'] or 32}"
+
+
+@pytest.mark.parametrize("row", HUB + GOLDEN, ids=row_id)
+def test_exact_against_timm_and_torchvision(row):
+    net = spec_at(row)
+    c = net_totals(net, int(row["resolution"]))
+    assert (c.params, c.macs, c.acts) == (int(row["params"]), int(row["macs"]), int(row["acts"]))
+
+
+@pytest.mark.parametrize("row", ROUNDED, ids=row_id)
+def test_published_rounded(row):
+    c = net_totals(spec_at(row))
+    assert [float(f"{x:.3g}") for x in (c.params / 1e6, c.macs / 1e9, c.acts / 1e6)] == pytest.approx(
+        [float(row["params_m"]), float(row["gmacs"]), float(row["acts_m"])])
+
+
+@pytest.mark.parametrize("name", ONE_PER_FAMILY)
+@pytest.mark.parametrize("output_stride", [8, 16])
+def test_dilated_analytic_equals_built_and_measured(name, output_stride):
+    net = with_output_stride(registry.spec(name), output_stride)
+    model = build(net, "meta")
+    measured = measure(model, (net.resolution, net.resolution))
+    assert not measured.unsupported
+    analytic = net_layers(net)
+    assert Counter((x.name, x.counts, x.out_shape) for x in analytic) == Counter(
+        (x.name, x.counts, x.out_shape) for x in measured.layers)
+    assert Counter((x.name, x.dilation) for x in analytic if x.op == "conv") == Counter(
+        (x.name, x.dilation) for x in measured.layers if x.op == "conv")
+    body = [s for s in netprobe.summary(net).stages if s.name in ("s1", "s2", "s3", "s4")]
+    assert [s.output_stride for s in body] == ([4, 8, 8, 8] if output_stride == 8 else [4, 8, 16, 16])
+
+
+def test_first_block_of_a_dilated_stage_keeps_the_previous_dilation():
+    layers = {x.name: x for x in net_layers(with_output_stride(registry.spec("resnet50"), 8))}
+    assert [layers[f"s3.b{i}.b.conv"].dilation for i in (1, 2)] == [1, 2]
+    assert [layers[f"s4.b{i}.b.conv"].dilation for i in (1, 2, 3)] == [2, 4, 4]
+    assert (layers["s3.b1.b.conv"].stride, layers["s3.b1.proj.conv"].stride) == (1, 1)
+    basic = {x.name: x for x in net_layers(with_output_stride(registry.spec("skresnet18"), 16))}
+    # timm's basic blocks: the strided (first) conv at the previous dilation, the second at the new one
+    assert [basic[f"s4.b1.sk.paths.{i}.conv"].dilation for i in (0, 1)] == [1, 2]
+    assert [basic["s4.b1.b.conv"].dilation, basic["s4.b2.sk.paths.1.conv"].dilation] == [2, 4]
+    assert basic["s4.b2.sk.paths.1.conv"].kind.endswith("d=4")
+
+
+def test_dilated_forward_keeps_the_feature_map():
+    net = with_output_stride(registry.spec("resnest14d"), 8)
+    model = build(net).eval()
+    seen = []
+    model.s4.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    with torch.inference_mode():
+        out = model(torch.randn(1, 3, 64, 64))
+    assert out.shape == (1, 1000) and torch.isfinite(out).all()
+    assert seen == [(1, 2048, 8, 8)]
+
+
+def test_python_api_and_native_stride():
+    s = netprobe.summary("resnet50", output_stride=16)
+    assert (s.model, s.totals.params, s.totals.macs, s.totals.acts) == ("resnet50_os16", 25557032, 6208619496, 12896232)
+    assert netprobe.summary("resnet50", output_stride=32).totals == netprobe.summary("resnet50").totals
+    (row,) = bench("resnet18", output_stride=8, resolution=32, warmup=2, min_time=0.05)
+    assert (row["model"], row["status"]) == ("resnet18_os8", "ok")
+    assert plan("resnet18", output_stride=8).targets[0].macs == net_totals(with_output_stride(
+        registry.spec("resnet18"), 8)).macs
+
+
+@pytest.mark.parametrize("name", ["regnetx_004", "efficientnet_b0", "rexnet_1.0x", "wrn_28_10"])
+def test_families_without_a_dilated_variant_are_an_error(name):
+    with pytest.raises(NetprobeError, match=f"{name} has no dilated variant"):
+        with_output_stride(registry.spec(name), 8)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["summary", "regnetx_004", "--output-stride", "8"], "regnetx_004 has no dilated variant"),
+    (["summary", "resnet50", "--output-stride", "4"], "must be 8, 16 or 32"),
+    (["bench", "--models", "efficientnet_b0", "--output-stride", "16"], "efficientnet_b0 has no dilated variant"),
+    (["bench", "--models", "resnet18", "--output-stride", "0"], "output-stride '0' is not a positive integer"),
+])
+def test_cli_bad_output_stride_is_one_line_exit_2(args, words):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
+
+
+def test_cli_summary_dilated_json():
+    import json
+
+    result = CliRunner().invoke(app, ["summary", "resnet101", "--output-stride", "8", "--json"])
+    assert result.exit_code == 0, result.output
+    obj = json.loads(result.stdout)
+    assert (obj["model"], obj["stages"][-2]["output_stride"]) == ("resnet101_os8", 8)
+    assert f"{obj['macs'] / 1e9:.3g}" == "33.9"
