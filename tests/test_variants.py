@@ -1,4 +1,4 @@
-"""Dilated ResNets (``--output-stride 8|16``) and the ResNet variants against the hub models.
+"""The ResNet variants: dilated ResNets (``--output-stride 8|16``), hub models, kinds, stages, CBAM.
 
 ``hub_variants_exact.csv`` holds timm 1.0.31's SE/SK/ResNeSt models (native and at
 ``output_stride=8/16``) and torchvision 0.29.1's ResNets built with
@@ -128,3 +128,31 @@ def test_cli_summary_dilated_json():
     obj = json.loads(result.stdout)
     assert (obj["model"], obj["stages"][-2]["output_stride"]) == ("resnet101_os8", 8)
     assert f"{obj['macs'] / 1e9:.3g}" == "33.9"
+
+
+@pytest.mark.parametrize("name, kinds", [
+    ("skresnext50_32x4d", {"sk gconv3x3 g=32", "sk gconv3x3 g=32 d=2", "sk reduce conv1x1", "sk select (softmax)"}),
+    ("resnest50d", {"split-attn gconv3x3 g=2 r=2", "split-attn reduce conv1x1", "split-attn select (softmax)"}),
+    ("cbam_resnet50", {"CBAM reduce linear", "CBAM maxpool", "CBAM conv7x7", "CBAM gate (sigmoid)"}),
+    ("seresnext50_32x4d", {"SE reduce conv1x1", "SE gate (sigmoid)", "gconv3x3 g=32"}),
+])
+def test_kinds_read_like_the_paper(name, kinds):
+    assert kinds <= {layer.kind for layer in netprobe.summary(name).layers}
+
+
+@pytest.mark.parametrize("name", registry.resolve("seresnet,seresnext,skresnet,skresnext,resnest,cbam_resnet"))
+def test_four_body_stages(name):
+    assert [s.name for s in netprobe.summary(name).stages] == ["stem", "s1", "s2", "s3", "s4", "head"]
+
+
+def test_cbam_runs_its_shared_mlp_twice_and_counts_both_calls():
+    layers = [x for x in net_layers(registry.spec("cbam_resnet18")) if x.name.startswith("s1.b1.cbam.channel.fc")]
+    assert [(x.name, x.counts.params) for x in layers] == [
+        ("s1.b1.cbam.channel.fc1", 64 * 4 + 4), ("s1.b1.cbam.channel.fc2", 4 * 64 + 64),
+        ("s1.b1.cbam.channel.fc1", 0), ("s1.b1.cbam.channel.fc2", 0)]
+    assert [x.counts.macs for x in layers] == [260, 320, 260, 320]
+    calls = Counter()
+    model = build(registry.spec("cbam_resnet18"), "meta")
+    model.s1.b1.cbam.channel.fc1.register_forward_hook(lambda m, i, o: calls.update(["fc1"]))
+    measure(model, (224, 224))
+    assert calls["fc1"] == 2
