@@ -89,11 +89,9 @@ class ResidualBlock(nn.Module):
         super().__init__()
         self.shortcut = block.shortcut
         self.w_in = block.w_in
-        for name, u in block.units:
+        for name, u in block.pre + block.units:
             self.add_module(name, unit_module(u))
         self.pre_names = [name for name, _ in block.pre]
-        for name, u in block.pre:
-            self.add_module(name, unit_module(u))
         self.unit_names = [name for name, _ in block.units]
         if block.proj is not None:
             self.proj = unit_module(block.proj)
@@ -164,7 +162,7 @@ class SelectiveKernelModule(nn.Module):
         xs = torch.split(x, u.w_in // u.paths, 1) if u.split_input else [x] * u.paths
         y = torch.stack([path(xi) for path, xi in zip(self.paths, xs)], dim=1)  # N, paths, C, H, W
         a = self.attn.fc_select(self.attn.act(self.attn.bn(self.attn.fc_reduce(y.sum(1).mean((2, 3), keepdim=True)))))
-        a = self.attn.softmax(a.view(a.shape[0], u.paths, u.w_out, 1, 1))
+        a = self.attn.softmax(a.reshape(a.shape[0], u.paths, u.w_out, 1, 1))
         return (y * a).sum(1)
 
 
@@ -175,8 +173,7 @@ class SplitAttnModule(nn.Module):
         super().__init__()
         self.u = u
         w_mid = u.w * u.radix
-        self.conv = nn.Conv2d(u.w, w_mid, u.kernel, u.stride, u.dilation * (u.kernel // 2), u.dilation,
-                              groups=u.groups * u.radix, bias=False)
+        self.conv = nn.Conv2d(u.w, w_mid, u.kernel, u.stride, u.padding, u.dilation, u.groups * u.radix, bias=False)
         self.bn0 = nn.BatchNorm2d(w_mid)
         self.act0 = activation("relu")
         self.fc1 = nn.Conv2d(u.w, u.w_attn, 1, groups=u.groups)
@@ -189,10 +186,10 @@ class SplitAttnModule(nn.Module):
         u = self.u
         y = self.act0(self.bn0(self.conv(x)))
         n, _, h, w = y.shape
-        y = y.view(n, u.radix, u.w, h, w)
+        y = y.reshape(n, u.radix, u.w, h, w)
         a = self.fc2(self.act1(self.bn1(self.fc1(y.sum(1).mean((2, 3), keepdim=True)))))
         # the attention vector is laid out (group, split, channel); softmax over the splits of each group
-        a = a.view(n, u.groups, u.radix, -1).transpose(1, 2)
+        a = a.reshape(n, u.groups, u.radix, -1).transpose(1, 2)
         a = self.rsoftmax(a).reshape(n, u.radix, u.w, 1, 1)
         return (y * a).sum(1)
 

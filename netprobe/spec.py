@@ -151,6 +151,10 @@ class SplitAttn:
     kernel: int = 3
     dilation: int = 1
 
+    @property
+    def padding(self) -> int:
+        return self.dilation * (self.kernel // 2)
+
 
 @dataclass(frozen=True)
 class CBAM:

@@ -156,3 +156,28 @@ def test_cbam_runs_its_shared_mlp_twice_and_counts_both_calls():
     model.s1.b1.cbam.channel.fc1.register_forward_hook(lambda m, i, o: calls.update(["fc1"]))
     measure(model, (224, 224))
     assert calls["fc1"] == 2
+
+
+def test_units_compute_what_timms_compute():
+    """With timm's weights, the SK and split-attention units give timm's outputs (skipped without timm)."""
+    layers = pytest.importorskip("timm.layers")
+    from netprobe.build import SelectiveKernelModule, SplitAttnModule
+    from netprobe.spec import SelectiveKernel, SplitAttn
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 64, 8, 8)
+    for groups, radix in ((1, 2), (2, 2), (4, 4)):
+        ref = layers.SplitAttn(64, 64, groups=groups, radix=radix, norm_layer=torch.nn.BatchNorm2d).eval()
+        ours = SplitAttnModule(SplitAttn(64, ref.fc1.out_channels, radix, groups)).eval()
+        for p in ref.parameters():
+            torch.nn.init.normal_(p)
+        ours.load_state_dict(ref.state_dict())
+        assert torch.allclose(ours(x), ref(x), atol=1e-4)
+    for split, groups in ((True, 1), (False, 32)):
+        ref = layers.SelectiveKernel(64, 64, groups=groups, split_input=split).eval()
+        ours = SelectiveKernelModule(SelectiveKernel(64, 64, ref.attn.fc_reduce.out_channels, 1, groups,
+                                                     split_input=split)).eval()
+        for p in ref.parameters():
+            torch.nn.init.normal_(p, std=0.2)
+        ours.load_state_dict(ref.state_dict())
+        assert torch.allclose(ours(x), ref(x), atol=1e-4)
