@@ -2,7 +2,8 @@
 
 ``hub_variants_exact.csv`` holds timm 1.0.31's SE/SK/ResNeSt models (native and at
 ``output_stride=8/16``) and torchvision 0.29.1's ResNets built with
-``replace_stride_with_dilation``, counted under netprobe's convention.
+``replace_stride_with_dilation``, counted under netprobe's convention by
+``data/make_hub_variants_exact.py``.
 """
 
 from collections import Counter
