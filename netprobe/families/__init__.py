@@ -40,12 +40,11 @@ def _register_resnet_variants(registry) -> None:
     """SE/SK/CBAM ResNets, ResNeSt and WRN on CIFAR."""
     from netprobe.families.attention_resnet import ALIASES, ATTN_RESNETS, attn_resnet
     from netprobe.families.attention_resnet import family_of as attn_family
-
-    for name, cfg in ATTN_RESNETS.items():
-        registry.register(name, attn_family(cfg), partial(attn_resnet, name, cfg), aliases=ALIASES.get(name, ()))
     from netprobe.families.resnest import RESNESTS, resnest
     from netprobe.families.wrn import WRNS, wrn
 
+    for name, cfg in ATTN_RESNETS.items():
+        registry.register(name, attn_family(cfg), partial(attn_resnet, name, cfg), aliases=ALIASES.get(name, ()))
     for name, cfg in RESNESTS.items():
         registry.register(name, "resnest", partial(resnest, name, cfg))
     for name, cfg in WRNS.items():
