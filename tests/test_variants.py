@@ -182,3 +182,14 @@ def test_units_compute_what_timms_compute():
             torch.nn.init.normal_(p, std=0.2)
         ours.load_state_dict(ref.state_dict())
         assert torch.allclose(ours(x), ref(x), atol=1e-4)
+
+
+@pytest.mark.parametrize("name, modules", [
+    ("skresnet50", {"s1.b1.sk.paths.0", "s1.b1.sk.paths.1", "s1.b1.sk.attn.fc_select", "s1.b1.proj"}),
+    ("resnest50d", {"stem.conv3", "s2.b1.splat.fc1", "s2.b1.avd", "s2.b1.proj.pool", "s2.b1.proj.conv"}),
+    ("cbam_resnet18", {"s1.b1.cbam.channel.fc1", "s1.b1.cbam.spatial.conv"}),
+    ("seresnet50", {"s4.b3.se.fc1", "s4.b3.c"}),
+    ("wrn_28_10", {"stem.conv", "s1.b1.bn_a", "s1.b1.a", "s1.b1.proj", "s3.b4.b", "head.final.bn"}),
+])
+def test_module_names_read_like_the_paper(name, modules):
+    assert modules <= dict(build(registry.spec(name), "meta").named_modules()).keys()
