@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 from netprobe.errors import NetprobeError
-from netprobe.spec import AvgDown, AvgPool, Block, Net, Stage
+from netprobe.spec import AvgPool, Block, Net, Stage
 
 # Families whose body is the four ResNet stages at strides 4, 8, 16, 32.
 DILATABLE = ("resnet", "resnext", "wide_resnet", "seresnet", "seresnext", "skresnet", "skresnext", "resnest",
@@ -65,6 +65,5 @@ def _dilate(block: Block, first: int, dilation: int) -> Block:
 
 
 def _spatial(u) -> bool:
-    """A unit with a window wider than 1 that can dilate (kernel paths have 3x3 windows)."""
-    names = {f.name for f in fields(u)}
-    return "dilation" in names and getattr(u, "kernel", 3) > 1 and not isinstance(u, AvgDown)
+    """A unit with a window wider than 1 that can dilate (selective-kernel paths are 3x3)."""
+    return "dilation" in {f.name for f in fields(u)} and getattr(u, "kernel", 3) > 1
