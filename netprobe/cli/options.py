@@ -12,6 +12,8 @@ Csv = Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows 
 OutputStride = Annotated[Optional[int], typer.Option(
     "--output-stride", help="Dilate a ResNet-like zoo model to output stride 8 or 16 (torchvision's replace_stride_with_dilation).")]
 Resolution = Annotated[Optional[int], typer.Option("--resolution", "-r", help="Input size in pixels (default: the model's native one).")]
+InputSize = Annotated[Optional[str], typer.Option(
+    "--input-size", help="Input as CxHxW (1x224x320) or HxW, instead of a square --resolution.")]
 
 # The timing options: `bench` and `compare --bench` take them with the same names and help.
 Device = Annotated[Optional[str], typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")]
