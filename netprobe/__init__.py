@@ -44,7 +44,7 @@ def summary(model, resolution=None, batch=1, dtype="fp32"):
 def bench(models, **options):
     """Time forward passes (docs/bench.md): a DataFrame, one row per (model, batch), columns BENCH_COLUMNS.
 
-    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, ...); on Ctrl-C
+    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ...); on Ctrl-C
     the ``Interrupted`` raised holds the rows measured so far, as dicts.
     """
     import pandas as pd

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netprobe.spec import SE, Act, Block, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Named, Net, Unit, with_classes
+from netprobe.spec import (CBAM, SE, Act, AvgDown, AvgPool, Block, BNAct, Conv, ConvBN, Dropout, GlobalPool, Linear,
+                           MaxPool, Named, Net, SelectiveKernel, SplitAttn, Unit, with_classes)
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
 
@@ -23,7 +24,7 @@ class ConvBNAct(nn.Sequential):
 
     def __init__(self, u: ConvBN):
         super().__init__()
-        self.conv = nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, groups=u.groups, bias=False)
+        self.conv = nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, u.groups, bias=False)
         self.bn = nn.BatchNorm2d(u.w_out)
         if u.act:
             self.act = activation(u.act)
@@ -71,7 +72,7 @@ def unit_module(u: Unit) -> nn.Module:
         return nn.Dropout(u.p)
     if isinstance(u, Linear):
         return nn.Linear(u.w_in, u.w_out)
-    raise TypeError(f"no module for {u!r}")
+    return variant_module(u)
 
 
 def units_module(units: Named) -> nn.Sequential:
@@ -88,27 +89,156 @@ class ResidualBlock(nn.Module):
         super().__init__()
         self.shortcut = block.shortcut
         self.w_in = block.w_in
-        for name, u in block.units:
+        for name, u in block.pre + block.units:
             self.add_module(name, unit_module(u))
+        self.pre_names = [name for name, _ in block.pre]
         self.unit_names = [name for name, _ in block.units]
         if block.proj is not None:
-            self.proj = ConvBNAct(block.proj)
+            self.proj = unit_module(block.proj)
         if block.post_act:
             self.out_act = activation(block.post_act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = x
+        h = x
+        for name in self.pre_names:
+            h = getattr(self, name)(h)
+        y = h
         for name in self.unit_names:
             y = getattr(self, name)(y)
         if self.shortcut == "identity":
             y = y + x
         elif self.shortcut == "proj":
-            y = y + self.proj(x)
+            y = y + self.proj(h)
         elif self.shortcut == "partial":
             y = torch.cat([y[:, : self.w_in] + x, y[:, self.w_in :]], dim=1)
         if hasattr(self, "out_act"):
             y = self.out_act(y)
         return y
+
+
+# --- modules of the ResNet variants' units (SE/SK/ResNeSt/CBAM/WRN/dilated) ---
+
+
+class BNActModule(nn.Sequential):
+    """bn [, act] (pre-activation)."""
+
+    def __init__(self, u: BNAct):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(u.w)
+        if u.act:
+            self.act = activation(u.act)
+
+
+class AvgDownModule(nn.Sequential):
+    """[2x2 average pool, ceil mode,] 1x1 conv, bn: the "ResNet-D" shortcut."""
+
+    def __init__(self, u: AvgDown):
+        super().__init__()
+        if u.stride > 1:
+            self.pool = nn.AvgPool2d(2, u.stride, ceil_mode=True, count_include_pad=False)
+        self.conv = nn.Conv2d(u.w_in, u.w_out, 1, bias=False)
+        self.bn = nn.BatchNorm2d(u.w_out)
+
+
+class SelectiveKernelModule(nn.Module):
+    """Kernel paths (on input slices when split), summed and pooled, reduce, select: softmax over paths."""
+
+    def __init__(self, u: SelectiveKernel):
+        super().__init__()
+        self.u = u
+        w_path = u.w_in // u.paths if u.split_input else u.w_in
+        groups = min(u.w_out, u.groups)
+        self.paths = nn.ModuleList(ConvBNAct(ConvBN(w_path, u.w_out, 3, u.stride, groups, "relu", d))
+                                   for d in u.path_dilations)
+        self.attn = nn.Module()
+        self.attn.fc_reduce = nn.Conv2d(u.w_out, u.w_attn, 1, bias=False)
+        self.attn.bn = nn.BatchNorm2d(u.w_attn)
+        self.attn.act = activation("relu")
+        self.attn.fc_select = nn.Conv2d(u.w_attn, u.w_out * u.paths, 1, bias=False)
+        self.attn.softmax = nn.Softmax(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.u
+        xs = torch.split(x, u.w_in // u.paths, 1) if u.split_input else [x] * u.paths
+        y = torch.stack([path(xi) for path, xi in zip(self.paths, xs)], dim=1)  # N, paths, C, H, W
+        a = self.attn.fc_select(self.attn.act(self.attn.bn(self.attn.fc_reduce(y.sum(1).mean((2, 3), keepdim=True)))))
+        a = self.attn.softmax(a.reshape(a.shape[0], u.paths, u.w_out, 1, 1))
+        return (y * a).sum(1)
+
+
+class SplitAttnModule(nn.Module):
+    """Conv into radix x groups splits, bn, act; pooled sum of splits, fc1, bn, act, fc2; softmax over splits."""
+
+    def __init__(self, u: SplitAttn):
+        super().__init__()
+        self.u = u
+        w_mid = u.w * u.radix
+        self.conv = nn.Conv2d(u.w, w_mid, u.kernel, u.stride, u.padding, u.dilation, u.groups * u.radix, bias=False)
+        self.bn0 = nn.BatchNorm2d(w_mid)
+        self.act0 = activation("relu")
+        self.fc1 = nn.Conv2d(u.w, u.w_attn, 1, groups=u.groups)
+        self.bn1 = nn.BatchNorm2d(u.w_attn)
+        self.act1 = activation("relu")
+        self.fc2 = nn.Conv2d(u.w_attn, w_mid, 1, groups=u.groups)
+        self.rsoftmax = nn.Softmax(dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        u = self.u
+        y = self.act0(self.bn0(self.conv(x)))
+        n, _, h, w = y.shape
+        y = y.reshape(n, u.radix, u.w, h, w)
+        a = self.fc2(self.act1(self.bn1(self.fc1(y.sum(1).mean((2, 3), keepdim=True)))))
+        # the attention vector is laid out (group, split, channel); softmax over the splits of each group
+        a = a.reshape(n, u.groups, u.radix, -1).transpose(1, 2)
+        a = self.rsoftmax(a).reshape(n, u.radix, u.w, 1, 1)
+        return (y * a).sum(1)
+
+
+class CBAMModule(nn.Module):
+    """Channel gate (one MLP on the avg- and the max-pooled vector, summed), then spatial gate (kxk conv on max/mean)."""
+
+    def __init__(self, u: CBAM):
+        super().__init__()
+        self.channel = nn.Module()
+        self.channel.avg = nn.AdaptiveAvgPool2d(1)
+        self.channel.max = nn.AdaptiveMaxPool2d(1)
+        self.channel.fc1 = nn.Linear(u.w, u.w_mid)
+        self.channel.act = activation("relu")
+        self.channel.fc2 = nn.Linear(u.w_mid, u.w)
+        self.channel.gate = nn.Sigmoid()
+        self.spatial = nn.Module()
+        self.spatial.conv = nn.Conv2d(2, 1, u.kernel, padding=u.kernel // 2, bias=False)
+        self.spatial.bn = nn.BatchNorm2d(1)
+        self.spatial.gate = nn.Sigmoid()
+
+    def _mlp(self, v: torch.Tensor) -> torch.Tensor:
+        ch = self.channel
+        return ch.fc2(ch.act(ch.fc1(v.flatten(1))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ch, sp = self.channel, self.spatial
+        a = ch.gate(self._mlp(ch.avg(x)) + self._mlp(ch.max(x)))
+        x = x * a[:, :, None, None]
+        m = torch.cat([x.amax(1, keepdim=True), x.mean(1, keepdim=True)], dim=1)
+        return x * sp.gate(sp.bn(sp.conv(m)))
+
+
+def variant_module(u: Unit) -> nn.Module:
+    if isinstance(u, BNAct):
+        return BNActModule(u)
+    if isinstance(u, Conv):
+        return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, bias=u.bias)
+    if isinstance(u, AvgPool):
+        return nn.AvgPool2d(u.kernel, u.stride, u.padding)
+    if isinstance(u, AvgDown):
+        return AvgDownModule(u)
+    if isinstance(u, SelectiveKernel):
+        return SelectiveKernelModule(u)
+    if isinstance(u, SplitAttn):
+        return SplitAttnModule(u)
+    if isinstance(u, CBAM):
+        return CBAMModule(u)
+    raise TypeError(f"no module for {u!r}")
 
 
 class Network(nn.Module):

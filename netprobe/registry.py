@@ -27,7 +27,9 @@ _ENTRIES: dict[str, Entry] = {}
 _ALIASES: dict[str, str] = {}
 _GENERATORS: dict[str, Callable[[str, float], Net]] = {}
 
-FAMILIES = ("regnetx", "regnety", "efficientnet", "resnet", "resnext", "wide_resnet", "rexnet")
+FAMILIES = ("regnetx", "regnety", "efficientnet", "resnet", "resnext", "wide_resnet", "rexnet",
+            # the ResNet variants
+            "seresnet", "seresnext", "skresnet", "skresnext", "resnest", "cbam_resnet", "wrn_cifar")
 
 
 def normalize(name: str) -> str:
@@ -108,6 +110,8 @@ def generate(family: str, budget: str | float) -> Net:
 
     _load()
     fam = normalize(family)
+    if fam in FAMILIES and fam not in _GENERATORS:
+        raise NetprobeError(f"{fam} has no budget generator; generated members exist for {', '.join(_GENERATORS)}")
     if fam not in _GENERATORS:
         raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(_GENERATORS)}")
     macs = parse_budget(budget) if isinstance(budget, str) else budget

@@ -20,10 +20,11 @@ class ConvBN:
     stride: int = 1
     groups: int = 1
     act: str | None = None
+    dilation: int = 1
 
     @property
     def padding(self) -> int:
-        return self.kernel // 2
+        return self.dilation * (self.kernel // 2)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,100 @@ class Linear:
     w_out: int
 
 
-Unit = Union[ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear]
+# --- units of the ResNet variants (SE/SK/ResNeSt/CBAM/WRN/dilated) ---
+
+
+@dataclass(frozen=True)
+class BNAct:
+    """BatchNorm then an optional activation, without a convolution (pre-activation blocks)."""
+
+    w: int
+    act: str | None = "relu"
+
+
+@dataclass(frozen=True)
+class Conv:
+    """A convolution alone (pre-activation blocks put the BatchNorm before it)."""
+
+    w_in: int
+    w_out: int
+    kernel: int = 1
+    stride: int = 1
+    bias: bool = False
+    dilation: int = 1
+
+    @property
+    def padding(self) -> int:
+        return self.dilation * (self.kernel // 2)
+
+
+@dataclass(frozen=True)
+class AvgPool:
+    """Average pooling that downsamples (ResNeSt's anti-aliased stride, ``avd``)."""
+
+    kernel: int = 3
+    stride: int = 2
+    padding: int = 1
+
+
+@dataclass(frozen=True)
+class AvgDown:
+    """A shortcut that average-pools (2x2, ceil, padding not counted) before its 1x1 conv + BN ("ResNet-D")."""
+
+    w_in: int
+    w_out: int
+    stride: int = 2
+
+
+@dataclass(frozen=True)
+class SelectiveKernel:
+    """SKNet's unit: kernel paths (3x3 at dilations d, 2d, ...) fused by a softmax select over paths.
+
+    ``split_input`` gives each path an equal slice of the input channels (timm's SK-ResNets).
+    """
+
+    w_in: int
+    w_out: int
+    w_attn: int
+    stride: int = 1
+    groups: int = 1
+    paths: int = 2
+    split_input: bool = True
+    dilation: int = 1
+
+    @property
+    def path_dilations(self) -> tuple[int, ...]:
+        return tuple(self.dilation * (i + 1) for i in range(self.paths))
+
+
+@dataclass(frozen=True)
+class SplitAttn:
+    """ResNeSt's split attention: a kxk conv into ``radix`` splits per group, softmax-weighted over the splits."""
+
+    w: int
+    w_attn: int
+    radix: int = 2
+    groups: int = 1
+    stride: int = 1
+    kernel: int = 3
+    dilation: int = 1
+
+    @property
+    def padding(self) -> int:
+        return self.dilation * (self.kernel // 2)
+
+
+@dataclass(frozen=True)
+class CBAM:
+    """Channel gate (shared MLP on avg- and max-pooled features), then spatial gate (kxk conv on max/mean maps)."""
+
+    w: int
+    w_mid: int
+    kernel: int = 7
+
+
+Unit = Union[ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear, BNAct, Conv, AvgPool, AvgDown, SelectiveKernel,
+             SplitAttn, CBAM]
 Named = tuple[tuple[str, Unit], ...]
 
 
@@ -82,16 +176,18 @@ class Block:
 
     ``shortcut``: "none", "identity", "proj" (the ``proj`` unit maps the input) or
     "partial" (ReXNet: the input is added to the first ``w_in`` output channels).
+    ``pre``: pre-activation units run before ``units``; a projection reads their output.
     """
 
     units: Named
     shortcut: str = "none"
-    proj: ConvBN | None = None
+    proj: ConvBN | AvgDown | None = None
     post_act: str | None = None
+    pre: Named = ()
 
     @property
     def w_in(self) -> int:
-        return _w_in(self.units)
+        return _w_in(self.pre + self.units)
 
     @property
     def w_out(self) -> int:
@@ -128,17 +224,17 @@ def with_classes(net: Net, num_classes: int) -> Net:
 
 def _w_in(units: Named) -> int:
     for _, u in units:
-        if isinstance(u, (ConvBN, Linear)):
+        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel)):
             return u.w_in
-        if isinstance(u, SE):
+        if isinstance(u, (SE, BNAct, SplitAttn, CBAM)):
             return u.w
     raise ValueError("units have no width")
 
 
 def _w_out(units: Named) -> int:
     for _, u in reversed(units):
-        if isinstance(u, (ConvBN, Linear)):
+        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel)):
             return u.w_out
-        if isinstance(u, SE):
+        if isinstance(u, (SE, BNAct, SplitAttn, CBAM)):
             return u.w
     raise ValueError("units have no width")

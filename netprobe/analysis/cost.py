@@ -9,7 +9,8 @@ from __future__ import annotations
 from netprobe.analysis.layers import Layer
 from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
-from netprobe.spec import SE, Act, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Net, Unit
+from netprobe.spec import (CBAM, SE, Act, AvgDown, AvgPool, BNAct, Conv, ConvBN, Dropout, GlobalPool, Linear, MaxPool,
+                           Net, SelectiveKernel, SplitAttn, Unit)
 
 
 def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
@@ -17,14 +18,14 @@ def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) 
     return (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False) -> tuple[Layer, tuple[int, int]]:
-    h, w = (conv_out(x, k, s, k // 2) for x in hw)
+def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False, dilation=1) -> tuple[Layer, tuple[int, int]]:
+    h, w = (conv_out(x, k, s, dilation * (k // 2), dilation) for x in hw)
     if h < 1 or w < 1:
         raise NetprobeError(f"resolution too small: {name} would get a {hw[0]}x{hw[1]} input; use a larger --resolution")
     params = k * k * (w_in // g) * w_out + (w_out if bias else 0)
     macs = k * k * (w_in // g) * w_out * h * w + (w_out * h * w if bias else 0)
     layer = Layer(name, stage, "conv", (w_out, h, w), Counts(params, macs, w_out * h * w),
-                  kernel=k, stride=s, groups=g, w_in=w_in)
+                  kernel=k, stride=s, groups=g, dilation=dilation, w_in=w_in)
     return layer, (h, w)
 
 
@@ -36,7 +37,8 @@ def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
     """Leaf layers of one unit, given its input channels and size; returns (layers, c, hw)."""
     p = f"{name}."
     if isinstance(unit, ConvBN):
-        conv, hw = _conv(p + "conv", stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, unit.groups, hw)
+        conv, hw = _conv(p + "conv", stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, unit.groups, hw,
+                         dilation=unit.dilation)
         shape = conv.out_shape
         out = [conv, _free(p + "bn", stage, "bn", shape, 2 * unit.w_out)]
         if unit.act:
@@ -66,7 +68,84 @@ def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
     if isinstance(unit, Linear):
         n = unit.w_in * unit.w_out + unit.w_out
         return [Layer(name, stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_in)], unit.w_out, hw
+    return variant_layers(name, stage, unit, c, hw)
+
+
+# --- formulas of the ResNet variants' units (SE/SK/ResNeSt/CBAM/WRN/dilated) ---
+
+
+def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
+    """Leaf layers of the ResNet variants' units, in the order the built module runs them."""
+    p = f"{name}."
+    one = (1, 1)
+    if isinstance(unit, BNAct):
+        out = [_free(p + "bn", stage, "bn", (c, *hw), 2 * unit.w)]
+        if unit.act:
+            out.append(_free(p + "act", stage, "act", (c, *hw), act=unit.act))
+        return out, c, hw
+    if isinstance(unit, Conv):
+        conv, hw = _conv(name, stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, 1, hw, unit.bias, unit.dilation)
+        return [conv], unit.w_out, hw
+    if isinstance(unit, AvgPool):
+        hw = tuple(conv_out(x, unit.kernel, unit.stride, unit.padding) for x in hw)
+        return [_free(name, stage, "avgpool", (c, *hw))], c, hw
+    if isinstance(unit, AvgDown):
+        out = []
+        if unit.stride > 1:  # 2x2 windows in ceil mode: a ragged edge still gets a window
+            hw = tuple(-(-x // unit.stride) for x in hw)
+            out.append(_free(p + "pool", stage, "avgpool", (c, *hw)))
+        more, c, hw = unit_layers(name, stage, ConvBN(unit.w_in, unit.w_out), c, hw)
+        return out + more, c, hw
+    if isinstance(unit, SelectiveKernel):
+        out = []
+        w_path = unit.w_in // unit.paths if unit.split_input else unit.w_in
+        groups = min(unit.w_out, unit.groups)
+        for i, d in enumerate(unit.path_dilations):
+            path = ConvBN(w_path, unit.w_out, 3, unit.stride, groups, act="relu", dilation=d)
+            more, _, out_hw = unit_layers(f"{p}paths.{i}", stage, path, w_path, hw)
+            out += more
+        fc1, _ = _conv(p + "attn.fc_reduce", stage, unit.w_out, unit.w_attn, 1, 1, 1, one)
+        fc2, _ = _conv(p + "attn.fc_select", stage, unit.w_attn, unit.w_out * unit.paths, 1, 1, 1, one)
+        out += [fc1, _free(p + "attn.bn", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
+                _free(p + "attn.act", stage, "act", fc1.out_shape, act="relu"),
+                fc2, _free(p + "attn.softmax", stage, "act", (unit.paths, unit.w_out, 1, 1), act="softmax")]
+        return out, unit.w_out, out_hw
+    if isinstance(unit, SplitAttn):
+        w_mid = unit.w * unit.radix
+        conv, hw = _conv(p + "conv", stage, unit.w, w_mid, unit.kernel, unit.stride, unit.groups * unit.radix, hw,
+                         dilation=unit.dilation)
+        fc1, _ = _conv(p + "fc1", stage, unit.w, unit.w_attn, 1, 1, unit.groups, one, bias=True)
+        fc2, _ = _conv(p + "fc2", stage, unit.w_attn, w_mid, 1, 1, unit.groups, one, bias=True)
+        out = [conv, _free(p + "bn0", stage, "bn", conv.out_shape, 2 * w_mid),
+               _free(p + "act0", stage, "act", conv.out_shape, act="relu"),
+               fc1, _free(p + "bn1", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
+               _free(p + "act1", stage, "act", fc1.out_shape, act="relu"),
+               fc2, _free(p + "rsoftmax", stage, "act", (unit.radix, unit.groups, unit.w // unit.groups), act="softmax")]
+        return out, unit.w, hw
+    if isinstance(unit, CBAM):
+        return _cbam_layers(p, stage, unit, hw), c, hw
     raise TypeError(f"no cost formula for {unit!r}")
+
+
+def _cbam_layers(p: str, stage: str, unit: CBAM, hw: tuple[int, int]) -> list[Layer]:
+    """CBAM: the shared MLP runs on the average- and on the max-pooled vector (its params count once)."""
+    w, mid = unit.w, unit.w_mid
+    out = []
+    for pool, params in (("avg", 1), ("max", 0)):
+        if pool == "avg":
+            out.append(_free(p + "channel.avg", stage, "avgpool", (w, 1, 1)))
+        else:  # a global max pool: a max-pool layer, so its outputs are activations
+            out.append(Layer(p + "channel.max", stage, "maxpool", (w, 1, 1), Counts(acts=w)))
+        for fc, w_in, w_out in (("fc1", w, mid), ("fc2", mid, w)):
+            n = w_in * w_out + w_out
+            out.append(Layer(f"{p}channel.{fc}", stage, "linear", (w_out,), Counts(n * params, n, w_out), w_in=w_in))
+            if fc == "fc1":
+                out.append(_free(p + "channel.act", stage, "act", (mid,), act="relu"))
+    out.append(_free(p + "channel.gate", stage, "act", (w,), act="sigmoid"))
+    conv, _ = _conv(p + "spatial.conv", stage, 2, 1, unit.kernel, 1, 1, hw)
+    out += [conv, _free(p + "spatial.bn", stage, "bn", conv.out_shape, 2),
+            _free(p + "spatial.gate", stage, "act", conv.out_shape, act="sigmoid")]
+    return out
 
 
 def _units_layers(prefix, stage, units, c, hw):
@@ -85,7 +164,9 @@ def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> lis
     for si, stage in enumerate(net.stages, 1):
         for bi, block in enumerate(stage.blocks, 1):
             prefix = f"s{si}.b{bi}"
-            c_in, hw_in = c, hw
+            more, c, hw = _units_layers(prefix, f"s{si}", block.pre, c, hw)
+            layers += more
+            c_in, hw_in = c, hw  # a projection reads the pre-activated input
             more, c, hw = _units_layers(prefix, f"s{si}", block.units, c, hw)
             layers += more
             if block.proj is not None:

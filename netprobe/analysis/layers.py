@@ -44,10 +44,30 @@ class Layer:
         return kind_label(self)
 
 
+# Attention units of the ResNet variants, by the module name the zoo gives them, and their paper names.
+UNIT_LABELS = {"sk": "sk", "splat": "split-attn", "cbam": "CBAM"}
+
+
 def kind_label(layer: Layer) -> str:
-    if "se" in layer.name.split(".")[:-1]:
+    parts = layer.name.split(".")[:-1]
+    if "se" in parts:
         return _se_label(layer)
+    unit = next((UNIT_LABELS[p] for p in parts if p in UNIT_LABELS), None)
+    if unit:
+        return _unit_label(unit, layer)
     return _plain_label(layer)
+
+
+def _unit_label(unit: str, layer: Layer) -> str:
+    """Layers inside an SK, split-attention or CBAM unit: 'sk gconv3x3 g=32 d=2', 'split-attn conv3x3 r=2'."""
+    if layer.op in ("conv", "linear") and set(layer.window) <= {0, 1}:
+        role = "reduce" if layer.out_shape[0] < layer.w_in else "expand"
+        return f"{unit} {role} {'conv1x1' if layer.op == 'conv' else 'linear'}"
+    if layer.op == "conv" and unit == "split-attn":  # w in, w x radix out
+        return f"{unit} {_conv_label(layer)} r={layer.out_shape[0] // layer.w_in}"
+    if layer.op == "act" and layer.act in ("softmax", "sigmoid"):
+        return f"{unit} select ({layer.act})" if unit != "CBAM" else f"{unit} gate ({layer.act})"
+    return f"{unit} {_plain_label(layer)}"
 
 
 def _plain_label(layer: Layer) -> str:

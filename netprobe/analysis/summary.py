@@ -133,19 +133,20 @@ ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "outp
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
-            input_size=None) -> Summary:
+            input_size=None, output_stride: int | None = None) -> Summary:
     """Summary of a registered name, alias, ``FAMILY@BUDGET``, ``package.module:factory``,
     ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``.
 
     ``input_size``: (C, H, W) or ``"CxHxW"`` (``"1x224x320"``), instead of a square ``resolution``;
     by default the model's own (a zoo member's, timm's config, torchvision's weights).
+    ``output_stride`` (8, 16) dilates a ResNet-like zoo model (netprobe.families.dilation).
     """
     _check(resolution, batch)
     size = parse_input_size(input_size)
     if size and resolution:
         raise NetprobeError("give --resolution or --input-size, not both")
     dtype = parse_dtype(dtype)
-    source = _source(model)
+    source = dilated(_source(model), output_stride)
     out = _analyze(source, size or (resolution and (None, resolution, resolution)), batch, dtype)
     if _final_height(out) == 1:
         stride = _final_stride(_analyze(source, None, 1, dtype))
@@ -356,3 +357,16 @@ def _common_prefix(names: list[str], containers=()) -> str:
         out.append(parts[0])
     shared = ".".join(out)
     return next((c for c in containers if shared == c or shared.startswith(c + ".")), shared)
+
+
+def dilated(source: loaders.Source, output_stride: int | None) -> loaders.Source:
+    """The zoo model of ``source`` at another output stride (dilated ResNets)."""
+    if output_stride is None:
+        return source
+    if source.net is None:
+        raise NetprobeError(f"--output-stride applies to zoo models, not to {source.name}; "
+                            "build that model dilated and pass it as package.module:factory")
+    from netprobe.families.dilation import with_output_stride
+
+    net = with_output_stride(source.net, output_stride)
+    return replace(source, name=net.name, net=net)

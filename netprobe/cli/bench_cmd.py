@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
-                                  Resolution, Threads, Warmup, warn_threads)
+                                  OutputStride, Resolution, Threads, Warmup, warn_threads)
 
 
 
@@ -29,13 +29,15 @@ def bench_models(
     min_time: MinTime = None,
     csv: CsvAppend = None,
     json: Json = False,
+    output_stride: OutputStride = None,
 ) -> None:
     """Time the forward pass: median, p10/p90, IQR, images/s and achieved GFLOP/s, with the machine context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
     todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype, channels_last=channels_last,
-                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
+                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv,
+                output_stride=output_stride)
     warn_threads(threads)
     progress = _progress()
     task = progress.add_task("starting", total=todo.size)

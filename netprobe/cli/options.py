@@ -15,6 +15,8 @@ Csv = Annotated[Optional[Path], typer.Option(
 CsvAppend = Annotated[Optional[Path], typer.Option(
     "--csv", help="Append each row to this CSV file as it is measured (created if missing; never a file of "
     "other columns).", dir_okay=False)]
+OutputStride = Annotated[Optional[int], typer.Option(
+    "--output-stride", help="Dilate a ResNet-like zoo model to output stride 8 or 16 (torchvision's replace_stride_with_dilation).")]
 Resolution = Annotated[Optional[int], typer.Option("--resolution", "-r", help="Input size in pixels (default: the model's native one).")]
 InputSize = Annotated[Optional[str], typer.Option(
     "--input-size", help="Input as CxHxW (1x224x320) or HxW, instead of a square --resolution.")]

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, InputSize, Json, Resolution
+from netprobe.cli.options import Csv, InputSize, Json, OutputStride, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -38,6 +38,7 @@ def summary_command(
     counter: Counter = "netprobe",
     json: Json = False,
     csv: Csv = None,
+    output_stride: OutputStride = None,
 ) -> None:
     """Per-layer and per-stage params, MACs, activations and layer output bytes of a network."""
     from netprobe.analysis.summary import summary
@@ -56,7 +57,7 @@ def summary_command(
         from netprobe.analysis.summary import ROWS
 
         io.check_csv(csv, ROWS)
-    s = summary(model, resolution, batch, dtype, input_size=input_size)
+    s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride)
     for note in s.notes:
         from netprobe.cli.render import console
 
@@ -65,7 +66,7 @@ def summary_command(
     if counter == "all":
         from netprobe.analysis.peers import compare
 
-        comparison = compare(model, s)
+        comparison = compare(model if output_stride is None else _dilated_spec(model, output_stride), s)
     if json:
         obj = s.to_dict(depth)
         if comparison:
@@ -77,6 +78,14 @@ def summary_command(
         _render(s, TABLE_DEPTH if depth is None else depth, comparison, footprint(s, model), flops)
     if csv:  # after the table is shown, so a full disk loses nothing
         _write_csv(csv, s.records(depth))
+
+
+def _dilated_spec(model: str, output_stride: int):
+    """The dilated spec that ``summary`` counted, for the other counters to count too."""
+    from netprobe import registry
+    from netprobe.families.dilation import with_output_stride
+
+    return with_output_stride(registry.spec(model), output_stride)
 
 
 def _write_csv(path, records: list[dict]) -> None:

@@ -29,7 +29,23 @@ def register_all() -> None:
     for name, cfg in REXNETS.items():
         timm_name = f"rexnet_{round(cfg.width * 100)}"  # timm: rexnet_100 is 1.0x
         registry.register(name, "rexnet", partial(rexnet, name, cfg), aliases=(timm_name,))
+    _register_resnet_variants(registry)
     from netprobe.families.scaling import GENERATORS
 
     for family, generate in GENERATORS.items():
         registry.register_generator(family, generate)
+
+
+def _register_resnet_variants(registry) -> None:
+    """SE/SK/CBAM ResNets, ResNeSt and WRN on CIFAR."""
+    from netprobe.families.attention_resnet import ALIASES, ATTN_RESNETS, attn_resnet
+    from netprobe.families.attention_resnet import family_of as attn_family
+    from netprobe.families.resnest import RESNESTS, resnest
+    from netprobe.families.wrn import WRNS, wrn
+
+    for name, cfg in ATTN_RESNETS.items():
+        registry.register(name, attn_family(cfg), partial(attn_resnet, name, cfg), aliases=ALIASES.get(name, ()))
+    for name, cfg in RESNESTS.items():
+        registry.register(name, "resnest", partial(resnest, name, cfg))
+    for name, cfg in WRNS.items():
+        registry.register(name, "wrn_cifar", partial(wrn, name, cfg))

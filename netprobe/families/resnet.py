@@ -7,12 +7,15 @@ and output width ``4 w``; the basic block (ResNet-18/34) keeps ``w`` throughout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from netprobe.families.blocks import basic, bottleneck
-from netprobe.spec import ConvBN, GlobalPool, Linear, MaxPool, Net, Stage
+
+from netprobe.spec import Block, ConvBN, GlobalPool, Linear, MaxPool, Net, Stage
 
 STAGE_W = (64, 128, 256, 512)
 STEM_W = 64
+STEM = (("conv", ConvBN(3, STEM_W, 7, 2, act="relu")), ("pool", MaxPool(3, 2, 1)))
 
 
 @dataclass(frozen=True)
@@ -51,21 +54,28 @@ def family_of(cfg: ResNetCfg) -> str:
 def resnet(name: str, cfg: ResNetCfg, resolution: int = 224, num_classes: int = 1000,
            stage_w: tuple[int, ...] = STAGE_W) -> Net:
     """A ResNet: 7x7 stem and 3x3 max-pool, four stages, pool, fc."""
-    stem = (("conv", ConvBN(3, STEM_W, 7, 2, act="relu")), ("pool", MaxPool(3, 2, 1)))
+    def block(w_in: int, w: int, stride: int) -> Block:
+        if cfg.bottleneck:
+            return bottleneck(w_in, int(w * cfg.base_width / 64) * cfg.groups, 4 * w, stride, cfg.groups)
+        return basic(w_in, w, stride)
+
+    stages, w_in = body(STEM_W, cfg.depths, block, stage_w)
+    head = (("pool", GlobalPool()), ("fc", Linear(w_in, num_classes)))
+    return Net(name, family_of(cfg), resolution, STEM, stages, head,
+               design={"depths": cfg.depths, "groups": cfg.groups, "base_width": cfg.base_width})
+
+
+def body(w_in: int, depths, block: Callable[[int, int, int], Block],
+         stage_w: tuple[int, ...] = STAGE_W) -> tuple[tuple[Stage, ...], int]:
+    """The four stages (the first block of stages 2-4 strides 2) and their output width.
+
+    ``block(w_in, w, stride)`` makes one block of stage width ``w``.
+    """
     stages = []
-    w_in = STEM_W
-    for si, (w, depth) in enumerate(zip(stage_w, cfg.depths)):
+    for si, (w, depth) in enumerate(zip(stage_w, depths)):
         blocks = []
         for i in range(depth):
-            stride = 2 if i == 0 and si > 0 else 1
-            if cfg.bottleneck:
-                w_b = int(w * cfg.base_width / 64) * cfg.groups
-                blocks.append(bottleneck(w_in, w_b, 4 * w, stride, cfg.groups))
-                w_in = 4 * w
-            else:
-                blocks.append(basic(w_in, w, stride))
-                w_in = w
+            blocks.append(block(w_in, w, 2 if i == 0 and si > 0 else 1))
+            w_in = blocks[-1].w_out
         stages.append(Stage(tuple(blocks)))
-    head = (("pool", GlobalPool()), ("fc", Linear(w_in, num_classes)))
-    return Net(name, family_of(cfg), resolution, stem, tuple(stages), head,
-               design={"depths": cfg.depths, "groups": cfg.groups, "base_width": cfg.base_width})
+    return tuple(stages), w_in

@@ -23,10 +23,14 @@ def compatible_widths(w: int, group_w: int) -> tuple[int, int]:
     return max(group_w, quantize(w, group_w)), group_w
 
 
-def make_divisible(v: float, divisor: int = 8) -> int:
-    """Nearest multiple of divisor, never below 90% of v (TF / torchvision ``_make_divisible``)."""
-    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
-    if new_v < 0.9 * v:
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None, round_limit: float = 0.9) -> int:
+    """Nearest multiple of divisor, never below 90% of v (TF / torchvision ``_make_divisible``).
+
+    timm's ``make_divisible`` adds a floor (``min_value``, ResNeSt's 32) and a ``round_limit``
+    (0 for timm's SE modules: never bumped up).
+    """
+    new_v = max(min_value or divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < round_limit * v:
         new_v += divisor
     return new_v
 

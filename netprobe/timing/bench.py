@@ -68,16 +68,17 @@ def parse_batches(batch) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-def resolve_targets(models, resolution: int | None, input_size=None) -> list[Target]:
+def resolve_targets(models, resolution: int | None, input_size=None, output_stride: int | None = None) -> list[Target]:
     """Targets for names, aliases, patterns, families, ``FAMILY@BUDGET``, factories or modules.
 
     Zoo members are counted from their spec; any other model op by op (``analysis.summary``),
-    at its own input size unless ``resolution`` or ``input_size`` says otherwise.
+    at its own input size unless ``resolution`` or ``input_size`` says otherwise; zoo members
+    dilated to ``output_stride`` on request.
     """
     from torch import nn
 
     from netprobe import loaders
-    from netprobe.analysis.summary import parse_input_size, summary
+    from netprobe.analysis.summary import dilated, parse_input_size, summary
 
     size = parse_input_size(input_size)
     if size and resolution:
@@ -92,6 +93,10 @@ def resolve_targets(models, resolution: int | None, input_size=None) -> list[Tar
         for name in names:
             source = loaders.Source(type(name).__name__, None, factory=lambda m=name: m, instance=True) \
                 if isinstance(name, nn.Module) else loaders.load(name)
+            if output_stride is not None:  # dilated ResNets: a transform of a zoo spec
+                if isinstance(name, nn.Module):
+                    raise NetprobeError(f"output_stride applies to zoo models only, not to a {source.name} module")
+                source = dilated(source, output_stride)
             if isinstance(name, nn.Module) and not (size or resolution):
                 raise NetprobeError(f"a resolution is needed to time a {source.name} module; pass resolution=224")
             try:
@@ -130,7 +135,7 @@ class Plan:
 
 
 def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dtype="fp32", channels_last=False,
-         compile=False, threads=None, warmup=None, min_time=None, csv=None) -> Plan:
+         compile=False, threads=None, warmup=None, min_time=None, csv=None, output_stride=None) -> Plan:
     """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
     dev = parse_device(device)
     settings = {"dtype": parse_dtype(dtype, dev), "device": dev, "channels_last": bool(channels_last),
@@ -143,7 +148,9 @@ def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dty
         from netprobe.reports import io
 
         csv = io.check_appendable(csv, BENCH_COLUMNS)
-    return Plan(tuple(resolve_targets(models, resolution, input_size)), batches, settings, warm, min_time, csv)
+    output_stride = positive("output-stride", output_stride, hint="; use 8 or 16")
+    return Plan(tuple(resolve_targets(models, resolution, input_size, output_stride)), batches, settings, warm,
+                min_time, csv)
 
 
 def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
