@@ -63,22 +63,35 @@ def test_a_failed_append_leaves_no_partial_row(tmp_path, monkeypatch):
     assert path.read_bytes() == before
 
 
-def _append_many(path: str, worker: int) -> None:
-    for i in range(40):
-        io.append_csv(path, {"model": f"w{worker}", "ms": i}, COLUMNS)
+def _append_to_each(paths: list[str], worker: int, barrier) -> None:
+    import time
+
+    real = csv.DictWriter.writeheader
+
+    def slow_header(self):  # a process paused between finding the file new and writing its header
+        time.sleep(0.02)
+        return real(self)
+
+    csv.DictWriter.writeheader = slow_header
+    for path in paths:
+        barrier.wait(60)  # every worker appends to the same new file at the same moment
+        io.append_csv(path, {"model": f"w{worker}", "ms": 1}, COLUMNS)
 
 
-def test_two_processes_appending_to_a_new_file_write_one_header(tmp_path):
-    path = str(tmp_path / "r.csv")
+def test_processes_appending_to_a_new_file_at_once_write_one_header(tmp_path):
+    paths = [str(tmp_path / f"r{i}.csv") for i in range(10)]
     ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=_append_many, args=(path, w)) for w in range(3)]
+    barrier = ctx.Barrier(4)
+    workers = [ctx.Process(target=_append_to_each, args=(paths, w, barrier)) for w in range(4)]
     for p in workers:
         p.start()
     for p in workers:
         p.join(120)
-    lines = Path(path).read_text().splitlines()
-    assert lines.count("model,ms") == 1 and lines[0] == "model,ms"
-    assert len(lines) == 1 + 3 * 40 and all(line.count(",") == 1 for line in lines)
+    assert [p.exitcode for p in workers] == [0] * 4
+    for path in paths:
+        lines = Path(path).read_text().splitlines()
+        assert lines[0] == "model,ms" and lines.count("model,ms") == 1, path
+        assert sorted(lines[1:]) == [f"w{w},1" for w in range(4)]
 
 
 def test_a_failed_replace_keeps_the_old_file_and_names_the_users_path(tmp_path, monkeypatch):
@@ -108,12 +121,13 @@ def test_a_path_under_a_file_is_refused_before_any_work(writer, tmp_path, no_tim
 
 
 @pytest.mark.parametrize("writer", WRITERS)
-def test_an_unwritable_directory_is_refused_before_any_work(writer, tmp_path, no_timing):
-    if os.geteuid() == 0:
-        pytest.skip("root may write anywhere")
+def test_an_unwritable_directory_is_refused_before_any_work(writer, tmp_path, no_timing, monkeypatch):
     args, option = WRITERS[writer]
     locked = tmp_path / "ro"
     locked.mkdir(mode=0o500)
+    if os.geteuid() == 0:  # root may write anywhere: the directory is made to look read-only
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == locked else real(p, mode))
     result = cli(*args, option, str(locked / ("x.png" if option == "--plot" else "x.csv")))
     assert result.exit_code == 2 and "permission denied" in result.stderr and not no_timing
 
