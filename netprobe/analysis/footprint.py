@@ -33,7 +33,7 @@ def frozen_params(model) -> int:
         source = loaders.load(model)
         if source.net is not None:
             return 0
-        model = loaders.instantiate(source)
+        model = loaders.instantiate_for_counting(source)[0]  # built on the cpu where meta cannot
     if not hasattr(model, "parameters"):
         return 0  # a spec: netprobe builds every parameter trainable
     return sum(p.numel() for p in model.parameters() if not p.requires_grad)
