@@ -7,6 +7,7 @@ import sys
 
 from typer.testing import CliRunner
 
+from netprobe import registry
 from netprobe.cli.app import _register, app
 from netprobe.reports.zoo import zoo_rows
 
@@ -18,10 +19,10 @@ def test_json_is_a_list_of_complete_rows_sorted_by_family_then_macs():
     result = runner.invoke(app, ["list", "--json"])
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
-    assert len(rows) == 47
+    assert len(rows) == len(registry.names())
     assert {"model", "family", "resolution", "params", "macs", "acts"} <= set(rows[0])
     fams = [r["family"] for r in rows]
-    assert fams == sorted(fams, key=["regnetx", "regnety", "efficientnet", "resnet", "resnext", "wide_resnet", "rexnet"].index)
+    assert fams == sorted(fams, key=list(registry.FAMILIES).index)
     for a, b in zip(rows, rows[1:]):
         if a["family"] == b["family"]:
             assert a["macs"] <= b["macs"]

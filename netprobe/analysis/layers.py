@@ -24,6 +24,7 @@ class Layer:
     dilation: int | tuple[int, ...] = 1  # as stride
     w_in: int = 0
     act: str = ""
+    note: str = ""  # what the layer does beyond its op: "+ shuffle" (ShuffleNet), "condensed" (CondenseNet)
 
     @property
     def window(self) -> tuple[int, ...]:
@@ -39,7 +40,7 @@ class Layer:
 def kind_label(layer: Layer) -> str:
     if "se" in layer.name.split(".")[:-1]:
         return _se_label(layer)
-    return _plain_label(layer)
+    return f"{_plain_label(layer)} {layer.note}" if layer.note else _plain_label(layer)
 
 
 def _plain_label(layer: Layer) -> str:
