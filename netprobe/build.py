@@ -215,6 +215,10 @@ def mobile_unit_module(u) -> nn.Module:
     return CondensedLinearModule(u)
 
 
+class Joined(nn.Identity):
+    """The output of a concatenation: a free leaf, so that counters see the joined tensor's shape."""
+
+
 class ConcatBlock(nn.Module):
     """Branches on the input (or on its split channels), concatenated [, shuffled] [, act]."""
 
@@ -225,6 +229,7 @@ class ConcatBlock(nn.Module):
         for name, units in block.branches:
             if units:
                 self.add_module(name, units_module(units))
+        self.cat = Joined()
         if block.post_act:
             self.out_act = activation(block.post_act)
 
@@ -233,6 +238,7 @@ class ConcatBlock(nn.Module):
         y = torch.cat([getattr(self, name)(xi) if has else xi for (name, has), xi in zip(self.paths, xs)], dim=1)
         if self.shuffle:
             y = channel_shuffle(y, self.shuffle)
+        y = self.cat(y)
         if hasattr(self, "out_act"):
             y = self.out_act(y)
         return y

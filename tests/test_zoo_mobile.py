@@ -139,6 +139,8 @@ def test_kinds_read_like_the_papers():
     assert "dwconv3x3 (depthwise) /2" in kinds("mobilenetv1_100")
     assert "gconv1x1 g=4 (condensed) + shuffle" in kinds("condensenet74_c4_g4")
     assert "dwconv3x3 (depthwise)" in kinds("xception")
+    assert kinds("densenet121").count("concat (dense, k=32)") == 6 + 12 + 24 + 16
+    assert kinds("shufflenet_v2_x1_0").count("concat + shuffle g=2") == 16
 
 
 def test_shufflenetv1_first_pointwise_conv_of_stage2_is_not_grouped():

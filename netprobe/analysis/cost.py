@@ -123,6 +123,9 @@ def concat_layers(prefix: str, stage: str, block: Concat, c: int, hw: tuple[int,
     if len(sizes) != 1:
         raise NetprobeError(f"{prefix}: branches end at different sizes {sorted(sizes)}; they cannot be concatenated")
     c, hw = sum(widths), sizes.pop()
+    grows = not block.split and any(not units for _, units in block.branches)  # cat(x, f(x)): DenseNet's
+    note = f"(dense, k={c - c_branch})" if grows else f"+ shuffle g={block.shuffle}" if block.shuffle else ""
+    layers.append(Layer(f"{prefix}.cat", stage, "concat", (c, *hw), Counts(), note=note))
     if block.post_act:
         layers.append(_free(f"{prefix}.out_act", stage, "act", (c, *hw), act=block.post_act))
     return layers, c, hw
