@@ -149,9 +149,10 @@ def init_weights(model: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-# Modules of the mobile and dense families. Shuffle, index-select and concatenation are
-# tensor reshapes inside container modules, not leaf modules: they cost nothing by the
-# convention, and the leaves a counter sees stay ordinary convs, norms, acts and pools.
+# Modules of the mobile and dense families. Shuffle, index-select and concatenation cost
+# nothing by the convention. Shuffle and index-select are reshapes inside container modules,
+# so the leaves a counter sees stay ordinary convs, norms, acts and pools; a concatenation
+# ends in a free identity leaf, so that counters see the joined tensor.
 
 
 def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
@@ -200,8 +201,8 @@ class CondensedLinearModule(nn.Module):
         return self.fc(torch.index_select(x, 1, self.index))
 
 
-
 def mobile_unit_module(u) -> nn.Module:
+    """The module of a mobile-family unit."""
     if isinstance(u, Conv):
         return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, groups=u.groups, bias=u.bias)
     if isinstance(u, BN):

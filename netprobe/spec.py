@@ -197,7 +197,8 @@ class CondensedConv:
     """Index-select of the input channels, BN, ReLU, 1x1 group conv, channel shuffle (CondenseNet).
 
     A learned group convolution after condensing: each of the ``groups`` groups reads the
-    ``w_in / groups`` input channels it learned to keep, gathered by one index-select.
+    ``w_in / groups`` input channels it learned to keep, gathered by one index-select
+    (``w_in`` = input width * G / C: the whole input width when C = G, as in the paper).
     """
 
     w_in: int

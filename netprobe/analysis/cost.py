@@ -83,7 +83,8 @@ def _units_layers(prefix, stage, units, c, hw):
 
 
 # Units and blocks of the mobile and dense families. Index-select, shuffle and concatenation
-# move data without arithmetic: they cost 0 and appear as notes on the layers they follow.
+# move data without arithmetic: they cost 0. Shuffle and index-select are notes on the conv
+# they belong to; a concatenation is a free layer, so that a block's output has its shape.
 
 
 def mobile_unit_layers(name: str, stage: str, unit, c: int, hw: tuple[int, int]):

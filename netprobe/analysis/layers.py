@@ -24,7 +24,7 @@ class Layer:
     dilation: int | tuple[int, ...] = 1  # as stride
     w_in: int = 0
     act: str = ""
-    note: str = ""  # what the layer does beyond its op: "+ shuffle" (ShuffleNet), "condensed" (CondenseNet)
+    note: str = ""  # what the layer does beyond its op: "+ shuffle" (ShuffleNet), "(condensed)" (CondenseNet)
 
     @property
     def window(self) -> tuple[int, ...]:

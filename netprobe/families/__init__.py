@@ -33,11 +33,11 @@ def register_all() -> None:
     for name, cfg in REXNETS.items():
         timm_name = f"rexnet_{round(cfg.width * 100)}"  # timm: rexnet_100 is 1.0x
         registry.register(name, "rexnet", partial(rexnet, name, cfg), aliases=(timm_name,))
-    register_mobile_dense()
     from netprobe.families.scaling import GENERATORS
 
     for family, generate in GENERATORS.items():
         registry.register_generator(family, generate)
+    register_mobile_dense()
 
 
 def register_mobile_dense() -> None:
@@ -50,15 +50,15 @@ def register_mobile_dense() -> None:
         # torchvision's mobilenet_v2 is timm's mobilenetv2_100 to the parameter
         aliases = ("mobilenet_v2",) if width == 1.0 else ()
         registry.register(name, "mobilenetv2", partial(mobilenetv2, name, width), aliases=aliases)
-    for name, cfg in DENSENETS.items():
-        registry.register(name, "densenet", partial(densenet, name, cfg))
-    for name, cfg in CONDENSENETS.items():
-        registry.register(name, "condensenet", partial(condensenet, name, cfg))
     for name, cfg in SHUFFLENETV1S.items():
         registry.register(name, "shufflenetv1", partial(shufflenetv1, name, cfg))
     for name, widths in SHUFFLENETV2S.items():
         registry.register(name, "shufflenetv2", partial(shufflenetv2, name, widths))
     registry.register("xception", "xception", partial(xception, "xception"), aliases=("legacy_xception",))
+    for name, cfg in DENSENETS.items():
+        registry.register(name, "densenet", partial(densenet, name, cfg))
+    for name, cfg in CONDENSENETS.items():
+        registry.register(name, "condensenet", partial(condensenet, name, cfg))
     from netprobe.families.scaling_mobile import MOBILE_GENERATORS
 
     for family, generate in MOBILE_GENERATORS.items():
