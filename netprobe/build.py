@@ -213,6 +213,7 @@ def mobile_unit_module(u) -> nn.Module:
         return ShuffledConvBNAct(u)
     if isinstance(u, CondensedConv):
         return CondensedConvModule(u)
+    assert isinstance(u, CondensedLinear), u  # MOBILE_UNITS lists no other
     return CondensedLinearModule(u)
 
 

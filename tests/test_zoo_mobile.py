@@ -18,6 +18,7 @@ REFERENCE = {r["model"]: r for r in read_csv("reference_mobile.csv")}
 GOLDEN = {r["model"]: r for r in read_csv("golden_mobile.csv")}
 PUBLISHED = {r["model"]: r for r in read_csv("published_mobile.csv")}
 PAPER = {r["model"]: r for r in read_csv("paper_mobile.csv")}
+SHUFFLENET_TABLE1 = read_csv("shufflenetv1_table1.csv")
 FAMILIES = ("mobilenetv1", "mobilenetv2", "shufflenetv1", "shufflenetv2", "xception", "densenet", "condensenet")
 
 
@@ -99,6 +100,12 @@ def test_within_the_papers_tolerance(name):
     assert near_paper(macs / 1e6, row["paper_mmacs"], tol), macs
     if row["paper_params_m"]:
         assert near_paper(t.params / 1e6, row["paper_params_m"], tol), t.params
+
+
+@pytest.mark.parametrize("row", SHUFFLENET_TABLE1, ids=lambda r: r["model"])
+def test_shufflenetv1_group_counts_match_table_1_complexity(row):
+    macs = net_totals(registry.spec(row["model"])).macs
+    assert near_paper(macs / 1e6, row["paper_mmacs"], float(row["tolerance_pct"]) / 100), macs
 
 
 def test_condensenet_counts_less_than_its_authors_by_what_the_convention_leaves_out():

@@ -107,6 +107,7 @@ def mobile_unit_layers(name: str, stage: str, unit, c: int, hw: tuple[int, int])
         out = [_free(p + "norm", stage, "bn", shape, 2 * unit.w_in), _free(p + "relu", stage, "act", shape, act="relu")]
         conv, hw = _conv(p + "conv", stage, unit.w_in, unit.w_out, 1, 1, unit.groups, hw)
         return [*out, replace(conv, note="(condensed) + shuffle")], unit.w_out, hw
+    assert isinstance(unit, CondensedLinear), unit  # MOBILE_UNITS lists no other
     n = unit.w_keep * unit.w_out + unit.w_out
     fc = Layer(p + "fc", stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_keep, note="(condensed)")
     return [fc], unit.w_out, hw

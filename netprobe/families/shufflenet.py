@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netprobe.families.rounding import quantize
-from netprobe.spec import (Act, AvgPool, Block, Concat, ConvBN, GlobalPool, Linear, MaxPool, Net, ShuffleConvBN,
-                           Stage)
+from netprobe.spec import AvgPool, Block, Concat, ConvBN, GlobalPool, Linear, MaxPool, Net, ShuffleConvBN, Stage
 
 DEPTHS = (4, 8, 4)
 STEM_W = 24
