@@ -3,6 +3,8 @@
 netprobe counts from the spec (median of many runs); fvcore and ptflops trace or hook a
 real forward pass on this CPU (timed once per model: the big ones take seconds). Then the
 whole ``netprobe summary efficientnet_b7`` process against ``python -c "import torch"``.
+With timm installed, a hub model's op-level count (after import) against fvcore on the same
+built module: timm's efficientnet_b7 at 600 px (target: at most 1/5 of fvcore's time).
 
     python benchmarks/analysis_speed.py [--repeat 5]
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import io
 import os
 import statistics
@@ -72,6 +75,31 @@ def peer_times(name: str) -> tuple[float, int, float, int]:
     return t_fv, out["fvcore"], t_pt, out["ptflops"]
 
 
+def hub_times(name: str = "efficientnet_b7", res: int = 600) -> tuple[float, int, float, int]:
+    """netprobe's op-level count of a timm model (on meta, after the import) and fvcore's on the same module."""
+    import timm
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+
+    from netprobe.analysis.summary import summary
+
+    model = timm.create_model(name, pretrained=False).eval()
+    t_np = seconds(lambda: summary(model.to("meta"), input_size=(3, res, res)), repeat=3)
+    macs = summary(model, input_size=(3, res, res)).totals.macs
+    real = timm.create_model(name, pretrained=False).eval()
+    out = {}
+
+    def fv():
+        f = FlopCountAnalysis(real, torch.randn(1, 3, res, res))
+        f.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+        out["fvcore"] = int(f.total())
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_fv = seconds(fv)
+    return t_np, macs, t_fv, out["fvcore"]
+
+
 def process_times(repeat: int) -> tuple[float, float]:
     """Medians of whole processes, interleaved so that machine noise hits both alike."""
     env = {**os.environ, "COLUMNS": "160"}
@@ -105,6 +133,10 @@ def main() -> None:
         print(f"{name:<16}{res:>5}{t_np * 1e3:>13.2f}{t_fv:>10.2f}{t_pt:>11.2f}"
               f"{t_fv / t_np:>10.0f}x{t_pt / t_np:>11.0f}x"
               f"   {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G / {m_pt / 1e9:.3f}G")
+    if importlib.util.find_spec("timm"):
+        t_np, m_np, t_fv, m_fv = hub_times()
+        print(f"timm:efficientnet_b7 600 px (op-level, meta): netprobe {t_np:.2f} s, fvcore {t_fv:.2f} s, "
+              f"netprobe/fvcore {t_np / t_fv:.3f} (target <= 0.2); MACs {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G")
     t_summary, t_torch = process_times(args.repeat)
     print(f"process: 'netprobe summary efficientnet_b7' {t_summary:.2f} s, 'python -c \"import torch\"' "
           f"{t_torch:.2f} s (medians of {args.repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")

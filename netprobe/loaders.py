@@ -2,8 +2,9 @@
 
 ``regnetx_004``, ``RegNetX-400MF``, ``regnety@1.6GF``: the zoo (no torch needed).
 ``package.module:factory`` (a callable returning a module, or a module class),
-``timm:NAME`` and ``torchvision:NAME``: built by calling the factory, by default on the
-``meta`` device so that nothing is allocated.
+``timm:NAME`` (pretrained tags too: ``timm:resnet50.a1_in1k``) and ``torchvision:NAME``:
+built by calling the factory, on the ``meta`` device so that nothing is allocated, or on
+the CPU when the factory cannot build there. A hub model's own input size is its default.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Source:
     family: str | None
     net: Net | None = None
     factory: Callable | None = None
+    instance: bool = False  # the factory hands back a module the caller owns: never moved or changed
 
 
 def load(model: str) -> Source:
@@ -59,13 +61,48 @@ def instantiate(source: Source, device: str = "meta"):
             model = source.factory()
     except NetprobeError:
         raise
-    except Exception as e:  # noqa: BLE001 - user code: any failure becomes one line
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - user code: any failure becomes one line
         raise NetprobeError(f"{source.name}: the factory raised {type(e).__name__}: {first_line(e)}; "
                             "it must build a model when called with no arguments") from e
     if not isinstance(model, nn.Module):
         raise NetprobeError(f"{source.name} returned {type(model).__name__}, not an nn.Module; "
                             "give a module class or a function that returns a module")
     return model
+
+
+def instantiate_for_counting(source: Source):
+    """The module on ``meta``; a factory that cannot build there (``.tolist()``, ``.item()`` in its
+    constructor) is built on the CPU and moved to ``meta``. Returns (module, note for the user)."""
+    try:
+        return instantiate(source, "meta"), ""
+    except NetprobeError as e:
+        meta_error = e
+    try:
+        model = instantiate(source, "cpu")
+    except NetprobeError:
+        raise meta_error from None
+    reason = first_line(meta_error.__cause__ or meta_error, 80)
+    return model, f"{source.name} cannot be built on the meta device ({reason}); built on cpu instead"
+
+
+def default_input_size(source: Source, model) -> tuple[int, int, int] | None:
+    """(C, H, W) the model was designed for: timm's pretrained config, torchvision's image size or
+    its default weights' crop; None when it does not say."""
+    hub = source.name.partition(":")[0] if source.factory is not None else ""
+    if hub == "timm":
+        size = (getattr(model, "pretrained_cfg", None) or {}).get("input_size")
+        return tuple(size) if size else None
+    if hub == "torchvision":
+        if isinstance(getattr(model, "image_size", None), int):  # ViT: fixed by its position embedding
+            return (3, model.image_size, model.image_size)
+        try:
+            import torchvision.models
+
+            crop = torchvision.models.get_model_weights(source.name.partition(":")[2]).DEFAULT.transforms().crop_size
+            return (3, crop[0], crop[-1])
+        except Exception:  # noqa: BLE001 - no weights enum or no crop size: no default
+            return None
+    return None
 
 
 def _import_factory(module_name: str, attr: str) -> Callable:
@@ -107,12 +144,14 @@ def _hub_factory(hub: str, name: str) -> Callable:
     if hub == "timm":
         available = lib.list_models()
         make = lambda: lib.create_model(name, pretrained=False)  # noqa: E731
+        arch = name.partition(".")[0]  # a pretrained tag (resnet50.a1_in1k) names the same network
     else:
         import torchvision.models
 
         available = torchvision.models.list_models()
         make = lambda: torchvision.models.get_model(name, weights=None)  # noqa: E731
-    if name not in available:
+        arch = name
+    if arch not in available:
         close = difflib.get_close_matches(name, available, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise NetprobeError(f"{hub} has no model '{name}'{hint}")

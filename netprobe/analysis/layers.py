@@ -15,7 +15,7 @@ class Layer:
 
     name: str
     stage: str
-    op: str  # conv | linear | bn | norm | act | maxpool | avgpool | dropout | identity | flatten | other
+    op: str  # conv | linear | matmul | attention | bn | norm | act | maxpool | avgpool | dropout | identity | flatten | other | unused
     out_shape: tuple[int, ...]
     counts: Counts
     kernel: int | tuple[int, ...] = 0  # an int for a square 2-D window, else per axis: (1, 7), (3,) for 1-D
@@ -25,6 +25,14 @@ class Layer:
     w_in: int = 0
     act: str = ""
     note: str = ""  # what the layer does beyond its op: "+ shuffle" (ShuffleNet), "(condensed)" (CondenseNet)
+    hw: tuple[int, ...] | None = None  # measured: (H, W) of the output map, () for none; None: read out_shape
+
+    @property
+    def map_hw(self) -> tuple[int, ...] | None:
+        """(H, W) of the output feature map; None for tokens and flat outputs."""
+        if self.hw is not None:
+            return self.hw or None
+        return self.out_shape[1:] if len(self.out_shape) == 3 else None
 
     @property
     def window(self) -> tuple[int, ...]:

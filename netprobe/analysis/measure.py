@@ -1,13 +1,15 @@
-"""Measured costs: forward hooks on a model on the ``meta`` device (nothing is computed).
+"""Measured costs of any ``nn.Module``: the aten ops that actually run, charged to the innermost module.
 
-Works for any ``nn.Module``. Counts follow ``netprobe.counts``; leaf modules netprobe has
-no formula for, and matrix ops called outside counted modules (``F.conv2d``, ``x @ w``),
-are reported in ``unsupported``, never silently counted as zero.
+The model runs once on a batch-1 input (on the ``meta`` device when it lives there, so
+nothing is computed) under a dispatch mode that prices every op with ``analysis.ops``.
+Forward hooks keep the stack of module calls, so each op is charged to the module running
+it: functional calls, batches folded into windows and fused attention paths count right by
+construction. Hooks only name the layers and read their shapes. A parameter counts once,
+for the layer whose op first reads it; parameters no op reads are listed as unused.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -15,6 +17,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from netprobe.analysis import ops
 from netprobe.analysis.layers import Layer
 from netprobe.build import GlobalAvgPool
 from netprobe.counts import Counts
@@ -23,7 +26,11 @@ NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)  # _NormBas
 ACTIVATIONS = (nn.ReLU, nn.Hardtanh, nn.SiLU, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.GELU, nn.Tanh,
                nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.Mish, nn.Softplus, nn.PReLU, nn.Softmax)  # ReLU6 is a Hardtanh
 MAXPOOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
-FREE = (  # zero-MAC modules by convention, matched by base class (subclasses too), and the op they are reported as
+# Module classes -> the op their layer is reported as (matched by base class, subclasses too).
+MODULE_OPS = (
+    (nn.modules.conv._ConvNd, "conv"),
+    (nn.Linear, "linear"),
+    (MAXPOOLS, "maxpool"),
     (nn.modules.batchnorm._BatchNorm, "bn"),  # SyncBatchNorm too
     (NORMS, "norm"),
     (ACTIVATIONS, "act"),
@@ -34,40 +41,100 @@ FREE = (  # zero-MAC modules by convention, matched by base class (subclasses to
 )
 # Regularizers of other libraries that are identities in eval mode, known by class name
 # so that netprobe need not import them (torchvision's StochasticDepth, timm's DropPath).
-FREE_BY_NAME = {"StochasticDepth": "dropout", "DropPath": "dropout", "DropBlock2d": "dropout"}
-# aten ops that multiply-accumulate; seen outside a Conv/Linear module they are uncounted work.
-MATMUL_OPS = {"convolution", "_convolution", "conv2d", "mm", "addmm", "bmm", "baddbmm", "matmul",
-              "linear", "einsum", "_scaled_dot_product_attention_math", "scaled_dot_product_attention",
-              "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
-              "_scaled_dot_product_flash_attention", "_scaled_dot_product_cudnn_attention",
-              "conv_transpose2d"}
+MODULE_OPS_BY_NAME = {"StochasticDepth": "dropout", "DropPath": "dropout", "DropBlock2d": "dropout"}
+# A module's own ops make it the layer of this op; the first kind present wins.
+KIND_ORDER = ("attention", "conv", "linear", "matmul", "maxpool")
+# Ops over the last dimension: their 4-D outputs are channels-last maps (N, H, W, C).
+LAST_DIM_OPS = ("linear",)
 
 
 @dataclass
 class Measured:
-    """Layers in execution order, and what could not be counted (name -> times seen)."""
+    """Layers in execution order, and the ops with no formula (name -> calls)."""
 
     layers: list[Layer]
     unsupported: Counter = field(default_factory=Counter)
+    labels: dict[str, str] = field(default_factory=dict)  # kinds of layers whose module netprobe does not know
 
 
-class _OpWatch(TorchDispatchMode):
-    """Notes matrix ops that run while no counted module is active."""
+@dataclass
+class _Call:
+    """One module call, as it runs: what its own ops cost and what they output."""
 
-    def __init__(self):
+    name: str
+    module: nn.Module
+    listed: bool  # has a row (leaves and norms from the start, other modules once their own ops cost)
+    macs: int = 0
+    acts: int = 0
+    params: int = 0
+    kinds: Counter = field(default_factory=Counter)
+    out: object = None  # the module's output, or its last costed op's output
+
+
+def module_op(m: nn.Module) -> str | None:
+    """The op a module's layer is reported as, or None for a class netprobe does not know."""
+    return next((op for base, op in MODULE_OPS if isinstance(m, base)), MODULE_OPS_BY_NAME.get(type(m).__name__))
+
+
+def _tensors(values):
+    for v in values:
+        if isinstance(v, torch.Tensor):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            yield from _tensors(v)
+
+
+class _OpCounter(TorchDispatchMode):
+    """Prices every op and charges it, and the parameters it reads, to the innermost module call."""
+
+    def __init__(self, params: dict[int, int]):
         super().__init__()
-        self.depth = 0
-        self.seen: Counter = Counter()
+        self.params = params  # id -> numel of every parameter not yet read
+        self.stack: list[_Call] = []
+        self.rows: list[_Call] = []
+        self.unsupported: Counter = Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func.overloadpacket.__name__
-        if self.depth == 0 and name in MATMUL_OPS:
-            self.seen[f"aten.{name}"] += 1
-        return func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if not self.stack:
+            return out
+        call = self.stack[-1]
+        name = ops.op_name(func)
+        rule = ops.formula(name)
+        cost = rule(args, kwargs, out) if rule else None
+        if cost is None and (rule or ops.has_no_formula(name)):
+            self.unsupported[name if "::" in name else f"aten.{name}"] += 1
+        read = sum(self.params.pop(id(t), 0) for t in _tensors((*args, *kwargs.values())))
+        call.params += read
+        if cost is not None:
+            call.macs, call.acts = call.macs + cost.macs, call.acts + cost.acts
+            call.kinds[cost.kind] += 1
+        if (read or cost is not None) and not call.listed:
+            call.listed = True
+            self.rows.append(call)
+        if cost is not None and not _is_leaf(call.module):
+            call.out = out
+        return out
 
 
-def _shape(out) -> tuple[int, ...]:
-    return tuple(out.shape[1:]) if isinstance(out, torch.Tensor) else ()
+def _is_leaf(m: nn.Module) -> bool:
+    """A layer of its own: no children, or a norm that holds some (timm's BatchNormAct2d)."""
+    return not next(m.children(), None) or isinstance(m, NORMS)
+
+
+def _first_tensor(out):
+    return next(_tensors([out]), None)
+
+
+def _shape(out, batch: int = 1) -> tuple[int, ...]:
+    """Output shape without the batch; a leading dimension that is not the batch (windows folded
+    into it) is kept."""
+    t = _first_tensor(out)
+    if t is None:
+        return ()
+    shape = tuple(t.shape)
+    return shape[1:] if shape and shape[0] == batch else shape
 
 
 def _window(size, dims: int) -> int | tuple[int, ...]:
@@ -82,86 +149,94 @@ def _step(size) -> int | tuple[int, ...]:
     return t[0] if len(set(t)) == 1 else t
 
 
-def _record(name: str, m: nn.Module, out, own_params: int) -> tuple[Layer, bool]:
-    """The layer for one module call; the flag says whether netprobe knows the module."""
-    shape = _shape(out)
-    n_out = math.prod(shape) if shape else 0
-    if isinstance(m, nn.modules.conv._ConvNd) and not isinstance(m, nn.modules.conv._ConvTransposeNd):
-        per_out = (m.in_channels // m.groups) * math.prod(m.kernel_size) + (1 if m.bias is not None else 0)
-        return Layer(name, "", "conv", shape, Counts(own_params, n_out * per_out, n_out),
-                     kernel=_window(m.kernel_size, len(m.kernel_size)), stride=_step(m.stride), groups=m.groups,
-                     dilation=_step(m.dilation), w_in=m.in_channels), True
+def _hw(op: str, out) -> tuple[int, ...]:
+    """(H, W) of a batch-1 4-D output, () for anything else.
+
+    NCHW or NHWC (Swin, ConvNeXt blocks)? A square map says which; otherwise ops over the
+    last dimension (linear) are read as NHWC and everything else as NCHW.
+    """
+    t = _first_tensor(out)
+    if t is None or t.dim() != 4 or t.shape[0] != 1:
+        return ()
+    _, a, b, c = t.shape
+    if b == c != a:
+        return (b, c)
+    if a == b != c or op in LAST_DIM_OPS:
+        return (a, b)
+    return (b, c)
+
+
+def _layer(call: _Call) -> tuple[Layer, str]:
+    """The layer of one module call, and a kind label when netprobe does not know its module."""
+    m, shape = call.module, _shape(call.out)
+    counts = Counts(call.params, call.macs, call.acts)
+    known = module_op(m)
+    op = known or next((k for k in KIND_ORDER if call.kinds[k]), "other")
+    hw = _hw(op, call.out)
+    if isinstance(m, nn.modules.conv._ConvNd):
+        dims = len(m.kernel_size)
+        return Layer(call.name, "", "conv", shape, counts, kernel=_window(m.kernel_size, dims), stride=_step(m.stride),
+                     groups=m.groups, dilation=_step(m.dilation), w_in=m.in_channels, hw=hw), ""
     if isinstance(m, nn.Linear):
-        per_out = m.in_features + (1 if m.bias is not None else 0)
-        return Layer(name, "", "linear", shape, Counts(own_params, n_out * per_out, n_out), w_in=m.in_features), True
-    if isinstance(m, MAXPOOLS):
-        if isinstance(m, nn.modules.pooling._AdaptiveMaxPoolNd):
-            return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out)), True
+        return Layer(call.name, "", "linear", shape, counts, w_in=m.in_features, hw=hw), ""
+    if isinstance(m, nn.modules.pooling._MaxPoolNd):
         window = _window(m.kernel_size, max(len(shape) - 1, 1))
-        return Layer(name, "", "maxpool", shape, Counts(own_params, 0, n_out), kernel=window,
-                     stride=_step(m.stride), dilation=_step(m.dilation)), True
-    op = next((op for base, op in FREE if isinstance(m, base)), FREE_BY_NAME.get(type(m).__name__))
+        return Layer(call.name, "", "maxpool", shape, counts, kernel=window, stride=_step(m.stride),
+                     dilation=_step(m.dilation), hw=hw), ""
     act = type(m).__name__.lower() if op == "act" else ""
-    return Layer(name, "", op or "other", shape, Counts(params=own_params), act=act), op is not None
+    label = "" if known else _label(m, call)
+    return Layer(call.name, "", op, shape, counts, act=act, hw=hw), label
+
+
+def _label(m: nn.Module, call: _Call) -> str:
+    """'MultiheadAttention: linear x2 + attention', or the class name for a module that costs nothing."""
+    done = [f"{k} x{n}" if n > 1 else k for k, n in call.kinds.items()]
+    return f"{type(m).__name__}: {' + '.join(done)}" if done else type(m).__name__
 
 
 def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> Measured:
-    """Run the model once on a meta input of batch 1 and record every leaf module call.
+    """Run the model once on a batch-1 input on the device of its parameters and count every op."""
+    params = {}
+    for p in model.parameters():
+        params[id(p)] = p.numel()
+    counter = _OpCounter(params)
+    handles = []
 
-    A norm that holds other modules (timm's BatchNormAct2d keeps its act inside) is
-    recorded too, as the norm it is, before the modules it calls.
-    """
-    records: list[list] = []  # [name, module, output], in the order the calls start
-    open_calls: list[int] = []
-    watch = _OpWatch()
-    counted = (nn.modules.conv._ConvNd, nn.Linear)
-
-    def pre_for(name):
-        def pre(m, _inp):
-            if isinstance(m, counted):
-                watch.depth += 1
-            open_calls.append(len(records))
-            records.append([name, m, None])
-        return pre
+    def pre(name):
+        def hook(m, _inp):
+            call = _Call(name or "(root)", m, listed=_is_leaf(m))
+            if call.listed:
+                counter.rows.append(call)
+            counter.stack.append(call)
+        return hook
 
     def post(m, _inp, out):
-        if isinstance(m, counted):
-            watch.depth -= 1
-        records[open_calls.pop()][2] = out
+        call = counter.stack.pop()
+        if _is_leaf(m) or call.out is None:
+            call.out = out
 
-    handles = []
     for name, m in model.named_modules():
-        if not list(m.children()) or isinstance(m, NORMS):
-            handles.append(m.register_forward_pre_hook(pre_for(name)))
-            handles.append(m.register_forward_hook(post))
-    seen_params: set[int] = set()
-
-    def own_params(m: nn.Module) -> int:
-        n = 0
-        for p in m.parameters(recurse=False):
-            if id(p) not in seen_params:
-                seen_params.add(id(p))
-                n += p.numel()
-        return n
-
+        handles += [m.register_forward_pre_hook(pre(name)), m.register_forward_hook(post)]
     try:
         device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
-        x = torch.empty(1, in_channels, *input_size, device=device)
-        with torch.inference_mode(), watch:
+        make = torch.empty if device.type == "meta" else torch.randn
+        x = make(1, in_channels, *input_size, device=device)
+        with torch.inference_mode(), counter:
             model.eval()(x)
     finally:
         for h in handles:
             h.remove()
-    layers, unsupported = [], Counter(watch.seen)
-    for name, m, out in records:
-        layer, known = _record(name, m, out, own_params(m))
+    layers, labels = [], {}
+    for call in counter.rows:
+        layer, label = _layer(call)
         layers.append(layer)
-        if not known:
-            unsupported[type(m).__name__] += 1
-    # Parameters held by non-leaf modules (or never called) still count, as 'other'.
+        if label:
+            labels[layer.name] = label
+    unused = {id(p) for p in model.parameters() if id(p) in counter.params}
     for name, m in model.named_modules():
-        n = own_params(m)
+        n = sum(p.numel() for p in m.parameters(recurse=False) if id(p) in unused and not unused.discard(id(p)))
         if n:
-            layers.append(Layer(name or "(root)", "", "other", (), Counts(params=n)))
-            unsupported[f"parameters of {type(m).__name__}"] += 1
-    return Measured(layers, unsupported)
+            layers.append(Layer(name or "(root)", "", "unused", (), Counts(params=n)))
+            labels[name or "(root)"] = f"{type(m).__name__} (parameters no op reads)"
+    return Measured(layers, counter.unsupported, labels)
+

@@ -80,7 +80,7 @@ def _bias(layer: Layer) -> int:
 def netprobe_tool(s: Summary) -> Tool:
     by_kind = Counter({k: 0 for k in KINDS})
     for layer in s.layers:
-        by_kind[op_kind(layer.op) if layer.op in ("conv", "linear") else "other"] += layer.counts.macs
+        by_kind[op_kind(layer.op) if layer.counts.macs else "other"] += layer.counts.macs
     params = sum(layer.counts.params for layer in s.layers)
     return Tool("netprobe", params, sum(by_kind.values()), dict(by_kind))
 
@@ -99,7 +99,7 @@ def fvcore_tool(model, x) -> Tool:
     return Tool("fvcore", parameter_count(model)[""], int(flops.total()), dict(by_kind), skipped=skipped)
 
 
-def ptflops_tool(model, resolution: int) -> Tool:
+def ptflops_tool(model, input_size: tuple[int, int, int]) -> Tool:
     from ptflops import get_model_complexity_info, pytorch_ops
 
     sources = {k: Counter() for k in KINDS}
@@ -127,7 +127,7 @@ def ptflops_tool(model, resolution: int) -> Tool:
             for op, handler in list(table.items()):
                 table[op] = functional(handler, op_kind(getattr(op, "__name__", str(op))))
         with contextlib.redirect_stdout(io.StringIO()) as out:
-            macs, params = get_model_complexity_info(model, (3, resolution, resolution), as_strings=False,
+            macs, params = get_model_complexity_info(model, tuple(input_size), as_strings=False,
                                                      print_per_layer_stat=False, backend="pytorch",
                                                      custom_modules_hooks=hooks)
     finally:
@@ -148,9 +148,9 @@ def compare(model, s: Summary) -> Comparison:
     import torch
 
     real = _real_model(model, s)
-    x = torch.randn(1, 3, s.resolution, s.resolution)
+    x = torch.randn(1, *s.input_size)
     tools = [netprobe_tool(s)]
-    for name, run in (("fvcore", lambda: fvcore_tool(real, x)), ("ptflops", lambda: ptflops_tool(real, s.resolution))):
+    for name, run in (("fvcore", lambda: fvcore_tool(real, x)), ("ptflops", lambda: ptflops_tool(real, s.input_size))):
         try:
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # both tools use torch.jit

@@ -1,68 +1,145 @@
-"""Stages of an arbitrary network, found from where its output stride changes.
+"""Stages of an arbitrary network: its own stage containers where it has them, else output-stride runs.
 
-Layers come in execution order (from ``measure``). A global pool inside the body opens a
-side branch (the SE squeeze) whose 1x1 layers keep the resolution of the map they came
-from, so that they stay in the stage around them. Runs of equal resolution are stages; a boundary
-moves back to the start of the outermost module that straddles it (the block whose 3x3
-conv downsamples starts the stage, not the conv). The trailing layers with no spatial
-output, with the global pooling before them, are the head; the first run is the stem.
+Containers: numbered siblings (``layer1``..``layer4``, ``s1``.., ``stage1``..), runs of blocks
+(a Sequential or ModuleList of blocks: timm's ``blocks.3``, torchvision's ``trunk_output.block2``,
+a ViT's ``blocks``) and modules that hold such a run (a Swin or ConvNeXt stage with its
+downsampling). What runs before the first container is the stem, what runs after the last the
+head; a layer between two containers joins the next one when the map shrinks there (a
+ConvNeXt or Swin downsampling layer), else the previous one.
+
+Without containers, runs of equal map size on the main path are stages. A squeezed side
+branch (SE, SK or CBAM attention at 1x1, however computed) never splits one; the head
+starts at the global pool, whatever follows it (a conv, a norm).
 """
 
 from __future__ import annotations
 
+import re
+
 from netprobe.analysis.layers import Layer
 
-POOLISH = {"avgpool", "maxpool", "flatten", "identity", "dropout"}
+STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
+ONE_CONTAINER_SHARE = 0.5  # a lone container is the body only when it holds this share of the MACs
 
 
-def _spatial(layer: Layer) -> bool:
-    return len(layer.out_shape) == 3
+def _seq(m) -> bool:
+    from torch import nn
+
+    return isinstance(m, (nn.Sequential, nn.ModuleList, nn.ModuleDict))
 
 
-def head_start(layers: list[Layer]) -> int:
-    """Index of the first head layer (``len(layers)`` when the network ends in a feature map)."""
-    i = len(layers)
-    flat_seen = False
-    while i > 0:
-        layer = layers[i - 1]
-        if not layer.out_shape:
-            i -= 1
-        elif not _spatial(layer):
-            flat_seen = True
-            i -= 1
-        elif layer.out_shape[1:] == (1, 1) and layer.op in POOLISH and flat_seen:
-            i -= 1
-        else:
-            break
-    return i if flat_seen else len(layers)
+def _children(m) -> list:
+    return list(m.children())
+
+
+def _is_run(m) -> bool:
+    """A Sequential (or ModuleList) of blocks."""
+    kids = _children(m)
+    return _seq(m) and bool(kids) and all(_is_block(k) for k in kids)
+
+
+def _is_block(m) -> bool:
+    """A module with layers inside, not itself a list, holding no run of blocks."""
+    kids = _children(m)
+    return bool(kids) and not _seq(m) and not any(_is_run(k) for k in kids)
+
+
+def _numbered(name: str, siblings: list[tuple[str, object]]) -> bool:
+    named = [n for n, m in siblings if STAGE_NAME.fullmatch(n) and _children(m)]
+    return name in named and len(named) >= 2
+
+
+def stage_modules(model) -> list[str]:
+    """Names of the model's outermost stage containers."""
+    found = []
+    for parent_name, parent in model.named_modules():
+        siblings = list(parent.named_children())
+        for name, m in siblings:
+            full = f"{parent_name}.{name}" if parent_name else name
+            holds_run = not _seq(m) and any(_is_run(k) for k in _children(m))
+            if _is_run(m) or holds_run or _numbered(name, siblings):
+                found.append(full)
+    return [n for n in found if not any(n.startswith(o + ".") for o in found)]
+
+
+def _under(name: str, container: str) -> bool:
+    return name == container or name.startswith(container + ".")
+
+
+def _big(layer: Layer) -> bool:
+    hw = layer.map_hw
+    return bool(hw) and max(hw) > 1
 
 
 def side_branch(layers: list[Layer]) -> list[bool]:
-    """Whether each layer is on a 1x1 side branch: a global pool inside the body (the SE
-    squeeze) and the 1x1 layers after it, until the next larger feature map."""
-    out: list[bool] = []
-    branch, last = False, None
-    for layer in layers:
-        if _spatial(layer):
-            if layer.out_shape[1:] != (1, 1):
-                branch, last = False, layer.out_shape[1]
-            elif layer.op == "avgpool" and last not in (None, 1):
-                branch = True
-        out.append(branch)
+    """Whether each layer is on a squeezed side branch: no map larger than 1x1, with larger maps
+    on both sides of it (an SE, SK or CBAM gate)."""
+    big = [_big(layer) for layer in layers]
+    after = [False] * len(layers)
+    seen = False
+    for i in range(len(layers) - 1, -1, -1):
+        after[i] = seen
+        seen = seen or big[i]
+    out, before = [], False
+    for i, layer in enumerate(layers):
+        out.append(not big[i] and before and after[i])
+        before = before or big[i]
     return out
 
 
-def _heights(layers: list[Layer]) -> list[int]:
-    """Output height of each layer; side-branch layers and layers without a spatial output
-    take the height of the feature map before them."""
-    out: list[int | None] = []
-    last = None
-    for layer, side in zip(layers, side_branch(layers)):
-        if _spatial(layer) and not side:
-            last = layer.out_shape[1]
-        out.append(last)
-    first = next((h for h in out if h is not None), 0)
-    return [first if h is None else h for h in out]
+def _by_containers(layers: list[Layer], containers: list[str]) -> list[str] | None:
+    executed = [i for i, layer in enumerate(layers) if layer.op != "unused"]
+    owner = {i: next((k for k, c in enumerate(containers) if _under(layers[i].name, c)), None) for i in executed}
+    order = list(dict.fromkeys(k for k in owner.values() if k is not None))
+    if not order:
+        return None
+    if len(order) == 1:
+        inside = sum(layers[i].counts.macs for i in executed if owner[i] is not None)
+        if inside < ONE_CONTAINER_SHARE * sum(layer.counts.macs for layer in layers):
+            return None
+    stage = {k: f"s{n}" for n, k in enumerate(order, 1)}
+    first = next(i for i in executed if owner[i] is not None)
+    last = max(i for i in executed if owner[i] is not None)
+    names = [""] * len(layers)
+    current, last_map, gap = None, None, []
+    for i in executed:
+        if i < first:
+            names[i] = "stem"
+        elif i > last:
+            names[i] = "head"
+        elif owner[i] is None:
+            gap.append(i)
+        else:
+            if gap:
+                shrinks = any(_big(layers[j]) and layers[j].map_hw != last_map for j in gap)
+                for j in gap:
+                    names[j] = stage[owner[i]] if shrinks else stage[current]
+                gap = []
+            current = owner[i]
+            names[i] = stage[current]
+            if _big(layers[i]):
+                last_map = layers[i].map_hw
+    return names
+
+
+def _by_stride(layers: list[Layer]) -> list[str]:
+    n = len(layers)
+    side = side_branch(layers)
+    main = [i for i in range(n) if _big(layers[i]) and not side[i]]
+    h = main[-1] + 1 if main else n
+    bounds = [0] + [i for prev, i in zip(main, main[1:]) if layers[i].map_hw != layers[prev].map_hw]
+    if 0 < h < n:
+        bounds.append(h)
+    bounds.append(n)
+    for k in range(1, len(bounds) - 1):
+        bounds[k] = _adjust(layers, bounds[k - 1], bounds[k], bounds[k + 1])
+    names = [""] * n
+    for k, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        for i in range(lo, hi):
+            names[i] = "stem" if k == 0 else f"s{k}"
+    if 0 < h < n:
+        names[bounds[-2]:] = ["head"] * (n - bounds[-2])
+    return names
 
 
 def _ancestors(name: str) -> list[str]:
@@ -72,11 +149,10 @@ def _ancestors(name: str) -> list[str]:
 
 def _run(layers: list[Layer], prefix: str, i: int) -> tuple[int, int]:
     """[start, end) of the contiguous layers under module ``prefix`` around index i."""
-    inside = lambda j: layers[j].name.startswith(prefix + ".")  # noqa: E731
     start, end = i, i + 1
-    while start > 0 and inside(start - 1):
+    while start > 0 and _under(layers[start - 1].name, prefix):
         start -= 1
-    while end < len(layers) and inside(end):
+    while end < len(layers) and _under(layers[end].name, prefix):
         end += 1
     return start, end
 
@@ -94,33 +170,18 @@ def _adjust(layers: list[Layer], a: int, b: int, c: int) -> int:
     return b
 
 
-def find_stages(layers: list[Layer]) -> list[str]:
+def find_stages(layers: list[Layer], containers: list[str] = ()) -> list[str]:
     """Stage name of every layer: stem, s1..sN, head."""
-    n = len(layers)
-    h = head_start(layers)
-    executed = [i for i in range(h) if layers[i].out_shape]
-    heights = _heights(layers[:h])
-    bounds = [0] + [i for prev, i in zip(executed, executed[1:]) if heights[i] != heights[prev]]
-    if 0 < h < n:
-        bounds.append(h)
-    bounds.append(n)
-    for k in range(1, len(bounds) - 1):
-        bounds[k] = _adjust(layers, bounds[k - 1], bounds[k], bounds[k + 1])
-    names = [""] * n
-    for k, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
-        for i in range(lo, hi):
-            names[i] = "stem" if k == 0 else f"s{k}"
-    if 0 < h < n:
-        names[bounds[-2]:] = ["head"] * (n - bounds[-2])
-    return _place_unexecuted(layers, names)
+    names = (_by_containers(layers, list(containers)) if containers else None) or _by_stride(layers)
+    return _place_unused(layers, names)
 
 
-def _place_unexecuted(layers: list[Layer], names: list[str]) -> list[str]:
-    """Parameters held outside executed leaves join the stage of their module's layers."""
+def _place_unused(layers: list[Layer], names: list[str]) -> list[str]:
+    """Parameters no op read join the stage of their module's other layers (else the one before)."""
     for i, layer in enumerate(layers):
-        if layer.out_shape:
+        if layer.op != "unused" and names[i]:
             continue
         owner = next((names[j] for j, other in enumerate(layers)
-                      if other.out_shape and other.name.startswith(layer.name + ".")), None)
-        names[i] = owner or names[i] or (names[i - 1] if i else "stem")
+                      if other.op != "unused" and names[j] and _under(other.name, layer.name)), None)
+        names[i] = owner or (names[i - 1] if i and names[i - 1] else "stem")
     return names

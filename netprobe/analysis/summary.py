@@ -1,8 +1,9 @@
 """``summary()``: per-layer and per-stage counts and layer output bytes of a network, as data.
 
 Zoo members are counted from their spec (no torch, no forward pass); any other
-``nn.Module`` is measured with forward hooks on the ``meta`` device and its stages are
-found by output stride. ``macs`` and ``acts`` are at the summary's batch, ``params`` once.
+``nn.Module`` is counted op by op on the ``meta`` device (``analysis.measure``) and its
+stages are its own stage containers, or runs of one output stride (``analysis.stages``).
+``macs`` and ``acts`` are at the summary's batch, ``params`` once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass, field, replace
 from netprobe import loaders
 from netprobe.analysis.cost import net_layers
 from netprobe.analysis.layers import Layer
-from netprobe.analysis.stages import side_branch
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES, parse_dtype
 from netprobe.errors import NetprobeError, first_line
@@ -70,8 +70,10 @@ class Summary:
     layers: tuple[Layer, ...]
     stages: tuple[StageRow, ...]
     totals: Counts
-    unsupported: dict[str, int] = field(default_factory=dict)
-    kinds: dict[str, str] = field(default_factory=dict)  # labels for leaves netprobe cannot count
+    unsupported: dict[str, int] = field(default_factory=dict)  # ops with no formula -> calls
+    kinds: dict[str, str] = field(default_factory=dict)  # labels of layers whose module netprobe does not know
+    input_size: tuple[int, int, int] = (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)  # C, H, W
+    notes: tuple[str, ...] = ()  # how the model had to be built or run, for the user
 
     @property
     def output_bytes(self) -> int:
@@ -97,7 +99,7 @@ class Summary:
         """The JSON object: totals, stages and rows, counts as plain integers."""
         return {
             "model": self.model, "family": self.family, "resolution": self.resolution,
-            "batch": self.batch, "dtype": self.dtype,
+            "input_size": list(self.input_size), "batch": self.batch, "dtype": self.dtype,
             "params": self.totals.params, "macs": self.totals.macs, "acts": self.totals.acts,
             "output_bytes": self.output_bytes,
             "stages": [{"name": s.name, "params": s.counts.params, "macs": s.counts.macs, "acts": s.counts.acts,
@@ -106,6 +108,7 @@ class Summary:
                         "largest_output_layer": s.largest_output_layer, "modules": s.modules} for s in self.stages],
             "layers": self.records(depth),
             "unsupported": dict(self.unsupported),
+            "notes": list(self.notes),
             "convention": CONVENTION,
         }
 
@@ -116,7 +119,7 @@ class Summary:
                  "output_bytes": r.output_bytes} for r in self.rows(depth)]
 
     def _row(self, layer: Layer) -> Row:
-        w_out = layer.out_shape[0] if layer.op in ("conv", "linear") else 0
+        w_out = {"conv": layer.out_shape[:1], "linear": layer.out_shape[-1:]}.get(layer.op, (0,))[0]
         return Row(layer.name, layer.stage, self.kinds.get(layer.name) or layer.kind, layer.w_in, w_out,
                    layer.out_shape, _scaled(layer.counts, self.batch), self._bytes(layer))
 
@@ -129,27 +132,63 @@ class Summary:
 ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "output_bytes"]
 
 
-def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32") -> Summary:
+def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
+            input_size=None) -> Summary:
     """Summary of a registered name, alias, ``FAMILY@BUDGET``, ``package.module:factory``,
-    ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``."""
+    ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``.
+
+    ``input_size``: (C, H, W) or ``"CxHxW"`` (``"1x224x320"``), instead of a square ``resolution``;
+    by default the model's own (a zoo member's, timm's config, torchvision's weights).
+    """
     _check(resolution, batch)
+    size = parse_input_size(input_size)
+    if size and resolution:
+        raise NetprobeError("give --resolution or --input-size, not both")
     dtype = parse_dtype(dtype)
     source = _source(model)
-    out = _analyze(source, resolution, batch, dtype)
+    out = _analyze(source, size or (resolution and (None, resolution, resolution)), batch, dtype)
     if _final_height(out) == 1:
         stride = _final_stride(_analyze(source, None, 1, dtype))
-        if stride and out.resolution < stride:
+        if stride and min(out.input_size[1:]) < stride:
             raise NetprobeError(f"resolution too small: {out.model} downsamples {stride}x, so its input must be "
-                                f"at least {stride} px; got {out.resolution}, use a larger --resolution")
+                                f"at least {stride} px; got {_size_text(out.input_size)}, use a larger --resolution")
     return out
 
 
-def _analyze(source: loaders.Source, resolution: int | None, batch: int, dtype: str) -> Summary:
+def parse_input_size(value) -> tuple[int, int, int] | None:
+    """(C, H, W) from ``"1x224x320"``, ``"224x320"`` (3 channels) or a tuple of ints; None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        parts = value.strip().lower().replace("×", "x").split("x")
+        dims = [int(p) for p in parts if p.strip().isdigit()]
+        if len(dims) != len(parts):
+            dims = []
+    else:
+        dims = list(value) if isinstance(value, (tuple, list)) else []
+        if not all(isinstance(d, int) and not isinstance(d, bool) for d in dims):
+            dims = []
+    if len(dims) == 2:
+        dims = [3, *dims]
+    if len(dims) != 3 or min(dims) < 1:
+        raise NetprobeError(f"bad input size '{value}'; use CxHxW such as 3x224x224 or 1x224x320 (or HxW)")
+    return tuple(dims)
+
+
+def _size_text(size: tuple[int, int, int]) -> str:
+    return f"{size[1]}x{size[2]}" + (f" with {size[0]} channels" if size[0] != 3 else "")
+
+
+def _analyze(source: loaders.Source, size, batch: int, dtype: str) -> Summary:
+    """``size``: (C, H, W), with C None for the model's own; None for the model's own size."""
     if source.net is not None:
-        res = resolution or source.net.resolution
-        return _assemble(source, res, batch, dtype, net_layers(source.net, res), {}, {})
-    res = resolution or DEFAULT_RESOLUTION
-    return _assemble(source, res, batch, dtype, *_measured(source, res))
+        net = source.net
+        c, h, w = size or (None, net.resolution, net.resolution)
+        if c not in (None, net.w_in):
+            raise NetprobeError(f"{net.name} takes {net.w_in} input channels, got {c}; "
+                                f"use --input-size {net.w_in}x{h}x{w}")
+        return _assemble(source, (net.w_in, h, w), batch, dtype, net_layers(net, (h, w)), {}, {}, ())
+    return _assemble(source, *_measured(source, size, batch, dtype))
 
 
 def _body(s: Summary) -> list[StageRow]:
@@ -167,19 +206,20 @@ def _final_stride(s: Summary) -> int | None:
     return body[-1].output_stride if body else None
 
 
-def output_stride(resolution: int, *sizes: int) -> int:
-    """Product of the strides that take ``resolution`` px down to ``sizes`` (output H, W).
+def output_stride(resolution: int | tuple[int, int], *sizes: int) -> int:
+    """Product of the strides that take the input (``resolution`` px, or (H, W)) down to ``sizes``.
 
     A padded conv or pool of stride 2 gives ceil(in / 2) (ResNet's 3x3/2 max-pool with
-    padding 1 too), so the stride is the smallest power of two s with ceil(res / s) equal
-    to every output size; a network that fits no power of two gets round(res / h).
+    padding 1 too), so the stride is the smallest power of two s with ceil(in / s) equal
+    to every output size, axis by axis; a network that fits no power of two gets round(in / out).
     """
+    inputs = (resolution,) * len(sizes) if isinstance(resolution, int) else tuple(resolution)
     s = 1
     while True:
-        if all(-(-resolution // s) == n for n in sizes):
+        if all(-(-r // s) == n for r, n in zip(inputs, sizes)):
             return s
-        if s >= resolution:
-            return round(resolution / sizes[0])
+        if s >= max(inputs):
+            return round(inputs[0] / sizes[0])
         s *= 2
 
 
@@ -198,64 +238,92 @@ def _source(model) -> loaders.Source:
     from torch import nn
 
     if isinstance(model, nn.Module):
-        return loaders.Source(type(model).__name__, None, factory=lambda: model)
+        return loaders.Source(type(model).__name__, None, factory=lambda: model, instance=True)
     if callable(model):
         return loaders.Source(getattr(model, "__name__", repr(model)), None, factory=model)
     raise NetprobeError(f"cannot summarize a {type(model).__name__}; give a model name, a spec, "
                         "an nn.Module, or a callable that returns one")
 
 
-def _measured(source: loaders.Source, res: int) -> tuple[list[Layer], dict[str, int], dict[str, str]]:
-    from netprobe.analysis.measure import measure
-    from netprobe.analysis.stages import find_stages
+def _measured(source: loaders.Source, size, batch: int, dtype: str):
+    """Arguments of ``_assemble`` for a model counted op by op."""
+    from netprobe.analysis.stages import find_stages, stage_modules
 
-    model = loaders.instantiate(source)
+    model, note = loaders.instantiate_for_counting(source)
+    notes = [note] if note else []
+    own = loaders.default_input_size(source, model) or (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
+    c, h, w = size or own
+    c = c or own[0]
     try:
-        measured = measure(model, (res, res))
+        measured = _run_counted(source, model, (h, w), c, notes)
+    except NetprobeError:
+        raise
     except Exception as e:  # noqa: BLE001 - arbitrary user models fail in arbitrary ways
         text = first_line(e)
         if any(s in text.lower() for s in ("too small", "output size", "kernel size can't be greater")):
-            raise NetprobeError(f"resolution too small: {source.name} fails at {res}x{res} ({text}); "
+            raise NetprobeError(f"resolution too small: {source.name} fails at {h}x{w} ({text}); "
                                 "use a larger --resolution") from e
-        raise NetprobeError(f"{source.name}: forward pass at {res}x{res} on the meta device failed: "
-                            f"{type(e).__name__}: {text}") from e
-    names = find_stages(measured.layers)
+        raise NetprobeError(f"{source.name}: forward pass at {c}x{h}x{w} failed: {type(e).__name__}: {text}; "
+                            "check --input-size") from e
+    containers = stage_modules(model)
+    names = find_stages(measured.layers, containers)
     layers = [replace(layer, stage=stage) for layer, stage in zip(measured.layers, names)]
-    modules = dict(model.named_modules())
-    kinds = {layer.name: f"{type(modules[layer.name]).__name__} (not counted)" for layer in layers
-             if layer.op == "other" and layer.name in modules}
-    return layers, dict(measured.unsupported), kinds
+    return (c, h, w), batch, dtype, layers, dict(measured.unsupported), measured.labels, tuple(notes), containers
 
 
-def _assemble(source, res, batch, dtype, layers, unsupported, kinds) -> Summary:
-    draft = Summary(source.name, source.family, res, batch, dtype, tuple(layers), (), Counts(), unsupported, kinds)
+def _run_counted(source, model, hw, channels, notes: list[str]):
+    """Count on ``meta``; a model whose forward cannot run there (data-dependent ops) runs on the CPU."""
+    from netprobe.analysis.measure import measure
+
+    if not source.instance and any(not p.is_meta for p in model.parameters()):
+        try:
+            model = model.to("meta")
+        except Exception:  # noqa: BLE001 - a module that cannot move is counted where it is
+            pass
+    try:
+        return measure(model, hw, channels)
+    except Exception as e:  # noqa: BLE001 - retried below, for real
+        if source.instance or not any(p.is_meta for p in model.parameters()):
+            raise
+        meta_error = e
+    try:
+        counted = measure(loaders.instantiate(source, "cpu"), hw, channels)
+    except Exception:  # noqa: BLE001 - the model fails for real too: report the first failure
+        raise meta_error from None
+    notes.append(f"{source.name} cannot run on the meta device ({first_line(meta_error, 80)}); "
+                 "counted with a forward pass on cpu")
+    return counted
+
+
+def _assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=()) -> Summary:
+    draft = Summary(source.name, source.family, size[1], batch, dtype, tuple(layers), (), Counts(), unsupported,
+                    kinds, tuple(size), notes)
     order = list(dict.fromkeys(layer.stage for layer in layers))
     detected = source.net is None
-    stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected)
+    stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers)
                    for name in order)
     totals = total(s.counts for s in stages)
     return replace(draft, stages=stages, totals=totals)
 
 
-def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool) -> StageRow:
+def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=()) -> StageRow:
     shaped = [layer for layer in layers if layer.out_shape]
-    shape = _stage_output(shaped)
-    stride = output_stride(draft.resolution, *shape[1:]) if len(shape) == 3 else None
+    output = shaped[-1] if name == "head" and shaped else _stage_output(shaped)
+    hw = output.map_hw if output else None
+    stride = output_stride(draft.input_size[1:], *hw) if hw else None
     sizes = [(draft._bytes(layer), layer.name) for layer in layers]
     largest = max(sizes, key=lambda s: s[0], default=(0, ""))
-    modules = _common_prefix([layer.name for layer in shaped]) if detected else ""
-    return StageRow(name, _scaled(total(layer.counts for layer in layers), draft.batch), shape, stride,
-                    sum(b for b, _ in sizes), largest[0], largest[1], modules)
+    modules = _common_prefix([layer.name for layer in shaped], containers) if detected else ""
+    return StageRow(name, _scaled(total(layer.counts for layer in layers), draft.batch),
+                    output.out_shape if output else (), stride, sum(b for b, _ in sizes), largest[0], largest[1],
+                    modules)
 
 
-def _stage_output(shaped: list[Layer]) -> tuple[int, ...]:
-    """Shape of the stage's last layer on its main path.
-
-    A block may end in an add or an SE multiply, which are no layers: its last layer is
-    then the SE gate at 1x1, a side branch, not the stage's output.
-    """
-    main = [layer for layer, side in zip(shaped, side_branch(shaped)) if not side]
-    return (main or shaped)[-1].out_shape if shaped else ()
+def _stage_output(shaped: list[Layer]) -> Layer | None:
+    """A body stage's last layer on its main path: the last with a map larger than 1x1 (a block
+    may end in an SE multiply and an add, which are no layers, after its 1x1 gate), else the last."""
+    big = [layer for layer in shaped if layer.map_hw and max(layer.map_hw) > 1]
+    return (big or shaped or [None])[-1]
 
 
 def _scaled(c: Counts, batch: int) -> Counts:
@@ -273,8 +341,8 @@ def _group(rows: list[Row], depth: int) -> Row:
                total(r.counts for r in rows), sum(r.output_bytes for r in rows))
 
 
-def _common_prefix(names: list[str]) -> str:
-    """The module all names share ('layer2'), else their top-level modules ('stem+s1')."""
+def _common_prefix(names: list[str], containers=()) -> str:
+    """The stage container or module all names share ('layer2'), else their top-level modules ('stem+s1')."""
     if not names:
         return ""
     tops = list(dict.fromkeys(n.split(".")[0] for n in names))
@@ -286,4 +354,5 @@ def _common_prefix(names: list[str]) -> str:
         if len(set(parts)) > 1:
             break
         out.append(parts[0])
-    return ".".join(out)
+    shared = ".".join(out)
+    return next((c for c in containers if shared == c or shared.startswith(c + ".")), shared)

@@ -8,18 +8,19 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Resolution,
-                                  Threads, Warmup)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, InputSize, Json, MinTime,
+                                  Resolution, Threads, Warmup)
 
 
 
 @app.command("bench")
 @handles_errors
 def bench_models(
-    models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families or FAMILY@BUDGET; comma separated.")],
+    models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME; comma separated.")],
     device: Device = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", help=BATCH_HELP)] = "1",
     resolution: Resolution = None,
+    input_size: InputSize = None,
     dtype: Dtype = "fp32",
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
@@ -33,7 +34,7 @@ def bench_models(
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
-    todo = plan(models, device=device, batch=batch, resolution=resolution, dtype=dtype, channels_last=channels_last,
+    todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype, channels_last=channels_last,
                 compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
     progress = _progress()
     task = progress.add_task("starting", total=todo.size)

@@ -10,6 +10,8 @@ import typer
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Csv = Annotated[Optional[Path], typer.Option("--csv", help="Also write the rows to this CSV file.", dir_okay=False)]
 Resolution = Annotated[Optional[int], typer.Option("--resolution", "-r", help="Input size in pixels (default: the model's native one).")]
+InputSize = Annotated[Optional[str], typer.Option(
+    "--input-size", help="Input as CxHxW (1x224x320) or HxW, instead of a square --resolution.")]
 
 # The timing options: `bench` and `compare --bench` take them with the same names and help.
 Device = Annotated[Optional[str], typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")]

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, Json, Resolution
+from netprobe.cli.options import Csv, InputSize, Json, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -25,6 +25,7 @@ Model = Annotated[str, typer.Argument(
 def summary_command(
     model: Model,
     resolution: Resolution = None,
+    input_size: InputSize = None,
     batch: Batch = 1,
     depth: Depth = None,
     dtype: Dtype = "fp32",
@@ -43,7 +44,11 @@ def summary_command(
         raise NetprobeError(f"--depth must be 0 or more (1 stages, 2 blocks), got {depth}")
     if csv:
         io.check_writable(csv)
-    s = summary(model, resolution, batch, dtype)
+    s = summary(model, resolution, batch, dtype, input_size=input_size)
+    for note in s.notes:
+        from netprobe.cli.render import console
+
+        console(stderr=True).print(f"note: {note}", markup=False)
     comparison = None
     if counter == "all":
         from netprobe.analysis.peers import compare
@@ -94,7 +99,9 @@ def _render(s, depth, comparison) -> None:
     out = console()
     t = s.totals
     family = f" ({s.family})" if s.family else ""
-    table = Table(title=f"{s.model}{family} at {s.resolution}x{s.resolution}, batch {s.batch}", title_justify="left")
+    c, h, w = s.input_size
+    size = f"{h}x{w}" + (f"x{c}ch" if c != 3 else "")
+    table = Table(title=f"{s.model}{family} at {size}, batch {s.batch}", title_justify="left")
     for col in ("name", "kind", "ch", "output"):
         table.add_column(col, justify="left", no_wrap=True)
     for col in ("params", "%", "MACs", "%", "acts", "%"):
@@ -119,7 +126,8 @@ def _render(s, depth, comparison) -> None:
     out.print(table)
     if s.unsupported:
         seen = ", ".join(f"{name} x{n}" for name, n in sorted(s.unsupported.items(), key=lambda kv: -kv[1]))
-        out.print(f"[yellow]not counted (netprobe has no formula): {seen}[/]")
+        out.print(f"not counted (ops that do arithmetic netprobe has no formula for): {seen}", style="yellow",
+                  markup=False)
     out.print(CONVENTION + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
     out.print(_bytes_table(s, human_bytes))
     out.print(OUTPUT_BYTES_RULE)

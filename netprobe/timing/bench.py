@@ -21,7 +21,7 @@ from netprobe.timing.context import machine_context, parse_device, parse_dtype, 
 from netprobe.timing.stats import summarize
 
 BENCH_COLUMNS = [
-    "model", "family", "batch", "resolution", "dtype", "device", "channels_last", "compile", "threads",
+    "model", "family", "batch", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
     "imgs_per_s", "macs", "achieved_tflops", "peak_mem_bytes", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
@@ -40,15 +40,20 @@ class Interrupted(KeyboardInterrupt):
 
 @dataclass(frozen=True)
 class Target:
-    """A model to time: a registered spec, or a module given as is."""
+    """A model to time: a registered spec, a factory (``module:callable``, ``timm:``, ``torchvision:``)
+    or a module given as is, and the input (C, H, W) it is timed at."""
 
     name: str
     family: str
-    resolution: int
-    macs: int | None  # analytic, per image; None for a module until counted
+    input_size: tuple[int, int, int]
+    macs: int | None  # per image; None where some op has no formula (achieved FLOP/s would be wrong)
     net: object = None
+    factory: object = None
     module: object = None
-    in_channels: int = 3
+
+    @property
+    def resolution(self) -> int:
+        return self.input_size[1]
 
 
 def positive(what: str, value, kind=int, hint: str = ""):
@@ -74,25 +79,42 @@ def parse_batches(batch) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-def resolve_targets(models, resolution: int | None) -> list[Target]:
-    """Targets for names, aliases, patterns, families, ``FAMILY@BUDGET`` or modules."""
+def resolve_targets(models, resolution: int | None, input_size=None) -> list[Target]:
+    """Targets for names, aliases, patterns, families, ``FAMILY@BUDGET``, factories or modules.
+
+    Zoo members are counted from their spec; any other model op by op (``analysis.summary``),
+    at its own input size unless ``resolution`` or ``input_size`` says otherwise.
+    """
     from torch import nn
 
-    from netprobe.analysis.cost import net_totals
+    from netprobe import loaders
+    from netprobe.analysis.summary import parse_input_size, summary
 
+    size = parse_input_size(input_size)
+    if size and resolution:
+        raise NetprobeError("give --resolution or --input-size, not both")
     items = [models] if isinstance(models, (str, nn.Module)) else list(models or [])
     targets: list[Target] = []
     for item in items:
-        if isinstance(item, nn.Module):
-            if resolution is None:
-                raise NetprobeError(f"a resolution is needed to time a {type(item).__name__} module; pass resolution=224")
-            name = getattr(item, "spec_name", type(item).__name__)
-            targets.append(Target(name, "custom", resolution, None, module=item))
-            continue
-        for name in registry.resolve(item):
-            net = registry.spec(name)
-            res = resolution or net.resolution
-            targets.append(Target(name, net.family, res, net_totals(net, res).macs, net=net, in_channels=net.w_in))
+        names = [item] if isinstance(item, nn.Module) or ":" in item else registry.resolve(item)
+        for name in names:
+            source = loaders.Source(type(name).__name__, None, factory=lambda m=name: m, instance=True) \
+                if isinstance(name, nn.Module) else loaders.load(name)
+            if isinstance(name, nn.Module) and not (size or resolution):
+                raise NetprobeError(f"a resolution is needed to time a {source.name} module; pass resolution=224")
+            try:
+                counted = summary(name if isinstance(name, nn.Module) else source.net or name, resolution,
+                                  input_size=size)
+            except NetprobeError:
+                if not isinstance(name, nn.Module):
+                    raise
+                counted = None  # a module given as is that fails fails again, in its row, when timed
+            macs = counted.totals.macs if counted and not counted.unsupported else None
+            shape = counted.input_size if counted else size or (3, resolution, resolution)
+            label = getattr(name, "spec_name", source.name) if isinstance(name, nn.Module) else source.name
+            targets.append(Target(label, source.family or "custom", shape, macs, net=source.net,
+                                  factory=None if source.net else source.factory,
+                                  module=name if isinstance(name, nn.Module) else None))
     if not targets:
         raise NetprobeError("no models given; name some, e.g. resnet18,regnetx_004 (see 'netprobe list')")
     return targets
@@ -115,8 +137,8 @@ class Plan:
         return len(self.targets) * len(self.batches)
 
 
-def plan(models, *, device="cpu", batch=1, resolution=None, dtype="fp32", channels_last=False, compile=False,
-         threads=None, warmup=None, min_time=None, csv=None) -> Plan:
+def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dtype="fp32", channels_last=False,
+         compile=False, threads=None, warmup=None, min_time=None, csv=None) -> Plan:
     """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
     dev = parse_device(device)
     settings = {"dtype": parse_dtype(dtype, dev), "device": dev, "channels_last": bool(channels_last),
@@ -129,7 +151,7 @@ def plan(models, *, device="cpu", batch=1, resolution=None, dtype="fp32", channe
         from netprobe.reports import io
 
         csv = io.check_appendable(csv, BENCH_COLUMNS)
-    return Plan(tuple(resolve_targets(models, resolution)), batches, settings, warm, min_time, csv)
+    return Plan(tuple(resolve_targets(models, resolution, input_size)), batches, settings, warm, min_time, csv)
 
 
 def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
@@ -180,7 +202,7 @@ def _run_target(target: Target, batches: tuple[int, ...], settings: dict, warm: 
     """All batch sizes of one model, built once; failures become rows."""
     model, failure = None, None
     try:
-        model, target = _prepare(target, settings)
+        model = _prepare(target, settings)
     except Exception as e:  # noqa: BLE001 - recorded in the rows, the run goes on
         failure = _failure(e)
     for batch in batches:
@@ -200,33 +222,22 @@ def _run_target(target: Target, batches: tuple[int, ...], settings: dict, warm: 
 
 
 def _prepare(target: Target, settings: dict):
-    """The model on the device in eval mode (and channels-last), and the target with its MACs."""
+    """The model on the device in eval mode (and channels-last)."""
     import torch
 
+    from netprobe import loaders
     from netprobe.build import build
 
     if target.module is not None:
         model = target.module.to(settings["device"])
-        target = Target(target.name, target.family, target.resolution, _module_macs(model, target.resolution),
-                        module=model)
+    elif target.factory is not None:
+        model = loaders.instantiate(loaders.Source(target.name, None, factory=target.factory), settings["device"])
     else:
         model = build(target.net, settings["device"])
     model.eval()
     if settings["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
-    return model, target
-
-
-def _module_macs(model, resolution: int) -> int | None:
-    """MACs per image counted by hooks; None where some ops could not be counted."""
-    from netprobe.analysis.measure import measure
-    from netprobe.counts import total
-
-    try:
-        measured = measure(model, (resolution, resolution))
-    except Exception:  # noqa: BLE001 - a model that fails here fails again, and is reported, when timed
-        return None
-    return None if measured.unsupported else total(layer.counts for layer in measured.layers).macs
+    return model
 
 
 def _time_one(model, target: Target, batch: int, settings: dict, warm: engine.Warmup, min_time: float):
@@ -236,7 +247,7 @@ def _time_one(model, target: Target, batch: int, settings: dict, warm: engine.Wa
     dev, cuda = settings["device"], settings["device"].startswith("cuda")
     if cuda:
         torch.cuda.reset_peak_memory_stats(dev)
-    x = torch.randn(batch, target.in_channels, target.resolution, target.resolution, device=dev)
+    x = torch.randn(batch, *target.input_size, device=dev)
     if settings["channels_last"]:
         x = x.contiguous(memory_format=torch.channels_last)
     fn = model
@@ -270,6 +281,7 @@ def _free_memory(device: str) -> None:
 
 def _row(target: Target, batch: int, settings: dict, status: str, error: str | None, timing, peak) -> dict:
     row = {"model": target.name, "family": target.family, "batch": batch, "resolution": target.resolution,
+           "input_size": "x".join(map(str, target.input_size)),
            **settings, "status": status, "error": error}
     stats = summarize(timing.samples_ms) if timing else None
     for col in ("median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples"):
