@@ -143,6 +143,12 @@ def same_values(frame):
     return frame.astype(object).where(frame.notna(), None)
 
 
+def test_families_without_a_width_rule_get_no_generated_row():
+    rows = compare("300MF", families="xception,mobilenetv2,densenet", generate=True)
+    assert [(r["family"], r["generated"]) for r in rows] == \
+           [("xception", False), ("mobilenetv2", False), ("mobilenetv2", True), ("densenet", False)]
+
+
 def test_csv_and_json_round_trip_through_pandas(tmp_path):
     path = tmp_path / "out.csv"
     result = cli("compare", "--budget", "50MF,400MF,1.6GF", "--generate", "--csv", str(path), "--json")
