@@ -182,6 +182,16 @@ def test_dense_layer_concatenates_its_growth_onto_the_input():
     assert torch.equal(y[:, :64], x)  # the input passes on unchanged
 
 
+@pytest.mark.parametrize("name", ["condensenet74_c8_g8", "shufflenetv1_g3_x0_5", "xception"])
+def test_other_classifier_widths_build_and_run(name):
+    model = build(registry.spec(name), num_classes=10).eval()
+    with torch.inference_mode():
+        assert model(torch.randn(1, 3, 96, 96)).shape == (1, 10)
+    full = net_totals(registry.spec(name)).params
+    fc = next(layer for layer in net_layers(registry.spec(name)) if layer.op == "linear")
+    assert sum(p.numel() for p in model.parameters()) == full - 990 * (fc.w_in + 1)
+
+
 @pytest.mark.parametrize("budget, family", [
     ("200MF", "mobilenetv1"), ("300MF", "mobilenetv2"), ("100MF", "shufflenetv2"), ("150MF", "shufflenetv1"),
 ])

@@ -53,8 +53,21 @@ V2_STAGES = (
 )
 V2_HEAD_W = 1280  # never narrower than 1280, wider above width 1.0 (timm: max(1280, make_divisible(1280 * m)))
 
-MOBILENETV1S = {f"mobilenetv1_{round(w * 100):03d}": w for w in (0.25, 0.5, 0.75, 1.0, 1.25)}
-MOBILENETV2S = {f"mobilenetv2_{round(w * 100):03d}": w for w in (0.35, 0.5, 0.75, 1.0, 1.4)}
+# Width multipliers of the named members (timm's names: mobilenetv2_100 is 1.0x).
+MOBILENETV1S = {
+    "mobilenetv1_025": 0.25,
+    "mobilenetv1_050": 0.5,
+    "mobilenetv1_075": 0.75,
+    "mobilenetv1_100": 1.0,
+    "mobilenetv1_125": 1.25,
+}
+MOBILENETV2S = {
+    "mobilenetv2_035": 0.35,
+    "mobilenetv2_050": 0.5,
+    "mobilenetv2_075": 0.75,
+    "mobilenetv2_100": 1.0,
+    "mobilenetv2_140": 1.4,
+}
 
 
 def dw_separable(w_in: int, w_out: int, stride: int, pw_act: str | None = ACT) -> Block:
