@@ -45,7 +45,7 @@ def _width_generator(family: str, make, resolution_knob: bool = False):
 
 def _shufflenetv1(name: str, scale: float) -> Net:
     """ShuffleNetV1 (g = 3) at width scale s."""
-    return shufflenetv1(name, ShuffleNetV1Cfg(SHUFFLENETV1_GROUPS, scale), scale=scale)
+    return shufflenetv1(name, ShuffleNetV1Cfg(SHUFFLENETV1_GROUPS, scale))
 
 
 @lru_cache(maxsize=256)

@@ -54,11 +54,10 @@ def _head(w: int, num_classes: int) -> tuple:
     return (("pool", GlobalPool()), ("fc", Linear(w, num_classes)))
 
 
-def v1_widths(cfg: ShuffleNetV1Cfg, scale: float | None = None) -> tuple[int, tuple[int, ...]]:
-    """Stem and stage widths of a ShuffleNetV1 at a width scale (default: its own)."""
-    s = cfg.scale if scale is None else scale
-    stage_w = tuple(shufflenet_width(w * s, cfg.groups) for w in V1_WIDTHS[cfg.groups])
-    return max(cfg.groups, quantize(STEM_W * s, cfg.groups)), stage_w
+def v1_widths(cfg: ShuffleNetV1Cfg) -> tuple[int, tuple[int, ...]]:
+    """Stem and stage widths of a ShuffleNetV1: Table 1's times s, the stem a multiple of g."""
+    stage_w = tuple(shufflenet_width(w * cfg.scale, cfg.groups) for w in V1_WIDTHS[cfg.groups])
+    return max(cfg.groups, quantize(STEM_W * cfg.scale, cfg.groups)), stage_w
 
 
 def shufflenet_width(w: float, groups: int) -> int:
@@ -84,9 +83,9 @@ def shuffle_v1_unit(w_in: int, w_out: int, w_b: int, stride: int, groups: int, g
     return Concat((("shortcut", (("pool", AvgPool(3, 2, 1)),)), ("branch", units)), post_act="relu")
 
 
-def shufflenetv1(name: str, cfg: ShuffleNetV1Cfg, num_classes: int = 1000, scale: float | None = None) -> Net:
-    """ShuffleNetV1 with g groups at width scale s (default: the member's own)."""
-    w_in, stage_w = v1_widths(cfg, scale)
+def shufflenetv1(name: str, cfg: ShuffleNetV1Cfg, num_classes: int = 1000) -> Net:
+    """ShuffleNetV1 with g groups at width scale s: stem, three stages of ShuffleNet units, pool, fc."""
+    w_in, stage_w = v1_widths(cfg)
     stem, stages = _stem(w_in), []
     for si, (w_out, depth) in enumerate(zip(stage_w, DEPTHS)):
         blocks = []
@@ -95,9 +94,8 @@ def shufflenetv1(name: str, cfg: ShuffleNetV1Cfg, num_classes: int = 1000, scale
                                           group_first=si > 0 or i > 0))
             w_in = w_out
         stages.append(Stage(tuple(blocks)))
-    s = cfg.scale if scale is None else scale
     return Net(name, "shufflenetv1", 224, stem, tuple(stages), _head(w_in, num_classes),
-               design={"groups": cfg.groups, "scale": s, "stage_w": stage_w})
+               design={"groups": cfg.groups, "scale": cfg.scale, "stage_w": stage_w})
 
 
 def shuffle_v2_unit(w_in: int, w_out: int, stride: int) -> Concat:
