@@ -204,7 +204,7 @@ class CondensedLinearModule(nn.Module):
 def mobile_unit_module(u) -> nn.Module:
     """The module of a mobile-family unit."""
     if isinstance(u, Conv):
-        return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, groups=u.groups, bias=u.bias)
+        return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, u.groups, bias=u.bias)
     if isinstance(u, BN):
         return nn.BatchNorm2d(u.w)
     if isinstance(u, AvgPool):

@@ -157,13 +157,14 @@ class Conv:
     w_out: int
     kernel: int = 1
     stride: int = 1
-    groups: int = 1
-    pad: int | None = None  # None: kernel // 2 ("same" at stride 1); Xception's stem pads 0
     bias: bool = False
+    dilation: int = 1
+    groups: int = 1
+    pad: int | None = None  # None: "same" at stride 1; Xception's stem pads 0
 
     @property
     def padding(self) -> int:
-        return self.kernel // 2 if self.pad is None else self.pad
+        return self.dilation * (self.kernel // 2) if self.pad is None else self.pad
 
 
 @dataclass(frozen=True)
@@ -177,9 +178,9 @@ class BN:
 class AvgPool:
     """Average pooling over a window (DenseNet's transitions, ShuffleNet's strided shortcut)."""
 
-    kernel: int = 2
+    kernel: int = 3
     stride: int = 2
-    padding: int = 0
+    padding: int = 1
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,14 @@ def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) 
     return (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False, pad=None) -> tuple[Layer, tuple[int, int]]:
-    h, w = (conv_out(x, k, s, k // 2 if pad is None else pad) for x in hw)
+def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False, dilation=1, pad=None) -> tuple[Layer, tuple[int, int]]:
+    h, w = (conv_out(x, k, s, dilation * (k // 2) if pad is None else pad, dilation) for x in hw)
     if h < 1 or w < 1:
         raise NetprobeError(f"resolution too small: {name} would get a {hw[0]}x{hw[1]} input; use a larger --resolution")
     params = k * k * (w_in // g) * w_out + (w_out if bias else 0)
     macs = k * k * (w_in // g) * w_out * h * w + (w_out * h * w if bias else 0)
     layer = Layer(name, stage, "conv", (w_out, h, w), Counts(params, macs, w_out * h * w),
-                  kernel=k, stride=s, groups=g, w_in=w_in)
+                  kernel=k, stride=s, groups=g, dilation=dilation, w_in=w_in)
     return layer, (h, w)
 
 
@@ -92,7 +92,7 @@ def mobile_unit_layers(name: str, stage: str, unit, c: int, hw: tuple[int, int])
     p = f"{name}."
     if isinstance(unit, Conv):
         conv, hw = _conv(name, stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, unit.groups, hw,
-                         bias=unit.bias, pad=unit.pad)
+                         bias=unit.bias, dilation=unit.dilation, pad=unit.pad)
         return [conv], unit.w_out, hw
     if isinstance(unit, BN):
         return [_free(name, stage, "bn", (unit.w, *hw), 2 * unit.w)], c, hw

@@ -63,7 +63,7 @@ def dense_layer(w_in: int, growth: int) -> Concat:
 
 def transition(w_in: int, w_out: int) -> Block:
     """DenseNet transition: BN, ReLU, 1x1 conv (halves the width), 2x2 average pool."""
-    units = (("norm", BN(w_in)), ("relu", Act("relu")), ("conv", Conv(w_in, w_out, 1)), ("pool", AvgPool(2, 2)))
+    units = (("norm", BN(w_in)), ("relu", Act("relu")), ("conv", Conv(w_in, w_out, 1)), ("pool", AvgPool(2, 2, 0)))
     return Block(units)
 
 
@@ -103,7 +103,7 @@ def condensenet(name: str, cfg: CondenseNetCfg, num_classes: int = 1000) -> Net:
     stages = []
     for i, (depth, growth) in enumerate(zip(cfg.depths, cfg.growths)):
         # The transition is the pool alone: the growing growth rate keeps widths in check.
-        blocks = [Block((("pool", AvgPool(2, 2)),))] if i else []
+        blocks = [Block((("pool", AvgPool(2, 2, 0)),))] if i else []
         for _ in range(depth):
             blocks.append(condensed_layer(w, growth, cfg.groups))
             w += growth
