@@ -11,7 +11,9 @@ import torch
 from conftest import read_csv
 from netprobe import registry
 from netprobe.analysis.cost import net_layers, net_totals
+from netprobe.analysis.measure import measure
 from netprobe.build import build, channel_shuffle
+from netprobe.families.scaling_mobile import MOBILE_GENERATORS
 from netprobe.spec import Block, Concat
 
 REFERENCE = {r["model"]: r for r in read_csv("reference_mobile.csv")}
@@ -201,6 +203,22 @@ def test_issue_generators_land_within_2pct(budget, family):
     net = registry.spec(f"{family}@{budget}")
     assert net.family == family
     assert abs(net_totals(net).macs / parse_budget(budget) - 1) <= 0.02
+
+
+@pytest.mark.parametrize("family", MOBILE_GENERATORS)
+@pytest.mark.parametrize("budget", ["60MF", "1.6GF"])
+def test_generated_members_count_the_same_built_and_measured(family, budget):
+    from netprobe.budget import parse_budget
+
+    net = registry.spec(f"{family}@{budget}")
+    layers = net_layers(net)
+    assert abs(net_totals(net).macs / parse_budget(budget) - 1) <= 0.02
+    model = build(net, "meta")
+    measured = measure(model, (net.resolution, net.resolution))
+    assert not measured.unsupported
+    assert {x.name: (x.counts, x.out_shape) for x in measured.layers} == \
+           {x.name: (x.counts, x.out_shape) for x in layers}
+    assert sum(p.numel() for p in model.parameters()) == net_totals(net).params
 
 
 def test_families_without_a_width_rule_say_so():
