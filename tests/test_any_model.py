@@ -173,7 +173,7 @@ def test_bad_input_sizes_are_one_line(kwargs, message):
 
 
 def test_bench_takes_every_model_source():
-    rows = bench(["hub_patterns:TimmEfficientNetLike", "resnet18"], resolution=32, warmup=1, min_time=0.02)
+    rows = bench("hub_patterns:TimmEfficientNetLike,resnet18", resolution=32, warmup=1, min_time=0.02)
     assert [r["status"] for r in rows] == ["ok", "ok"]
     assert rows[0]["macs"] == summary("hub_patterns:TimmEfficientNetLike", 32).totals.macs
     assert rows[0]["input_size"] == "3x32x32" and rows[0]["family"] == "custom"
@@ -189,7 +189,8 @@ def test_bench_refuses_a_factory_that_raises_before_timing():
 HUB = importlib.util.find_spec("timm") is not None and importlib.util.find_spec("torchvision") is not None
 
 
-@pytest.mark.skipif(not HUB, reason="needs timm and torchvision (see docs/summary.md: checking real models)")
+@pytest.mark.hub
+@pytest.mark.skipif(not HUB, reason="needs timm and torchvision (docs/conventions.md: checked on real models)")
 @pytest.mark.parametrize("model, stages, size", [
     ("timm:efficientnet_b0", 7, 224), ("timm:convnext_tiny", 4, 224), ("timm:mobilenetv3_large_100", 7, 224),
     ("timm:inception_v3", None, 299), ("timm:resnet50.a1_in1k", 4, 224), ("timm:swin_tiny_patch4_window7_224", 4, 224),

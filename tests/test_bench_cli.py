@@ -133,3 +133,13 @@ def test_bad_input_in_a_real_process():
     assert proc.returncode == 2
     assert proc.stderr == "error: batch '0' is not a positive integer; use e.g. 8 or 1,8,64\n"
     assert proc.stdout == ""
+
+
+def test_every_model_source_summary_takes_is_timed():
+    result = run("--models", "hub_patterns:TinyViT,regnetx_002", "--json", "--warmup", "1", "--min-time", "0.02",
+                 "--input-size", "3x64x64")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["model"], r["status"], r["input_size"]) for r in rows] == [
+        ("hub_patterns:TinyViT", "ok", "3x64x64"), ("regnetx_002", "ok", "3x64x64")]
+    assert rows[0]["macs"] == 858634  # the op-level count (tests/test_any_model.py works it out)

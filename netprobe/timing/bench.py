@@ -93,7 +93,10 @@ def resolve_targets(models, resolution: int | None, input_size=None) -> list[Tar
     size = parse_input_size(input_size)
     if size and resolution:
         raise NetprobeError("give --resolution or --input-size, not both")
-    items = [models] if isinstance(models, (str, nn.Module)) else list(models or [])
+    if isinstance(models, str):
+        models = models.split(",")
+    items = [models] if isinstance(models, nn.Module) else [m.strip() if isinstance(m, str) else m
+                                                             for m in models or [] if not isinstance(m, str) or m.strip()]
     targets: list[Target] = []
     for item in items:
         names = [item] if isinstance(item, nn.Module) or ":" in item else registry.resolve(item)
