@@ -9,8 +9,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netprobe.spec import (CBAM, SE, Act, AvgDown, AvgPool, Block, BNAct, Conv, ConvBN, Dropout, GlobalPool, Linear,
-                           MaxPool, Named, Net, SelectiveKernel, SplitAttn, Unit, with_classes)
+from netprobe.spec import (BN, CBAM, MOBILE_UNITS, SE, Act, AvgDown, AvgPool, Block, BNAct, Concat, CondensedConv,
+                           CondensedLinear, Conv, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Named, Net,
+                           SelectiveKernel, ShuffleConvBN, SplitAttn, Unit, with_classes)
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
 
@@ -72,6 +73,8 @@ def unit_module(u: Unit) -> nn.Module:
         return nn.Dropout(u.p)
     if isinstance(u, Linear):
         return nn.Linear(u.w_in, u.w_out)
+    if isinstance(u, MOBILE_UNITS):
+        return mobile_unit_module(u)
     return variant_module(u)
 
 
@@ -88,7 +91,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, block: Block):
         super().__init__()
         self.shortcut = block.shortcut
-        self.w_in = block.w_in
+        self.w_in = block.w_in if block.shortcut == "partial" else 0  # a pooling-only block has no width
         for name, u in block.pre + block.units:
             self.add_module(name, unit_module(u))
         self.pre_names = [name for name, _ in block.pre]
@@ -226,10 +229,6 @@ class CBAMModule(nn.Module):
 def variant_module(u: Unit) -> nn.Module:
     if isinstance(u, BNAct):
         return BNActModule(u)
-    if isinstance(u, Conv):
-        return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, bias=u.bias)
-    if isinstance(u, AvgPool):
-        return nn.AvgPool2d(u.kernel, u.stride, u.padding)
     if isinstance(u, AvgDown):
         return AvgDownModule(u)
     if isinstance(u, SelectiveKernel):
@@ -251,7 +250,7 @@ class Network(nn.Module):
         for si, stage in enumerate(net.stages, 1):
             seq = nn.Sequential()
             for bi, block in enumerate(stage.blocks, 1):
-                seq.add_module(f"b{bi}", ResidualBlock(block))
+                seq.add_module(f"b{bi}", ConcatBlock(block) if isinstance(block, Concat) else ResidualBlock(block))
             self.add_module(f"s{si}", seq)
         self.head = units_module(net.head)
 
@@ -274,6 +273,103 @@ def init_weights(model: nn.Module) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.01)
             nn.init.zeros_(m.bias)
+
+
+# Modules of the mobile and dense families. Shuffle, index-select and concatenation cost
+# nothing by the convention. Shuffle and index-select are reshapes inside container modules,
+# so the leaves a counter sees stay ordinary convs, norms, acts and pools; a concatenation
+# ends in a free identity leaf, so that counters see the joined tensor.
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle: (N, g*c, H, W) viewed as (N, g, c, H, W), transposed, flattened."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class ShuffledConvBNAct(ConvBNAct):
+    """conv, bn [, act], channel shuffle."""
+
+    def __init__(self, u: ShuffleConvBN):
+        super().__init__(ConvBN(u.w_in, u.w_out, 1, groups=u.groups, act=u.act))
+        self.groups = u.groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(super().forward(x), self.groups)
+
+
+class CondensedConvModule(nn.Module):
+    """index-select, norm, relu, 1x1 group conv, channel shuffle."""
+
+    def __init__(self, u: CondensedConv):
+        super().__init__()
+        self.groups = u.groups
+        # The kept channels are learned; an untrained network keeps them in order.
+        self.register_buffer("index", torch.arange(u.w_in))
+        self.norm = nn.BatchNorm2d(u.w_in)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(u.w_in, u.w_out, 1, groups=u.groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.norm(torch.index_select(x, 1, self.index)))
+        return channel_shuffle(self.conv(x), self.groups)
+
+
+class CondensedLinearModule(nn.Module):
+    """index-select of the kept features, fully connected."""
+
+    def __init__(self, u: CondensedLinear):
+        super().__init__()
+        self.register_buffer("index", torch.arange(u.w_keep))
+        self.fc = nn.Linear(u.w_keep, u.w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.index_select(x, 1, self.index))
+
+
+def mobile_unit_module(u) -> nn.Module:
+    """The module of a mobile-family unit."""
+    if isinstance(u, Conv):
+        return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, u.groups, bias=u.bias)
+    if isinstance(u, BN):
+        return nn.BatchNorm2d(u.w)
+    if isinstance(u, AvgPool):
+        return nn.AvgPool2d(u.kernel, u.stride, u.padding)
+    if isinstance(u, ShuffleConvBN):
+        return ShuffledConvBNAct(u)
+    if isinstance(u, CondensedConv):
+        return CondensedConvModule(u)
+    assert isinstance(u, CondensedLinear), u  # MOBILE_UNITS lists no other
+    return CondensedLinearModule(u)
+
+
+class Joined(nn.Identity):
+    """The output of a concatenation: a free leaf, so that counters see the joined tensor's shape."""
+
+
+class ConcatBlock(nn.Module):
+    """Branches on the input (or on its split channels), concatenated [, shuffled] [, act]."""
+
+    def __init__(self, block: Concat):
+        super().__init__()
+        self.split, self.shuffle = block.split, block.shuffle
+        self.paths = [(name, bool(units)) for name, units in block.branches]
+        for name, units in block.branches:
+            if units:
+                self.add_module(name, units_module(units))
+        self.cat = Joined()
+        if block.post_act:
+            self.out_act = activation(block.post_act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xs = x.chunk(len(self.paths), dim=1) if self.split else [x] * len(self.paths)
+        y = torch.cat([getattr(self, name)(xi) if has else xi for (name, has), xi in zip(self.paths, xs)], dim=1)
+        if self.shuffle:
+            y = channel_shuffle(y, self.shuffle)
+        y = self.cat(y)
+        if hasattr(self, "out_act"):
+            y = self.out_act(y)
+        return y
 
 
 def build(net: Net, device: str | torch.device | None = None, num_classes: int | None = None) -> nn.Module:

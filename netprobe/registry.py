@@ -27,9 +27,11 @@ _ENTRIES: dict[str, Entry] = {}
 _ALIASES: dict[str, str] = {}
 _GENERATORS: dict[str, Callable[[str, float], Net]] = {}
 
-FAMILIES = ("regnetx", "regnety", "efficientnet", "resnet", "resnext", "wide_resnet", "rexnet",
-            # the ResNet variants
-            "seresnet", "seresnext", "skresnet", "skresnext", "resnest", "cbam_resnet", "wrn_cifar")
+FAMILIES = ("regnetx", "regnety", "efficientnet", "resnet", "resnext", "wide_resnet", "rexnet")
+# the ResNet variants
+FAMILIES += ("seresnet", "seresnext", "skresnet", "skresnext", "resnest", "cbam_resnet", "wrn_cifar")
+# the mobile and dense families
+FAMILIES += ("mobilenetv1", "mobilenetv2", "shufflenetv1", "shufflenetv2", "xception", "densenet", "condensenet")
 
 
 def normalize(name: str) -> str:
@@ -110,12 +112,19 @@ def generate(family: str, budget: str | float) -> Net:
 
     _load()
     fam = normalize(family)
-    if fam in FAMILIES and fam not in _GENERATORS:
-        raise NetprobeError(f"{fam} has no budget generator; generated members exist for {', '.join(_GENERATORS)}")
     if fam not in _GENERATORS:
+        if fam in FAMILIES:
+            raise NetprobeError(f"family '{family}' has no budget generator (no width rule to scale); "
+                                f"choose from {', '.join(_GENERATORS)}")
         raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(_GENERATORS)}")
     macs = parse_budget(budget) if isinstance(budget, str) else budget
     return _GENERATORS[fam](f"{fam}@{budget}", macs)
+
+
+def generator_families() -> list[str]:
+    """Families that have a budget generator, in registration order."""
+    _load()
+    return list(_GENERATORS)
 
 
 def resolve(patterns: str | list[str]) -> list[str]:

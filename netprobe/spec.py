@@ -85,31 +85,6 @@ class BNAct:
 
 
 @dataclass(frozen=True)
-class Conv:
-    """A convolution alone (pre-activation blocks put the BatchNorm before it)."""
-
-    w_in: int
-    w_out: int
-    kernel: int = 1
-    stride: int = 1
-    bias: bool = False
-    dilation: int = 1
-
-    @property
-    def padding(self) -> int:
-        return self.dilation * (self.kernel // 2)
-
-
-@dataclass(frozen=True)
-class AvgPool:
-    """Average pooling that downsamples (ResNeSt's anti-aliased stride, ``avd``)."""
-
-    kernel: int = 3
-    stride: int = 2
-    padding: int = 1
-
-
-@dataclass(frozen=True)
 class AvgDown:
     """A shortcut that average-pools (2x2, ceil, padding not counted) before its 1x1 conv + BN ("ResNet-D")."""
 
@@ -165,8 +140,82 @@ class CBAM:
     kernel: int = 7
 
 
-Unit = Union[ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear, BNAct, Conv, AvgPool, AvgDown, SelectiveKernel,
-             SplitAttn, CBAM]
+# Units and a block kind of the mobile and dense families: bare convolutions and norms for
+# pre-activation and separable designs, channel shuffle, index-select, concatenation.
+
+
+@dataclass(frozen=True)
+class Conv:
+    """A bare convolution: separable (Xception) and pre-activation (DenseNet) designs put BN elsewhere."""
+
+    w_in: int
+    w_out: int
+    kernel: int = 1
+    stride: int = 1
+    bias: bool = False
+    dilation: int = 1
+    groups: int = 1
+    pad: int | None = None  # None: "same" at stride 1; Xception's stem pads 0
+
+    @property
+    def padding(self) -> int:
+        return self.dilation * (self.kernel // 2) if self.pad is None else self.pad
+
+
+@dataclass(frozen=True)
+class BN:
+    """A stand-alone BatchNorm."""
+
+    w: int
+
+
+@dataclass(frozen=True)
+class AvgPool:
+    """Average pooling over a window (DenseNet's transitions, ShuffleNet's strided shortcut)."""
+
+    kernel: int = 3
+    stride: int = 2
+    padding: int = 1
+
+
+@dataclass(frozen=True)
+class ShuffleConvBN:
+    """1x1 group convolution, BatchNorm [, act], then a channel shuffle across its groups (ShuffleNet)."""
+
+    w_in: int
+    w_out: int
+    groups: int
+    act: str | None = "relu"
+
+
+@dataclass(frozen=True)
+class CondensedConv:
+    """Index-select of the input channels, BN, ReLU, 1x1 group conv, channel shuffle (CondenseNet).
+
+    A learned group convolution after condensing: each of the ``groups`` groups reads the
+    ``w_in / groups`` input channels it learned to keep, gathered by one index-select
+    (``w_in`` = input width * G / C: the whole input width when C = G, as in the paper).
+    """
+
+    w_in: int
+    w_out: int
+    groups: int
+
+
+@dataclass(frozen=True)
+class CondensedLinear:
+    """Index-select of ``w_keep`` of the ``w_in`` features, then a fully connected layer (CondenseNet's classifier)."""
+
+    w_in: int
+    w_keep: int
+    w_out: int
+
+
+MOBILE_UNITS = (Conv, BN, AvgPool, ShuffleConvBN, CondensedConv, CondensedLinear)
+
+
+Unit = Union[ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear, BNAct, AvgDown, SelectiveKernel, SplitAttn, CBAM,
+             Conv, BN, AvgPool, ShuffleConvBN, CondensedConv, CondensedLinear]
 Named = tuple[tuple[str, Unit], ...]
 
 
@@ -197,7 +246,7 @@ class Block:
 class Stage:
     """Blocks at one resolution (the first block may downsample)."""
 
-    blocks: tuple[Block, ...]
+    blocks: tuple[Block | Concat, ...]
 
 
 @dataclass(frozen=True)
@@ -218,23 +267,40 @@ def with_classes(net: Net, num_classes: int) -> Net:
     """The same network with a classifier of ``num_classes`` outputs."""
     if num_classes < 1:
         raise ValueError(f"num_classes must be positive, got {num_classes}")
-    head = tuple((n, replace(u, w_out=num_classes) if isinstance(u, Linear) else u) for n, u in net.head)
+    classifiers = (Linear, CondensedLinear)
+    head = tuple((n, replace(u, w_out=num_classes) if isinstance(u, classifiers) else u) for n, u in net.head)
     return replace(net, head=head)
 
 
 def _w_in(units: Named) -> int:
     for _, u in units:
-        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel)):
+        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel, ShuffleConvBN, CondensedConv)):
             return u.w_in
-        if isinstance(u, (SE, BNAct, SplitAttn, CBAM)):
+        if isinstance(u, (SE, BNAct, SplitAttn, CBAM, BN)):
             return u.w
     raise ValueError("units have no width")
 
 
 def _w_out(units: Named) -> int:
     for _, u in reversed(units):
-        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel)):
+        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel, ShuffleConvBN, CondensedConv)):
             return u.w_out
-        if isinstance(u, (SE, BNAct, SplitAttn, CBAM)):
+        if isinstance(u, (SE, BNAct, SplitAttn, CBAM, BN)):
             return u.w
     raise ValueError("units have no width")
+
+
+
+
+@dataclass(frozen=True)
+class Concat:
+    """Branches whose outputs are concatenated along channels [, then shuffled across groups, then act].
+
+    Each branch reads the whole input, or with ``split`` its own equal share of the input's
+    channels; a branch with no units passes its input on (DenseNet's ``x`` in ``cat(x, f(x))``).
+    """
+
+    branches: tuple[tuple[str, Named], ...]
+    split: bool = False
+    shuffle: int = 0
+    post_act: str | None = None

@@ -69,7 +69,7 @@ def test_families_option_selects_and_orders():
     assert [r["family"] for r in rows] == ["rexnet", "resnet"]
 
 
-@pytest.mark.parametrize("family", scaling.GENERATORS)
+@pytest.mark.parametrize("family", registry.generator_families())
 @pytest.mark.parametrize("budget", GENERATE_BUDGETS)
 def test_generated_member_within_2pct_builds_runs_and_counts_agree(family, budget):
     name = f"{family}@{budget}"
@@ -107,7 +107,7 @@ def test_generate_adds_a_matched_row_per_family():
 
 
 def test_budget_out_of_a_family_reach_is_a_clean_error():
-    with pytest.raises(NetprobeError, match=r"seresnet has no budget generator; generated members exist for regnetx"):
+    with pytest.raises(NetprobeError, match=r"family 'seresnet' has no budget generator .*; choose from regnetx"):
         registry.spec("seresnet@4GF")
     with pytest.raises(NetprobeError, match=r"cannot generate resnet@1MF"):
         registry.spec("resnet@1MF")
@@ -143,6 +143,12 @@ def test_cli_other_bad_input(args, words):
 def same_values(frame):
     """The frame with every missing value as None, so CSV (NaN) and JSON (None) reads compare equal."""
     return frame.astype(object).where(frame.notna(), None)
+
+
+def test_families_without_a_width_rule_get_no_generated_row():
+    rows = compare("300MF", families="xception,mobilenetv2,densenet", generate=True)
+    assert [(r["family"], r["generated"]) for r in rows] == \
+           [("xception", False), ("mobilenetv2", False), ("mobilenetv2", True), ("densenet", False)]
 
 
 def test_csv_and_json_round_trip_through_pandas(tmp_path):

@@ -22,7 +22,7 @@ def test_json_is_a_list_of_complete_rows_sorted_by_family_then_macs():
     assert len(rows) == len(registry.names())
     assert {"model", "family", "resolution", "params", "macs", "acts"} <= set(rows[0])
     fams = [r["family"] for r in rows]
-    assert fams == sorted(fams, key=registry.FAMILIES.index)
+    assert fams == sorted(fams, key=list(registry.FAMILIES).index)
     assert set(fams) == set(registry.FAMILIES)
     for a, b in zip(rows, rows[1:]):
         if a["family"] == b["family"]:

@@ -6,11 +6,14 @@ Each formula is the pycls one (``conv2d_cx``, ``linear_cx``, ...) under the conv
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from netprobe.analysis.layers import Layer
 from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
-from netprobe.spec import (CBAM, SE, Act, AvgDown, AvgPool, BNAct, Conv, ConvBN, Dropout, GlobalPool, Linear, MaxPool,
-                           Net, SelectiveKernel, SplitAttn, Unit)
+from netprobe.spec import (BN, CBAM, MOBILE_UNITS, SE, Act, AvgDown, AvgPool, BNAct, Concat, CondensedConv,
+                           CondensedLinear, Conv, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Net, SelectiveKernel,
+                           ShuffleConvBN, SplitAttn, Unit)
 
 
 def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
@@ -18,8 +21,8 @@ def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) 
     return (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False, dilation=1) -> tuple[Layer, tuple[int, int]]:
-    h, w = (conv_out(x, k, s, dilation * (k // 2), dilation) for x in hw)
+def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False, dilation=1, pad=None) -> tuple[Layer, tuple[int, int]]:
+    h, w = (conv_out(x, k, s, dilation * (k // 2) if pad is None else pad, dilation) for x in hw)
     if h < 1 or w < 1:
         raise NetprobeError(f"resolution too small: {name} would get a {hw[0]}x{hw[1]} input; use a larger --resolution")
     params = k * k * (w_in // g) * w_out + (w_out if bias else 0)
@@ -68,6 +71,8 @@ def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
     if isinstance(unit, Linear):
         n = unit.w_in * unit.w_out + unit.w_out
         return [Layer(name, stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_in)], unit.w_out, hw
+    if isinstance(unit, MOBILE_UNITS):
+        return mobile_unit_layers(name, stage, unit, c, hw)
     return variant_layers(name, stage, unit, c, hw)
 
 
@@ -83,12 +88,6 @@ def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int
         if unit.act:
             out.append(_free(p + "act", stage, "act", (c, *hw), act=unit.act))
         return out, c, hw
-    if isinstance(unit, Conv):
-        conv, hw = _conv(name, stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, 1, hw, unit.bias, unit.dilation)
-        return [conv], unit.w_out, hw
-    if isinstance(unit, AvgPool):
-        hw = tuple(conv_out(x, unit.kernel, unit.stride, unit.padding) for x in hw)
-        return [_free(name, stage, "avgpool", (c, *hw))], c, hw
     if isinstance(unit, AvgDown):
         out = []
         if unit.stride > 1:  # 2x2 windows in ceil mode: a ragged edge still gets a window
@@ -156,6 +155,57 @@ def _units_layers(prefix, stage, units, c, hw):
     return layers, c, hw
 
 
+# Units and blocks of the mobile and dense families. Index-select, shuffle and concatenation
+# move data without arithmetic: they cost 0. Shuffle and index-select are notes on the conv
+# they belong to; a concatenation is a free layer, so that a block's output has its shape.
+
+
+def mobile_unit_layers(name: str, stage: str, unit, c: int, hw: tuple[int, int]):
+    """Leaf layers of a mobile-family unit; returns (layers, c, hw) as ``unit_layers`` does."""
+    p = f"{name}."
+    if isinstance(unit, Conv):
+        conv, hw = _conv(name, stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, unit.groups, hw,
+                         bias=unit.bias, dilation=unit.dilation, pad=unit.pad)
+        return [conv], unit.w_out, hw
+    if isinstance(unit, BN):
+        return [_free(name, stage, "bn", (unit.w, *hw), 2 * unit.w)], c, hw
+    if isinstance(unit, AvgPool):
+        hw = tuple(conv_out(x, unit.kernel, unit.stride, unit.padding) for x in hw)
+        return [_free(name, stage, "avgpool", (c, *hw))], c, hw
+    if isinstance(unit, ShuffleConvBN):
+        out, c, hw = unit_layers(name, stage, ConvBN(unit.w_in, unit.w_out, 1, groups=unit.groups, act=unit.act), c, hw)
+        return [replace(out[0], note="+ shuffle"), *out[1:]], c, hw
+    if isinstance(unit, CondensedConv):
+        shape = (unit.w_in, *hw)
+        out = [_free(p + "norm", stage, "bn", shape, 2 * unit.w_in), _free(p + "relu", stage, "act", shape, act="relu")]
+        conv, hw = _conv(p + "conv", stage, unit.w_in, unit.w_out, 1, 1, unit.groups, hw)
+        return [*out, replace(conv, note="(condensed) + shuffle")], unit.w_out, hw
+    assert isinstance(unit, CondensedLinear), unit  # MOBILE_UNITS lists no other
+    n = unit.w_keep * unit.w_out + unit.w_out
+    fc = Layer(p + "fc", stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_keep, note="(condensed)")
+    return [fc], unit.w_out, hw
+
+
+def concat_layers(prefix: str, stage: str, block: Concat, c: int, hw: tuple[int, int]):
+    """Leaf layers of every branch of a concatenating block; returns (layers, c, hw) after the concat."""
+    layers, widths, sizes = [], [], set()
+    c_branch = c // len(block.branches) if block.split else c
+    for name, units in block.branches:
+        more, c_out, hw_out = _units_layers(f"{prefix}.{name}", stage, units, c_branch, hw)
+        layers += more
+        widths.append(c_out)
+        sizes.add(hw_out)
+    if len(sizes) != 1:
+        raise NetprobeError(f"{prefix}: branches end at different sizes {sorted(sizes)}; they cannot be concatenated")
+    c, hw = sum(widths), sizes.pop()
+    grows = not block.split and any(not units for _, units in block.branches)  # cat(x, f(x)): DenseNet's
+    note = f"(dense, k={c - c_branch})" if grows else f"+ shuffle g={block.shuffle}" if block.shuffle else ""
+    layers.append(Layer(f"{prefix}.cat", stage, "concat", (c, *hw), Counts(), note=note))
+    if block.post_act:
+        layers.append(_free(f"{prefix}.out_act", stage, "act", (c, *hw), act=block.post_act))
+    return layers, c, hw
+
+
 def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> list[Layer]:
     """Every leaf layer of the network at the given input size (default: its native one)."""
     res = resolution or net.resolution
@@ -164,6 +214,10 @@ def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> lis
     for si, stage in enumerate(net.stages, 1):
         for bi, block in enumerate(stage.blocks, 1):
             prefix = f"s{si}.b{bi}"
+            if isinstance(block, Concat):
+                more, c, hw = concat_layers(prefix, f"s{si}", block, c, hw)
+                layers += more
+                continue
             more, c, hw = _units_layers(prefix, f"s{si}", block.pre, c, hw)
             layers += more
             c_in, hw_in = c, hw  # a projection reads the pre-activated input

@@ -24,6 +24,7 @@ class Layer:
     dilation: int | tuple[int, ...] = 1  # as stride
     w_in: int = 0
     act: str = ""
+    note: str = ""  # what the layer does beyond its op: "+ shuffle" (ShuffleNet), "(condensed)" (CondenseNet)
     hw: tuple[int, ...] | None = None  # measured: (H, W) of the output map, () for none; None: read out_shape
 
     @property
@@ -55,7 +56,7 @@ def kind_label(layer: Layer) -> str:
     unit = next((UNIT_LABELS[p] for p in parts if p in UNIT_LABELS), None)
     if unit:
         return _unit_label(unit, layer)
-    return _plain_label(layer)
+    return f"{_plain_label(layer)} {layer.note}" if layer.note else _plain_label(layer)
 
 
 def _unit_label(unit: str, layer: Layer) -> str:

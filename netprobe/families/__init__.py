@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from functools import partial
 
+from netprobe.families.densenet import CONDENSENETS, DENSENETS, condensenet, densenet
 from netprobe.families.efficientnet import EFFICIENTNETS, efficientnet
+from netprobe.families.mobilenet import MOBILENETV1S, MOBILENETV2S, mobilenetv1, mobilenetv2
+from netprobe.families.shufflenet import SHUFFLENETV1S, SHUFFLENETV2S, shufflenetv1, shufflenetv2
+from netprobe.families.xception import xception
 from netprobe.families.regnet import REGNETS, regnet
 from netprobe.families.resnet import RESNETS, family_of, resnet
 from netprobe.families.rexnet import REXNETS, rexnet
@@ -34,6 +38,7 @@ def register_all() -> None:
 
     for family, generate in GENERATORS.items():
         registry.register_generator(family, generate)
+    register_mobile_dense()
 
 
 def _register_resnet_variants(registry) -> None:
@@ -49,3 +54,28 @@ def _register_resnet_variants(registry) -> None:
         registry.register(name, "resnest", partial(resnest, name, cfg))
     for name, cfg in WRNS.items():
         registry.register(name, "wrn_cifar", partial(wrn, name, cfg))
+
+
+def register_mobile_dense() -> None:
+    """Register the mobile and dense families (depthwise-separable, shuffle and concatenating designs)."""
+    from netprobe import registry
+
+    for name, width in MOBILENETV1S.items():
+        registry.register(name, "mobilenetv1", partial(mobilenetv1, name, width))
+    for name, width in MOBILENETV2S.items():
+        # torchvision's mobilenet_v2 is timm's mobilenetv2_100 to the parameter
+        aliases = ("mobilenet_v2",) if width == 1.0 else ()
+        registry.register(name, "mobilenetv2", partial(mobilenetv2, name, width), aliases=aliases)
+    for name, cfg in SHUFFLENETV1S.items():
+        registry.register(name, "shufflenetv1", partial(shufflenetv1, name, cfg))
+    for name, widths in SHUFFLENETV2S.items():
+        registry.register(name, "shufflenetv2", partial(shufflenetv2, name, widths))
+    registry.register("xception", "xception", partial(xception, "xception"), aliases=("legacy_xception",))
+    for name, cfg in DENSENETS.items():
+        registry.register(name, "densenet", partial(densenet, name, cfg))
+    for name, cfg in CONDENSENETS.items():
+        registry.register(name, "condensenet", partial(condensenet, name, cfg))
+    from netprobe.families.scaling_mobile import MOBILE_GENERATORS
+
+    for family, generate in MOBILE_GENERATORS.items():
+        registry.register_generator(family, generate)

@@ -86,6 +86,7 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
             tolerance > 0 and math.isfinite(tolerance)):
         raise NetprobeError(f"bad tolerance {tolerance}; use a positive percentage such as 25")
     budgets, fams = budgets_of(budget), families_of(families)
+    scalable = set(registry.generator_families())  # a family with no width rule has no generated row
     macs = {}
     for fam in fams:
         for name in registry.resolve(fam):
@@ -95,7 +96,7 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
         for fam in fams:
             member = nearest({n: macs[n] for n in registry.resolve(fam)}, b)
             rows.append(_row(b, fam, member, False, tolerance))
-            if generate:
+            if generate and fam in scalable:
                 rows.append(_generated_row(b, fam, label, tolerance))
     return rows
 
