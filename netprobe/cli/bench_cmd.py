@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, InputSize, Json, MinTime,
-                                  Resolution, Threads, Warmup)
+                                  Ray, Resolution, Retries, Threads, Warmup)
 
 
 
@@ -29,15 +29,18 @@ def bench_models(
     min_time: MinTime = None,
     csv: Csv = None,
     json: Json = False,
+    ray: Ray = None,
+    retries: Retries = None,
 ) -> None:
     """Time the forward pass: median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
-    todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype, channels_last=channels_last,
-                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
+    todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype,
+                channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup, min_time=min_time,
+                csv=csv, ray=ray, retries=retries)
     progress = _progress()
-    task = progress.add_task("starting", total=todo.size)
+    task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
 
     def on_start(model: str, b: int) -> None:
         progress.update(task, description=escape(f"{model} batch {b}"))

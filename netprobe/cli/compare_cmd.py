@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Ray, Retries,
+                                  Threads, Warmup)
 from netprobe.errors import NetprobeError
 
 
@@ -28,6 +29,8 @@ def compare_cmd(
     min_time: MinTime = None,
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
+    ray: Ray = None,
+    retries: Retries = None,
     json: Json = False,
     csv: Csv = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw MACs vs latency (or activations) to this PNG, SVG or PDF (needs matplotlib).", dir_okay=False)] = None,
@@ -36,7 +39,8 @@ def compare_cmd(
     from netprobe.reports.compare import compare
 
     given = {"device": device, "batch": batch, "dtype": dtype, "threads": threads, "warmup": warmup,
-             "min_time": min_time, "channels_last": channels_last or None, "compile": compile_ or None}
+             "min_time": min_time, "channels_last": channels_last or None, "compile": compile_ or None,
+             "ray": ray, "retries": retries}
     options = {k: v for k, v in given.items() if v is not None}
     if options and not bench:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
