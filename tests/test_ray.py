@@ -95,6 +95,17 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_rows(cluster, tmp_path):
     assert _cpus_free(2, within_s=20)
 
 
+def test_a_module_the_workers_cannot_import_is_an_error_row(cluster, tmp_path, monkeypatch):
+    (tmp_path / "driver_only.py").write_text(
+        "from torch import nn\n\nclass Local(nn.Conv2d):\n    def __init__(self):\n        super().__init__(3, 4, 1)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # importable here, not shipped in the runtime_env
+    from driver_only import Local
+
+    (row,) = bench(Local(), resolution=16, ray="local", **FAST)
+    assert row["status"] == "error" and row["median_ms"] is None
+    assert "No module named 'driver_only'" in row["error"] and "working_dir" in row["error"]
+
+
 def test_compare_bench_on_ray_from_the_command_line(cluster, tmp_path):
     out = tmp_path / "compare.csv"
     result = CliRunner().invoke(app, ["compare", "--budget", "200MF", "--families", "regnetx", "--bench",
@@ -118,6 +129,27 @@ def test_more_threads_than_any_node_is_refused(cluster):
 
 
 # no cluster needed below ------------------------------------------------------
+
+class FakeRay:
+    """Stands in for the ray module where only its node list is read."""
+
+    def __init__(self, *nodes):
+        self._nodes = [{"Alive": True, "Resources": r} for r in nodes] + [{"Alive": False, "Resources": {"CPU": 99}}]
+
+    def nodes(self):
+        return self._nodes
+
+
+def test_a_gpu_task_holds_one_gpu_and_a_cpu_task_a_whole_node():
+    from netprobe.timing.cluster import task_resources
+
+    gpus = FakeRay({"CPU": 8}, {"CPU": 32, "GPU": 4})
+    assert task_resources(gpus, {"device": "cuda:0", "threads": None}) == {"num_gpus": 1, "num_cpus": 1}
+    assert task_resources(gpus, {"device": "cuda:0", "threads": 4}) == {"num_gpus": 1, "num_cpus": 4}
+    # CPU: every CPU of the largest live node (the dead one with 99 does not count)
+    assert task_resources(gpus, {"device": "cpu", "threads": None}) == {"num_cpus": 32}
+    assert task_resources(gpus, {"device": "cpu", "threads": 8}) == {"num_cpus": 8}
+
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(ray="ray//head:10001"), "is not a Ray address; use local, auto or ray://HOST:PORT"),

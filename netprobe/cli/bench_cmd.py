@@ -101,8 +101,9 @@ def _show(rows: list[dict], json: bool) -> None:
     cols = ["model", "batch", "res", "median", "p10", "p90", "IQR", "n", "img/s", "TFLOP/s"]
     cols += ["peak mem"] * any(r["peak_mem_bytes"] is not None for r in rows)
     cols += ["compile s"] * any(r["compile_s"] is not None for r in rows)
+    cols += ["node"] * any(r.get("node") for r in rows)  # on Ray: the worker that timed the row
     for col in cols:
-        table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
+        table.add_column(col, justify="left" if col in ("model", "node") else "right", no_wrap=col == "model")
     for r in rows:
         cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "res": str(r["resolution"]),
                  "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
@@ -110,7 +111,8 @@ def _show(rows: list[dict], json: bool) -> None:
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
                  "TFLOP/s": f"{r['achieved_tflops']:.3g}" if r["achieved_tflops"] is not None else "",
                  "peak mem": human_bytes(r["peak_mem_bytes"]) if r["peak_mem_bytes"] is not None else "",
-                 "compile s": f"{r['compile_s']:.2f}" if r["compile_s"] is not None else ""}
+                 "compile s": f"{r['compile_s']:.2f}" if r["compile_s"] is not None else "",
+                 "node": escape(r.get("node") or "")}
         table.add_row(*(cells[c] for c in cols))
     out = console()
     out.print(table)

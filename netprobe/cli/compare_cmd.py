@@ -101,15 +101,17 @@ def _render(rows: list[dict], tolerance: float) -> None:
     batches = list(dict.fromkeys(r["batch"] for r in rows if r.get("batch") is not None))
     mem = timed and any(r.get("peak_mem_bytes") for r in rows)
     failed = timed and any(r.get("status") != "ok" for r in rows)
+    nodes = timed and any(r.get("node") for r in rows)  # on Ray: the worker that timed the row
     table = Table(title="families at matched compute", title_justify="left", box=box.SIMPLE_HEAD,
                   padding=(0, 1), collapse_padding=True, pad_edge=False, show_edge=False)
     cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
     if timed:
         cols += ["batch"] * (len(batches) > 1) + ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed
+        cols += ["node"] * nodes
     else:
         cols += ["params", "acts"]
     for col in cols:
-        table.add_column(col, justify="left" if col in ("budget", "model", "status") else "right",
+        table.add_column(col, justify="left" if col in ("budget", "model", "status", "node") else "right",
                          no_wrap=True)
     last = None
     for r in rows:
@@ -128,6 +130,7 @@ def _render(rows: list[dict], tolerance: float) -> None:
                       _short(1e3 * tflops if isinstance(tflops, (int, float)) else None)]
             cells += [human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-"] * mem
             cells += [str(r.get("status", ""))] * failed
+            cells += [escape(r.get("node") or "-")] * nodes
         else:
             cells += [_count(r["params"], human), _count(r["acts"], human)]
         table.add_row(*cells, style=None if r["within_tolerance"] else "red")

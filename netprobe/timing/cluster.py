@@ -207,7 +207,9 @@ def _result(ray, ref, target: Target, batch: int, settings: dict, retries: int) 
         row = _row(target, batch, settings, "oom", _reason(e), None, None)
     except ray.exceptions.RayTaskError as e:  # raised inside the task, outside the timing (unpickling a module)
         cause = e.cause if isinstance(e.cause, BaseException) else e
-        row = _row(target, batch, settings, "error", f"{type(cause).__name__}: {first_line(cause, 300)}", None, None)
+        error = _reason(cause) + ("; make the model's module importable on the workers "
+                                  "(Ray runtime_env working_dir, see docs/scale.md)") * ("No module named" in str(cause))
+        row = _row(target, batch, settings, "error", error, None, None)
     except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
         attempts = f"{retries + 1} attempts" if retries else "1 attempt"
         row = _row(target, batch, settings, "lost", f"lost after {attempts}: {_reason(e)}", None, None)
