@@ -63,10 +63,12 @@ def test_sweep_gives_the_local_schema_plus_node(cluster, tmp_path):
         ("regnetx_002", "1"), ("regnetx_002", "2"), ("resnet18", "1"), ("resnet18", "2")]
 
 
-def test_lost_worker_is_retried_then_reported(cluster, tmp_path):
+def test_lost_worker_is_retried_then_reported(cluster, tmp_path, capsys):
     once, always = tmp_path / "once.log", tmp_path / "always.log"
     models = [Doomed("dies_once", str(once), deaths=1), Doomed("dies_always", str(always), deaths=99)]
     rows = bench(models, resolution=16, ray="local", retries=1, **FAST)
+    printed = capsys.readouterr()
+    assert "worker died" in printed.err and "worker died" not in printed.out  # stdout is for rows (--json)
     by_model = {r["model"]: r for r in rows}
     assert by_model["dies_once"]["status"] == "ok" and by_model["dies_once"]["median_ms"] > 0
     assert by_model["dies_always"]["status"] == "lost"
@@ -93,6 +95,15 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_rows(cluster, tmp_path):
         assert [r["model"] for r in csv.DictReader(f)] == ["quick"]
     # the slow tasks held a CPU each; cancelled, they give both back long before they could finish
     assert _cpus_free(2, within_s=20)
+
+
+def test_a_factory_model_is_built_on_the_worker_from_the_runtime_env(cluster):
+    result = CliRunner().invoke(app, ["bench", "--models", "summary_models:tiny", "-r", "32", "--ray", "local",
+                                      "--warmup", "2", "--min-time", "0.05", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["model"], row["status"], row["node"]) == ("summary_models:tiny", "ok", socket.gethostname())
+    assert row["macs"] > 0 and row["median_ms"] > 0
 
 
 def test_a_module_the_workers_cannot_import_is_an_error_row(cluster, tmp_path, monkeypatch):

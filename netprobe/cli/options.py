@@ -19,7 +19,7 @@ BATCH_HELP = "Batch size, or a comma-separated sweep such as 1,8,64."
 Dtype = Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 (CUDA autocast) or bf16 (autocast).")]
 ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
-Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count; on Ray, every CPU of the largest node).")]
 Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
 MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
 Ray = Annotated[Optional[str], typer.Option("--ray", help="Run the sweep on Ray, one task per configuration: local, auto or ray://HOST:PORT (needs netprobe[ray]; docs/scale.md).")]

@@ -10,8 +10,10 @@ Ray is imported only here, and only when a run asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
+import sys
 import threading
 import time
 from typing import Callable
@@ -146,12 +148,13 @@ def time_on_worker(target: Target, batch: int, settings: dict, warmup, min_time:
 def run_on_ray(plan: Plan, on_row: Callable[[dict], None] | None = None) -> list[dict]:
     """Time a plan on Ray: rows (RAY_COLUMNS) written to the CSV as tasks finish, returned in plan order."""
     ray = _import_ray()
-    started = connect(plan.ray)
-    try:
-        return _sweep(ray, plan, on_row)
-    finally:
-        if started:
-            ray.shutdown()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints its notices of dead workers to stdout, where rows go
+        started = connect(plan.ray)
+        try:
+            return _sweep(ray, plan, on_row)
+        finally:
+            if started:
+                ray.shutdown()  # before stdout is back: that stops the thread printing the notices
 
 
 def _sweep(ray, plan: Plan, on_row) -> list[dict]:
@@ -207,8 +210,9 @@ def _result(ray, ref, target: Target, batch: int, settings: dict, retries: int) 
         row = _row(target, batch, settings, "oom", _reason(e), None, None)
     except ray.exceptions.RayTaskError as e:  # raised inside the task, outside the timing (unpickling a module)
         cause = e.cause if isinstance(e.cause, BaseException) else e
-        error = _reason(cause) + ("; make the model's module importable on the workers "
-                                  "(Ray runtime_env working_dir, see docs/scale.md)") * ("No module named" in str(cause))
+        error = _reason(cause)
+        if "No module named" in error:
+            error += "; make the model's module importable on the workers (Ray runtime_env working_dir, docs/scale.md)"
         row = _row(target, batch, settings, "error", error, None, None)
     except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
         attempts = f"{retries + 1} attempts" if retries else "1 attempt"
