@@ -155,8 +155,9 @@ def test_a_gpu_task_holds_one_gpu_and_a_cpu_task_a_whole_node():
     from netprobe.timing.cluster import task_resources
 
     gpus = FakeRay({"CPU": 8}, {"CPU": 32, "GPU": 4})
-    assert task_resources(gpus, {"device": "cuda:0", "threads": None}) == {"num_gpus": 1, "num_cpus": 1}
-    assert task_resources(gpus, {"device": "cuda:0", "threads": 4}) == {"num_gpus": 1, "num_cpus": 4}
+    # a GPU task runs in a worker process of its own (max_calls=1): CUDA never sees a second GPU
+    assert task_resources(gpus, {"device": "cuda:0", "threads": None}) == {"num_gpus": 1, "num_cpus": 1, "max_calls": 1}
+    assert task_resources(gpus, {"device": "cuda:0", "threads": 4}) == {"num_gpus": 1, "num_cpus": 4, "max_calls": 1}
     # CPU: every CPU of the largest live node (the dead one with 99 does not count)
     assert task_resources(gpus, {"device": "cpu", "threads": None}) == {"num_cpus": 32}
     assert task_resources(gpus, {"device": "cpu", "threads": 8}) == {"num_cpus": 8}

@@ -127,12 +127,14 @@ def _probe(address: str, endpoint: str | None) -> None:
 
 
 def task_resources(ray, settings: dict) -> dict:
-    """What one task holds: a GPU on CUDA, else CPUs, one per thread; NetprobeError if no node has them."""
+    """What one task holds: a GPU (and a process of its own), else a CPU per thread; NetprobeError if no node has it."""
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     if settings["device"] != "cpu":
         if not any(r.get("GPU", 0) >= 1 for r in nodes):
             raise NetprobeError("the Ray cluster has no GPU; add GPU workers, or use --device cpu")
-        return {"num_gpus": 1, "num_cpus": settings["threads"] or 1}
+        # max_calls=1 (Ray's default for GPU tasks, made explicit): a fresh worker process per task,
+        # since CUDA stays on the GPU a process first saw and a reused worker may be handed another
+        return {"num_gpus": 1, "num_cpus": settings["threads"] or 1, "max_calls": 1}
     largest = int(max((r.get("CPU", 0) for r in nodes), default=0))
     threads = settings["threads"] or largest
     if not 1 <= threads <= largest:
@@ -160,7 +162,7 @@ def run_on_ray(plan: Plan, on_row: Callable[[dict], None] | None = None) -> list
 def _sweep(ray, plan: Plan, on_row) -> list[dict]:
     resources = task_resources(ray, plan.settings)
     settings = {**plan.settings, "threads": plan.settings["threads"] or resources["num_cpus"]}
-    task = ray.remote(time_on_worker).options(**resources, max_retries=plan.retries, retry_exceptions=False)
+    task = ray.remote(**resources, max_retries=plan.retries, retry_exceptions=False)(time_on_worker)
     configs = [(target, batch) for target in plan.targets for batch in plan.batches]
     shipped = {id(t): ray.put(t) for t in plan.targets}  # a module travels once, not once per batch size
     index = {task.remote(shipped[id(t)], b, settings, plan.warmup, plan.min_time): i
