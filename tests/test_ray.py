@@ -174,6 +174,12 @@ def test_bad_ray_options_fail_in_the_plan(kwargs, message):
         plan("regnetx_002", **kwargs)
 
 
+def test_compare_takes_ray_only_with_bench():
+    result = CliRunner().invoke(app, ["compare", "--budget", "400MF", "--ray", "local", "--retries", "2"])
+    assert result.exit_code == 2
+    assert "--ray, --retries only take effect with --bench" in result.output
+
+
 def test_ray_not_installed_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     with pytest.raises(NetprobeError, match=r"pip install -e '\.\[ray\]'"):
