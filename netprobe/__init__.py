@@ -44,15 +44,16 @@ def summary(model, resolution=None, batch=1, dtype="fp32"):
 def bench(models, **options):
     """Time forward passes (docs/bench.md): a DataFrame, one row per (model, batch), columns BENCH_COLUMNS.
 
-    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ...); on Ctrl-C
-    the ``Interrupted`` raised holds the rows measured so far, as dicts.
+    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ray, ...); on
+    Ctrl-C the ``Interrupted`` raised holds the rows measured so far, as dicts. On Ray (``ray="local"``,
+    docs/scale.md) the columns are RAY_COLUMNS: a ``node`` column follows.
     """
     import pandas as pd
 
-    from netprobe.timing.bench import BENCH_COLUMNS
+    from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS
     from netprobe.timing.bench import bench as run
 
-    return pd.DataFrame(run(models, **options), columns=BENCH_COLUMNS)
+    return pd.DataFrame(run(models, **options), columns=BENCH_COLUMNS if options.get("ray") is None else RAY_COLUMNS)
 
 
 def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None):

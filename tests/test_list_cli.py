@@ -61,7 +61,7 @@ def test_bad_family_and_missing_csv_dir(tmp_path):
 def test_list_and_help_do_not_import_torch():
     code = ("import sys; from netprobe.cli.app import main; sys.argv = ['netprobe'] + sys.argv[1:]\n"
             "try: main()\nexcept SystemExit: pass\n"
-            "assert not any(m in sys.modules for m in ('torch', 'pandas', 'fvcore', 'ptflops')), 'heavy import'")
+            "assert not any(m in sys.modules for m in ('torch', 'pandas', 'fvcore', 'ptflops', 'ray')), 'heavy import'")
     for args in (["list"], ["--help"], ["list", "--json"]):
         proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr

@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
-                                  OutputStride, Resolution, Threads, Warmup, warn_threads)
+                                  OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
 
 
 
@@ -30,17 +30,19 @@ def bench_models(
     csv: CsvAppend = None,
     json: Json = False,
     output_stride: OutputStride = None,
+    ray: Ray = None,
+    retries: Retries = None,
 ) -> None:
     """Time the forward pass: median, p10/p90, IQR, images/s and achieved GFLOP/s, with the machine context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
-    todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype, channels_last=channels_last,
-                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv,
-                output_stride=output_stride)
+    todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype,
+                channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup, min_time=min_time,
+                csv=csv, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)
     progress = _progress()
-    task = progress.add_task("starting", total=todo.size)
+    task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
 
     def on_start(model: str, b: int) -> None:
         progress.update(task, description=escape(f"{model} batch {b}"))
@@ -101,6 +103,7 @@ def _show(rows: list[dict], json: bool) -> None:
     cols = ["model", "batch", "res", "median", "p10", "p90", "IQR", "n", "img/s", "GFLOP/s"]
     cols += ["peak mem"] * any(r["peak_mem_bytes"] is not None for r in rows)
     cols += ["compile s"] * any(r["compile_s"] is not None for r in rows)
+    cols += ["node"] * any(r.get("node") for r in rows)  # on Ray: the worker that timed the row
     lines = []
     for r in rows:
         cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "res": str(r["resolution"]),
@@ -109,10 +112,11 @@ def _show(rows: list[dict], json: bool) -> None:
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
                  "GFLOP/s": f"{1e3 * r['achieved_tflops']:.4g}" if r["achieved_tflops"] is not None else "",
                  "peak mem": human_bytes(r["peak_mem_bytes"]) if r["peak_mem_bytes"] is not None else "",
-                 "compile s": f"{r['compile_s']:.2f}" if r["compile_s"] is not None else ""}
+                 "compile s": f"{r['compile_s']:.2f}" if r["compile_s"] is not None else "",
+                 "node": escape(r.get("node") or "")}
         lines.append(([cells[c] for c in cols], None))
     out = console()
-    columns = [(c, c, "left" if c == "model" else "right") for c in cols]
+    columns = [(c, c, "left" if c in ("model", "node") else "right") for c in cols]
     drop = ("n", "p10", "p90", "res", "IQR", "compile s", "peak mem")
     out.print(fitted(out, f"{len(rows)} configurations (latency in ms)", columns, lines, drop))
     for r in rows:

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Threads, Warmup,
-                                  warn_threads)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Ray, Retries,
+                                  Threads, Warmup, warn_threads)
 from netprobe.errors import NetprobeError
 
 
@@ -29,6 +29,8 @@ def compare_cmd(
     min_time: MinTime = None,
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
+    ray: Ray = None,
+    retries: Retries = None,
     json: Json = False,
     csv: Csv = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw MACs vs latency (or activations) to this PNG, SVG or PDF (needs matplotlib).", dir_okay=False)] = None,
@@ -37,7 +39,8 @@ def compare_cmd(
     from netprobe.reports.compare import compare
 
     given = {"device": device, "batch": batch, "dtype": dtype, "threads": threads, "warmup": warmup,
-             "min_time": min_time, "channels_last": channels_last or None, "compile": compile_ or None}
+             "min_time": min_time, "channels_last": channels_last or None, "compile": compile_ or None,
+             "ray": ray, "retries": retries}
     options = {k: v for k, v in given.items() if v is not None}
     if options and not bench:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
@@ -103,9 +106,11 @@ def _render(rows: list[dict], tolerance: float) -> None:
     batches = list(dict.fromkeys(r["batch"] for r in rows if r.get("batch") is not None))
     mem = timed and any(r.get("peak_mem_bytes") for r in rows)
     failed = timed and any(r.get("status") != "ok" for r in rows)
+    nodes = timed and any(r.get("node") for r in rows)  # on Ray: the worker that timed the row
     cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
     if timed:
         cols += ["batch"] * (len(batches) > 1) + ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed
+        cols += ["node"] * nodes
     else:
         cols += ["params", "acts"]
     lines, sections = [], []
@@ -126,11 +131,12 @@ def _render(rows: list[dict], tolerance: float) -> None:
                       _short(1e3 * tflops if isinstance(tflops, (int, float)) else None)]
             cells += [human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-"] * mem
             cells += [str(r.get("status", ""))] * failed
+            cells += [escape(r.get("node") or "-")] * nodes
         else:
             cells += [_count(r["params"], human), _count(r["acts"], human)]
         lines.append((cells, None if r["within_tolerance"] else "red"))
     out = console()
-    columns = [(c, c, "left" if c in ("budget", "model", "status") else "right") for c in cols]
+    columns = [(c, c, "left" if c in ("budget", "model", "status", "node") else "right") for c in cols]
     drop = ("res", "acts", "peak mem", "GFLOP/s")
     out.print(fitted(out, "families at matched compute", columns, lines, drop, tuple(sections)))
     for r in rows:

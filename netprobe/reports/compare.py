@@ -101,16 +101,19 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
     return rows
 
 
-def _bench_columns() -> list[str]:
-    from netprobe.timing.bench import BENCH_COLUMNS
+def _bench_columns(on_ray: bool) -> list[str]:
+    if on_ray:
+        from netprobe.timing.bench import RAY_COLUMNS as bench_columns
+    else:
+        from netprobe.timing.bench import BENCH_COLUMNS as bench_columns
 
-    return [c for c in BENCH_COLUMNS if c not in COMPARE_COLUMNS]
+    return [c for c in bench_columns if c not in COMPARE_COLUMNS]
 
 
 def columns(rows: list[dict], timed: bool | None = None) -> list[str]:
-    """The fixed schema: compare columns, then the bench columns and context when timed."""
+    """The fixed schema: compare columns, then the bench columns and context when timed (and ``node`` on Ray)."""
     timed = any("median_ms" in r for r in rows) if timed is None else timed
-    return COMPARE_COLUMNS + (_bench_columns() if timed else [])
+    return COMPARE_COLUMNS + (_bench_columns(any("node" in r for r in rows)) if timed else [])
 
 
 def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> list[dict]:

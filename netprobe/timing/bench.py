@@ -1,7 +1,7 @@
 """``bench()``: forward-pass latency of models at batch sizes, one context-rich row each.
 
 ``plan()`` checks every option and resolves the models before anything is built; ``run()``
-times a plan; ``bench()`` does both. Rows are written (CSV, ``on_row``) as each configuration finishes. A failure stays in its
+times a plan (here, or with ``ray=`` on a Ray cluster, see ``timing.cluster``); ``bench()`` does both. Rows are written (CSV, ``on_row``) as each configuration finishes. A failure stays in its
 row (``status`` "oom" or "error") and the run goes on; Ctrl-C raises ``Interrupted``,
 which carries the rows measured so far.
 """
@@ -28,6 +28,7 @@ BENCH_COLUMNS = [
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
 ]
+RAY_COLUMNS = BENCH_COLUMNS + ["node"]  # a run on Ray adds the host name of the worker that timed the row
 DEFAULT_MIN_TIME = 1.0  # seconds of samples per configuration
 
 
@@ -127,6 +128,8 @@ class Plan:
     warmup: engine.Warmup
     min_time: float
     csv: Path | None
+    ray: str | None = None  # a Ray address (see timing.cluster), or None to time here
+    retries: int = 1  # on Ray: times a configuration whose worker was lost is run again
 
     @property
     def size(self) -> int:
@@ -135,9 +138,16 @@ class Plan:
 
 
 def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dtype="fp32", channels_last=False,
-         compile=False, threads=None, warmup=None, min_time=None, csv=None, output_stride=None) -> Plan:
+         compile=False, threads=None, warmup=None, min_time=None, csv=None, output_stride=None, ray=None,
+         retries=None) -> Plan:
     """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
-    dev = parse_device(device)
+    if ray is not None:
+        from netprobe.timing import cluster
+
+        ray, retries = cluster.parse_address(ray), cluster.parse_retries(retries)
+    elif retries is not None:
+        raise NetprobeError("--retries only takes effect on Ray; add --ray (local, auto or ray://HOST:PORT) or leave it out")
+    dev = parse_device(device) if ray is None else cluster.parse_device(device)
     settings = {"dtype": parse_dtype(dtype, dev), "device": dev, "channels_last": bool(channels_last),
                 "compile": bool(compile), "threads": positive("threads", threads, hint="; use e.g. 4")}
     batches = tuple(parse_batches(batch))
@@ -147,17 +157,19 @@ def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dty
     if csv is not None:
         from netprobe.reports import io
 
-        csv = io.check_appendable(csv, BENCH_COLUMNS)
+        csv = io.check_appendable(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS)
     output_stride = positive("output-stride", output_stride, hint="; use 8 or 16")
     return Plan(tuple(resolve_targets(models, resolution, input_size, output_stride)), batches, settings, warm,
-                min_time, csv)
+                min_time, csv, ray, retries)
 
 
 def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
         on_start: Callable[[str, int], None] | None = None) -> list[dict]:
     """Time a plan: one row (see BENCH_COLUMNS) per configuration, written to the CSV as each finishes."""
-    import torch
+    if plan.ray is not None:
+        from netprobe.timing.cluster import run_on_ray
 
+        return run_on_ray(plan, on_row)
     rows: list[dict] = []
 
     def emit(row: dict) -> None:
@@ -174,24 +186,40 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
         if on_row:
             on_row(row)
 
-    dev = plan.settings["device"]
-    cuda = dev.startswith("cuda")
-    threads_before, cudnn_before = torch.get_num_threads(), torch.backends.cudnn.benchmark
     try:
-        torch.set_num_threads(plan.settings["threads"] or threads_before)
-        if cuda:
-            torch.backends.cudnn.benchmark = True  # autotuned per shape, hence warm-up per batch
-        settings = {**plan.settings, "threads": torch.get_num_threads()}
-        context = machine_context(dev)
-        with torch.cuda.device(dev) if cuda else contextlib.nullcontext():
+        with timing_state(plan.settings) as (settings, context):
             for target in plan.targets:
                 _run_target(target, plan.batches, settings, plan.warmup, plan.min_time, emit, on_start)
     except KeyboardInterrupt:
         raise Interrupted(rows) from None
+    return rows
+
+
+@contextlib.contextmanager
+def timing_state(settings: dict):
+    """Threads, cuDNN autotuning and CUDA device set for timing, restored after; yields (settings as run, context)."""
+    import torch
+
+    dev = settings["device"]
+    cuda = dev.startswith("cuda")
+    threads_before, cudnn_before = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    try:
+        torch.set_num_threads(settings["threads"] or threads_before)
+        if cuda:
+            torch.backends.cudnn.benchmark = True  # autotuned per shape, hence warm-up per batch
+        with torch.cuda.device(dev) if cuda else contextlib.nullcontext():
+            yield {**settings, "threads": torch.get_num_threads()}, machine_context(dev)
     finally:
         torch.set_num_threads(threads_before)
         torch.backends.cudnn.benchmark = cudnn_before
-    return rows
+
+
+def time_one(target: Target, batch: int, settings: dict, warmup: engine.Warmup, min_time: float) -> dict:
+    """The row of one configuration, its model built here: what a Ray task runs on its worker."""
+    rows: list[dict] = []
+    with timing_state(settings) as (run_settings, context):
+        _run_target(target, (batch,), run_settings, warmup, min_time, rows.append, None)
+    return {**rows[0], **context}
 
 
 def bench(models, *, on_row: Callable[[dict], None] | None = None,

@@ -1,0 +1,226 @@
+"""Sweeps on a Ray cluster: one task per configuration, holding its device; this driver writes the rows.
+
+A task builds its model on the worker (a zoo model travels as its spec, a module pickled,
+its class importable there) and times it with ``bench.time_one``, the engine of a local run.
+On CUDA a task holds one GPU (``num_gpus=1``); on CPU as many CPUs as the threads it times
+with (default: every CPU of the largest node), so two timings never share a device. A worker
+or node lost mid-task is run again by Ray (``max_retries``), then becomes a ``lost`` row.
+Ray is imported only here, and only when a run asks for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import sys
+import threading
+import time
+from typing import Callable
+
+from netprobe.errors import NetprobeError, first_line
+from netprobe.timing.bench import RAY_COLUMNS, Interrupted, Plan, Target, _row, time_one
+
+ADDRESSES = "local, auto or ray://HOST:PORT"
+INSTALL = "pip install -e '.[ray]' (or pip install 'netprobe[ray]')"
+PROBE_TIMEOUT_S = 5  # a TCP check of the address first: Ray's own retries take 35 s (client) to 80 s (GCS)
+CONNECT_TIMEOUT_S = 20  # joining a cluster that accepts the connection but does not answer by then is refused
+POLL_S = 0.5  # the driver wakes this often while tasks run, so that Ctrl-C is handled at once
+CANCEL_S = 10  # on Ctrl-C, how long the driver keeps cancelling tasks that have not stopped yet
+
+
+def parse_address(address) -> str:
+    """``local`` (start Ray here), ``auto`` (the cluster this machine belongs to) or ``ray://HOST:PORT``."""
+    text = str(address).strip()
+    if text.lower() in ("local", "auto"):
+        text = text.lower()
+    elif not re.fullmatch(r"ray://[^\s:/]+:\d{1,5}", text):
+        raise NetprobeError(f"--ray '{address}' is not a Ray address; use {ADDRESSES}")
+    _import_ray()
+    return text
+
+
+def parse_retries(retries) -> int:
+    """How many times a configuration whose worker was lost is run again (default 1)."""
+    if retries is None:
+        return 1
+    if isinstance(retries, bool) or not str(retries).strip().isdigit():
+        raise NetprobeError(f"retries '{retries}' is not a whole number of 0 or more; use e.g. 1")
+    return int(retries)
+
+
+def parse_device(device: str) -> str:
+    """``cpu``, or ``cuda``: each task then gets one GPU of its own, which it sees as ``cuda:0``."""
+    name = str(device).strip().lower()
+    if name == "cpu":
+        return "cpu"
+    if name in ("cuda", "cuda:0"):
+        return "cuda:0"
+    if re.fullmatch(r"cuda:\d+", name):
+        raise NetprobeError(f"device '{device}': on Ray every task gets one GPU of its own; use --device cuda")
+    raise NetprobeError(f"unknown device '{device}'; use cpu or cuda")
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise NetprobeError(f"--ray needs Ray, which is not installed; {INSTALL}") from None
+    return ray
+
+
+def connect(address: str) -> bool:
+    """Ray ready to take tasks; True when this call started it (and should shut it down)."""
+    import logging
+
+    ray = _import_ray()
+    if ray.is_initialized():  # a notebook or test that set Ray up itself: use it as it is
+        return False
+    quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    if address == "local":
+        ray.init(include_dashboard=False, **quiet)
+        return True
+    _probe(address, _endpoint(address))
+    failure: list[BaseException] = []
+    joining = threading.Thread(target=_join, args=(ray, address, quiet, failure), daemon=True)
+    joining.start()
+    joining.join(CONNECT_TIMEOUT_S)
+    if joining.is_alive() or failure:
+        why = first_line(failure[0]) if failure else f"no answer within {CONNECT_TIMEOUT_S} s"
+        raise NetprobeError(f"cannot join the Ray cluster at '{address}': {why}; "
+                            "start one with 'ray start --head', or use --ray local")
+    return True
+
+
+def _join(ray, address: str, options: dict, failure: list) -> None:
+    try:
+        ray.init(address=address, **options)
+    except Exception as e:  # noqa: BLE001 - handed to the caller, which words it
+        failure.append(e)
+
+
+def _endpoint(address: str) -> str | None:
+    """The HOST:PORT that ``address`` reaches: the client port of ``ray://``, else the cluster's own (GCS) port."""
+    if address.startswith("ray://"):
+        return address[len("ray://"):]
+    try:  # where Ray itself would look for 'auto': RAY_ADDRESS, else the cluster started on this machine
+        from ray._private.services import canonicalize_bootstrap_address_or_die
+    except ImportError:  # moved in another Ray release: the join's own deadline still applies
+        return None
+    try:
+        return canonicalize_bootstrap_address_or_die(address)
+    except ConnectionError:
+        raise NetprobeError("--ray auto found no Ray cluster on this machine and RAY_ADDRESS is not set; "
+                            "start one with 'ray start --head', or use --ray local or ray://HOST:PORT") from None
+
+
+def _probe(address: str, endpoint: str | None) -> None:
+    """Refuse at once an address where nothing listens (Ray's own retries take a minute or more)."""
+    if endpoint is None:
+        return
+    host, port = endpoint.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=PROBE_TIMEOUT_S).close()
+    except (OSError, ValueError) as e:
+        raise NetprobeError(f"no Ray cluster answers at '{address}' ({endpoint}: {first_line(e)}); "
+                            "check the address, or start one with 'ray start --head'") from None
+
+
+def task_resources(ray, settings: dict) -> dict:
+    """What one task holds: a GPU (and a process of its own), else a CPU per thread; NetprobeError if no node has it."""
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if settings["device"] != "cpu":
+        if not any(r.get("GPU", 0) >= 1 for r in nodes):
+            raise NetprobeError("the Ray cluster has no GPU; add GPU workers, or use --device cpu")
+        # max_calls=1 (Ray's default for GPU tasks, made explicit): a fresh worker process per task,
+        # since CUDA stays on the GPU a process first saw and a reused worker may be handed another
+        return {"num_gpus": 1, "num_cpus": settings["threads"] or 1, "max_calls": 1}
+    largest = int(max((r.get("CPU", 0) for r in nodes), default=0))
+    threads = settings["threads"] or largest
+    if not 1 <= threads <= largest:
+        raise NetprobeError(f"--threads {threads}: the largest Ray node has {largest} CPUs; use at most that")
+    return {"num_cpus": threads}
+
+
+def time_on_worker(target: Target, batch: int, settings: dict, warmup, min_time: float) -> dict:
+    """One configuration's row, timed where Ray placed it, with that machine's host name."""
+    return {**time_one(target, batch, settings, warmup, min_time), "node": socket.gethostname()}
+
+
+def run_on_ray(plan: Plan, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Time a plan on Ray: rows (RAY_COLUMNS) written to the CSV as tasks finish, returned in plan order."""
+    ray = _import_ray()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray prints its notices of dead workers to stdout, where rows go
+        started = connect(plan.ray)
+        try:
+            return _sweep(ray, plan, on_row)
+        finally:
+            if started:
+                ray.shutdown()  # before stdout is back: that stops the thread printing the notices
+
+
+def _sweep(ray, plan: Plan, on_row) -> list[dict]:
+    resources = task_resources(ray, plan.settings)
+    settings = {**plan.settings, "threads": plan.settings["threads"] or resources["num_cpus"]}
+    task = ray.remote(**resources, max_retries=plan.retries, retry_exceptions=False)(time_on_worker)
+    configs = [(target, batch) for target in plan.targets for batch in plan.batches]
+    shipped = {id(t): ray.put(t) for t in plan.targets}  # a module travels once, not once per batch size
+    index = {task.remote(shipped[id(t)], b, settings, plan.warmup, plan.min_time): i
+             for i, (t, b) in enumerate(configs)}
+    done: dict[int, dict] = {}
+    pending = list(index)
+    try:
+        while pending:
+            finished, pending = ray.wait(pending, num_returns=1, timeout=POLL_S)
+            for ref in finished:
+                target, batch = configs[index[ref]]
+                row = _result(ray, ref, target, batch, settings, plan.retries)
+                done[index[ref]] = row
+                _emit(row, plan, on_row)
+    except KeyboardInterrupt:
+        _cancel(ray, pending)
+        raise Interrupted([done[i] for i in sorted(done)]) from None
+    return [done[i] for i in sorted(done)]
+
+
+def _cancel(ray, refs: list) -> None:
+    """Stop these tasks, killing their workers; asked again while any is left, for up to CANCEL_S."""
+    deadline = time.monotonic() + CANCEL_S
+    try:
+        while refs and time.monotonic() < deadline:
+            for ref in refs:  # a task being handed to a worker just now can miss one request
+                ray.cancel(ref, force=True)
+            _, refs = ray.wait(refs, num_returns=len(refs), timeout=POLL_S)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop asking, keep the rows
+        pass
+
+
+def _emit(row: dict, plan: Plan, on_row) -> None:
+    if plan.csv is not None:
+        from netprobe.reports import io
+
+        io.append_csv(plan.csv, row, RAY_COLUMNS)
+    if on_row:
+        on_row(row)
+
+
+def _result(ray, ref, target: Target, batch: int, settings: dict, retries: int) -> dict:
+    """The task's row; a task that Ray could not finish becomes a row saying why."""
+    try:
+        row = ray.get(ref)
+    except ray.exceptions.OutOfMemoryError as e:  # Ray's memory monitor killed the worker
+        row = _row(target, batch, settings, "oom", _reason(e), None, None)
+    except ray.exceptions.RayTaskError as e:  # raised inside the task, outside the timing (unpickling a module)
+        cause = e.cause if isinstance(e.cause, BaseException) else e
+        error = _reason(cause)
+        if "No module named" in error:
+            error += "; make the model's module importable on the workers (Ray runtime_env working_dir, docs/scale.md)"
+        row = _row(target, batch, settings, "error", error, None, None)
+    except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
+        attempts = f"{retries + 1} attempts" if retries else "1 attempt"
+        row = _row(target, batch, settings, "lost", f"lost after {attempts}: {_reason(e)}", None, None)
+    return {col: row.get(col) for col in RAY_COLUMNS}
+
+
+def _reason(e: BaseException) -> str:
+    return f"{type(e).__name__}: {first_line(e, 300)}"
