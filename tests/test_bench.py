@@ -113,7 +113,6 @@ def test_known_latency_is_measured():
     # of it shows up as more time (a shared machine adds delays to both, not 80 ms to one).
     assert slower["p10_ms"] >= 100.0 and slower["median_ms"] > row["median_ms"]
     assert row["samples"] >= engine.MIN_SAMPLES
-    assert row["samples"] * row["median_ms"] >= 0.2 * 1e3 * 0.9  # min_time was filled
     assert row["imgs_per_s"] == pytest.approx(2 / (row["median_ms"] / 1e3))
 
 
