@@ -82,8 +82,9 @@ def test_summary_small_and_degenerate():
 # warm-up --------------------------------------------------------------------
 
 def test_cpu_samples_fill_min_time_and_the_minimum_count():
+    start = time.perf_counter()
     samples = engine.cpu_samples(lambda: time.sleep(0.005), min_time=0.05)
-    assert sum(samples) >= 0.05 * 1e3 * 0.95  # the loop's own overhead is the only time outside the samples
+    assert time.perf_counter() - start >= 0.05
     assert len(samples) >= engine.MIN_SAMPLES and all(s >= 5.0 for s in samples)
     assert len(engine.cpu_samples(lambda: time.sleep(0.02), min_time=0.001)) == engine.MIN_SAMPLES
 
