@@ -110,6 +110,7 @@ BAD = [
     (["--warmup", "0"], "warm-up"),
     (["--min-time", "0"], "min-time"),
     (["--resolution", "0"], "resolution"),
+    (["--mode", "fly"], "mode 'fly' is not valid"),
     (["--models", "regnetx_04"], "did you mean regnetx_004"),
 ]
 if not torch.cuda.is_available():

@@ -8,8 +8,8 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Resolution,
-                                  Threads, Warmup)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Mode,
+                                  Resolution, Threads, Warmup)
 
 
 
@@ -19,6 +19,7 @@ def bench_models(
     models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families or FAMILY@BUDGET; comma separated.")],
     device: Device = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", help=BATCH_HELP)] = "1",
+    mode: Mode = "infer",
     resolution: Resolution = None,
     dtype: Dtype = "fp32",
     channels_last: ChannelsLast = False,
@@ -29,11 +30,11 @@ def bench_models(
     csv: Csv = None,
     json: Json = False,
 ) -> None:
-    """Time the forward pass: median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
+    """Time the forward pass (or a training step): median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
-    todo = plan(models, device=device, batch=batch, resolution=resolution, dtype=dtype, channels_last=channels_last,
+    todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, dtype=dtype, channels_last=channels_last,
                 compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
     progress = _progress()
     task = progress.add_task("starting", total=todo.size)
@@ -74,7 +75,7 @@ def _ms(x) -> str:
 
 def _line(row: dict) -> str:
     """One finished configuration, as the progress log shows it."""
-    head = f"{row['model']} batch {row['batch']}"
+    head = f"{row['model']} batch {row['batch']}" + (" train" if row["mode"] == "train" else "")
     if row["status"] != "ok":
         return f"{head}: {row['status']}: {row['error']}"
     return f"{head}: median {_ms(row['median_ms'])} ms (p10 {_ms(row['p10_ms'])}, p90 {_ms(row['p90_ms'])}, n={row['samples']})"
@@ -94,13 +95,13 @@ def _show(rows: list[dict], json: bool) -> None:
 
     table = Table(title=f"{len(rows)} configurations (latency in ms)", title_justify="left", box=box.SIMPLE_HEAD,
                   collapse_padding=True, pad_edge=False)
-    cols = ["model", "batch", "res", "median", "p10", "p90", "IQR", "n", "img/s", "TFLOP/s"]
+    cols = ["model", "batch"] + ["mode"] * any(r["mode"] != "infer" for r in rows) + ["res", "median", "p10", "p90", "IQR", "n", "img/s", "TFLOP/s"]
     cols += ["peak mem"] * any(r["peak_mem_bytes"] is not None for r in rows)
     cols += ["compile s"] * any(r["compile_s"] is not None for r in rows)
     for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for r in rows:
-        cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "res": str(r["resolution"]),
+        cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "mode": r["mode"], "res": str(r["resolution"]),
                  "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
                  "p10": _ms(r["p10_ms"]), "p90": _ms(r["p90_ms"]), "IQR": _ms(r["iqr_ms"]),
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
@@ -116,7 +117,8 @@ def _show(rows: list[dict], json: bool) -> None:
     if rows:
         out.print(_context_line(rows[0]))
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "
-              "TFLOP/s achieved = 2 FLOPs per analytic MAC / median latency.")
+              "TFLOP/s achieved = 2 FLOPs per analytic MAC (x3 in train) / median latency"
+              + ("; peak mem on CPU: peak RSS growth + weights." if any(r["device"] == "cpu" for r in rows) else "."))
 
 
 def _context_line(r: dict) -> str:

@@ -19,4 +19,5 @@ ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and i
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
 Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
 Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
+Mode = Annotated[str, typer.Option("--mode", help="infer, train (forward, backward, SGD step), or both: infer,train.")]
 MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
