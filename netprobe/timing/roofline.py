@@ -19,7 +19,9 @@ CACHE_ENV = "NETPROBE_CACHE_DIR"
 CACHE_FILE = "roofline.json"
 MEASURE_S = 0.3  # seconds of repeats per figure: the best of them is the peak
 MIN_REPEATS = 3
-MATMUL_N = {"cpu": 2048, "cuda": 8192}  # compute-bound (a few % from the best size), yet quick on a slow dtype
+# Compute-bound (within a few % of the best size) yet short, so that the best of many repeats
+# finds a moment when a shared machine left the cores alone; quick on a slow dtype too.
+MATMUL_N = {"cpu": 1024, "cuda": 8192}
 COPY_MIN_BYTES = {"cpu": 256 << 20, "cuda": 1 << 30}  # source size; on CPU at least twice the last-level cache
 COPY_MAX_BYTES = 1 << 30
 
