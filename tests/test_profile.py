@@ -131,3 +131,13 @@ def test_python_api_is_a_dataframe_of_stages():
 def test_bad_options_are_refused(option, message):
     with pytest.raises(NetprobeError, match=message):
         profile("regnetx_002", **option)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_stages_are_timed_with_events():
+    p = profile("regnetx_002", device="cuda", resolution=64, batch=8, dtype="fp16", warmup=3, min_time=0.2)
+    assert p.device.startswith("cuda:") and "CUDA events" in p.method
+    assert [u.name for u in p.units] == [st.name for st in summary("regnetx_002", 64, 8).stages]
+    assert p.stage_sum_ms == pytest.approx(p.median_ms, rel=0.10)
+    assert p.peak_mem_bytes > 0 and p.roof.dtype == "fp16" and p.context["cuda_version"]
