@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,6 +11,8 @@ from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Csv, Device, Dtype, Json, MinTime, Resolution, Threads, Warmup
+
+SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
 
 @app.command("profile")
@@ -94,5 +97,8 @@ def _show(result) -> None:
                     f"torch {result.context.get('torch_version')}"]
                    + ([f"peak mem {human_bytes(result.peak_mem_bytes)}"] if result.peak_mem_bytes is not None else [])),
     ]
+    if abs(diff) > SUM_TOLERANCE_PCT and hasattr(os, "getloadavg"):
+        lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%: load average {os.getloadavg()[0]:.1f} on "
+                        f"{os.cpu_count()} CPUs; rerun when the machine is quieter")
     for line in lines:
         out.print(line, markup=False)
