@@ -86,8 +86,8 @@ def _show(result) -> None:
     out.print(table)
     diff = 100 * (result.stage_sum_ms / result.median_ms - 1)
     lines = [
-        f"whole pass {_num(result.median_ms, 4)} ms (median of {len(result.whole_ms)}); "
-        f"stages sum {_num(result.stage_sum_ms, 4)} ms ({diff:+.1f}%)",
+        f"whole pass {_num(result.median_ms, 4)} ms (median of {len(result.whole_ms)}), "
+        f"{_num(result.intensity)} FLOP/B; stages sum {_num(result.stage_sum_ms, 4)} ms ({diff:+.1f}%)",
         f"timing: {result.method}",
         f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
         f"{roof.ridge:.3g} FLOP/B",
