@@ -108,7 +108,7 @@ class Profile:
             achieved = flops / (median / 1e3) / 1e9
             pct = 100 * moved / (median / 1e3) / 1e9 / self.roof.bandwidth_gbs
         total_macs, total_acts = sum(u.macs for u in self.units), sum(u.acts for u in self.units)
-        return {"name": unit.name, "median_ms": median, "time_pct": 100 * median / self.stage_sum_ms,
+        return {"name": unit.name, "median_ms": median, "time_pct": 100 * median / self.stage_sum_ms if self.stage_sum_ms else 0.0,
                 "macs_pct": 100 * unit.macs / total_macs if total_macs else 0.0,
                 "acts_pct": 100 * unit.acts / total_acts if total_acts else 0.0,
                 "achieved_gflops": achieved, "bytes": moved, "intensity": intensity, "bound": bound, "roof_pct": pct}
