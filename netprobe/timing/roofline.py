@@ -24,6 +24,7 @@ MIN_REPEATS = 3
 MATMUL_N = {"cpu": (512, 1024), "cuda": (8192,)}
 COPY_MIN_BYTES = {"cpu": 256 << 20, "cuda": 1 << 30}  # source size; on CPU at least twice the last-level cache
 COPY_MAX_BYTES = 1 << 30
+CPU_COPY_CHUNK = 16 << 20  # bytes per timed copy on CPU (see _peak_copy)
 
 
 @dataclass(frozen=True)
@@ -139,17 +140,30 @@ def _peak_matmul(device: str, dtype) -> tuple[float, int]:
 
 
 def _peak_copy(device: str, dtype) -> tuple[float, int]:
-    """(bytes/s, source bytes) of copying one large tensor into another: read once, written once."""
+    """(bytes/s, source bytes) of copying one large tensor into another: read once, written once.
+
+    On CPU each timed copy is one chunk, the chunks taken in turn through the whole buffer, so
+    that a chunk was last touched a buffer ago (out of cache) yet one copy fits in a time slice.
+    """
+    import itertools
+
     import torch
 
     kind = "cuda" if device.startswith("cuda") else "cpu"
     size = COPY_MIN_BYTES[kind] if kind == "cuda" else max(COPY_MIN_BYTES[kind], 2 * _last_level_cache())
-    size = min(size, COPY_MAX_BYTES)
+    chunk = min(size, COPY_MAX_BYTES) if kind == "cuda" else CPU_COPY_CHUNK
+    size = min(-(-size // chunk) * chunk, max(COPY_MAX_BYTES, chunk))
     elem = torch.empty((), dtype=dtype).element_size()
     src = torch.ones(size // elem, dtype=dtype, device=device)
-    dst = torch.empty_like(src)
-    seconds = _best_seconds(lambda: dst.copy_(src), kind == "cuda")
-    return 2 * src.numel() * elem / seconds, src.numel() * elem
+    dst = torch.zeros_like(src)  # touched now, so that no timed copy pays for page faults
+    pairs = itertools.cycle(list(zip(src.split(chunk // elem), dst.split(chunk // elem))))
+
+    def copy_next():
+        s, d = next(pairs)
+        d.copy_(s)
+
+    seconds = _best_seconds(copy_next, kind == "cuda")
+    return 2 * chunk / seconds, size
 
 
 def _last_level_cache() -> int:
