@@ -30,6 +30,15 @@ def test_json_rows():
     assert list(rows[0]) == BENCH_COLUMNS
 
 
+def test_modes_make_rows_and_a_mode_column():
+    result = run("--models", "regnetx_002", "--batch", "2", "--mode", "infer,train", "--threads", "1", *FAST)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "mode" in next(line for line in lines if "median" in line).split()
+    assert [line.split()[2] for line in lines if line.startswith(" regnetx_002")] == ["infer", "train"]
+    assert "x3 in train" in result.stdout and "peak RSS growth" in result.stdout
+
+
 def test_table_with_context_and_csv(tmp_path):
     out = tmp_path / "b.csv"
     result = run("--models", "RegNetX-200MF", "--csv", str(out), *FAST)
