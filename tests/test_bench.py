@@ -220,7 +220,8 @@ def test_train_step_changes_the_weights_as_sgd_does():
 
 
 def test_train_flops_count_three_passes():
-    infer, train = bench("regnetx_002", resolution=32, batch=2, mode="infer,train", **FAST)
+    infer, train = bench(Probe(), resolution=8, batch=2, mode="infer,train", threads=1, **FAST)
+    assert infer["macs"] == 4 * 6 * 6 * (3 * 9 + 1)  # conv 3x3, 3 -> 4 channels, bias, 6x6 output
     for r in (infer, train):
         assert r["achieved_tflops"] == pytest.approx(2 * r["macs"] * r["batch"] * (3 if r["mode"] == "train" else 1)
                                                      / (r["median_ms"] / 1e3) / 1e12)
@@ -230,10 +231,10 @@ def test_train_flops_count_three_passes():
 def test_cpu_peak_memory_grows_with_batch_and_training():
     model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
     weights = sum(p.numel() * 4 for p in model.parameters())
-    small, big, train = bench(model, resolution=64, batch="1,32", **FAST) + bench(model, resolution=64, batch=32,
-                                                                                    mode="train", **FAST)
-    # batch 32 holds at least its input and one 64-channel activation: 32 * (3 + 64) * 64 * 64 * 4 bytes
-    assert big["peak_mem_bytes"] - small["peak_mem_bytes"] > 31 * (3 + 64) * 64 * 64 * 4 * 0.9
+    small, big, train = (bench(model, resolution=32, batch="1,16", threads=1, **FAST)
+                         + bench(model, resolution=32, batch=16, mode="train", threads=1, **FAST))
+    # batch 16 holds at least its input and one 64-channel activation: 16 * (3 + 64) * 32 * 32 * 4 bytes
+    assert big["peak_mem_bytes"] - small["peak_mem_bytes"] > 15 * (3 + 64) * 32 * 32 * 4 * 0.9
     assert small["peak_mem_bytes"] >= weights
     assert train["peak_mem_bytes"] > big["peak_mem_bytes"]  # activations kept for backward, gradients
 

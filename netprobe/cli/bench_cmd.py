@@ -30,12 +30,13 @@ def bench_models(
     csv: Csv = None,
     json: Json = False,
 ) -> None:
-    """Time the forward pass (or a training step): median, p10/p90, IQR, images/s and achieved TFLOP/s, with the machine context."""
+    """Time the forward pass or a training step: median, p10/p90, IQR, images/s and TFLOP/s, with the context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
-    todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, dtype=dtype, channels_last=channels_last,
-                compile=compile_, threads=threads, warmup=warmup, min_time=min_time, csv=csv)
+    todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, dtype=dtype,
+                channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup, min_time=min_time,
+                csv=csv)
     progress = _progress()
     task = progress.add_task("starting", total=todo.size)
 
@@ -95,13 +96,15 @@ def _show(rows: list[dict], json: bool) -> None:
 
     table = Table(title=f"{len(rows)} configurations (latency in ms)", title_justify="left", box=box.SIMPLE_HEAD,
                   collapse_padding=True, pad_edge=False)
-    cols = ["model", "batch"] + ["mode"] * any(r["mode"] != "infer" for r in rows) + ["res", "median", "p10", "p90", "IQR", "n", "img/s", "TFLOP/s"]
+    cols = ["model", "batch"] + ["mode"] * any(r["mode"] != "infer" for r in rows)
+    cols += ["res", "median", "p10", "p90", "IQR", "n", "img/s", "TFLOP/s"]
     cols += ["peak mem"] * any(r["peak_mem_bytes"] is not None for r in rows)
     cols += ["compile s"] * any(r["compile_s"] is not None for r in rows)
     for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right", no_wrap=col == "model")
     for r in rows:
-        cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "mode": r["mode"], "res": str(r["resolution"]),
+        cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "mode": r["mode"],
+                 "res": str(r["resolution"]),
                  "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
                  "p10": _ms(r["p10_ms"]), "p90": _ms(r["p90_ms"]), "IQR": _ms(r["iqr_ms"]),
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",

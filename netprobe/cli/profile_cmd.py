@@ -30,8 +30,10 @@ def profile_model(
     min_time: MinTime = None,
     json: Json = False,
     csv: Csv = None,
-    remeasure_roof: Annotated[bool, typer.Option("--remeasure-roof", help="Measure the roofline again instead of using the cached one.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the roofline with each stage as a point (.png, .svg).", dir_okay=False)] = None,
+    remeasure_roof: Annotated[bool, typer.Option("--remeasure-roof",
+                                                 help="Measure the roofline again, not from the cache.")] = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the roofline, each stage a point (.png, .svg).",
+                                                 dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
     from netprobe.reports import io

@@ -17,9 +17,9 @@ from typing import Callable
 from netprobe import registry
 from netprobe.errors import NetprobeError, first_line
 from netprobe.timing import engine
+from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
-from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.stats import summarize
 
 BENCH_COLUMNS = [
@@ -287,8 +287,8 @@ def _free_memory(device: str) -> None:
 
 def _row(target: Target, batch: int, mode: str, settings: dict, status: str, error: str | None, timing,
          peak) -> dict:
-    row = {"model": target.name, "family": target.family, "batch": batch, "mode": mode, "resolution": target.resolution,
-           **settings, "status": status, "error": error}
+    row = {"model": target.name, "family": target.family, "batch": batch, "mode": mode,
+           "resolution": target.resolution, **settings, "status": status, "error": error}
     stats = summarize(timing.samples_ms) if timing else None
     for col in ("median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples"):
         row[col] = getattr(stats, col) if stats else None

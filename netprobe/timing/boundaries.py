@@ -91,7 +91,8 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
     handles = []
     for name, unit in unit_of.items():
         if name in modules:
-            handles += [modules[name].register_forward_pre_hook(pre(name)), modules[name].register_forward_hook(hook(name))]
+            module = modules[name]
+            handles += [module.register_forward_pre_hook(pre(name)), module.register_forward_hook(hook(name))]
     try:
         call()
     finally:

@@ -2,8 +2,8 @@
 
 CPU tensors come from the system allocator and torch keeps no statistics of them, so on
 Linux the process's peak resident set (``VmHWM``) is reset to the current one by writing
-"5" to ``/proc/self/clear_refs``, and the peak is read after the run (glibc's free heap is trimmed first, so memory freed earlier and
-reused counts as growth). The growth over the
+"5" to ``/proc/self/clear_refs``, and the peak is read after the run (glibc's free heap is
+trimmed first, so memory freed earlier and reused counts as growth). The growth over the
 resident set before the run is what the configuration allocated at its worst (input,
 activations, workspaces, and in training gradients and optimizer state); the model's
 parameters and buffers, resident before the run, are added so that the figure means what

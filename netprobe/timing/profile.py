@@ -32,7 +32,8 @@ PROFILE_COLUMNS = [
     "model", "family", "name", "stage", "batch", "mode", "resolution", "dtype", "device", "threads",
     "median_ms", "p10_ms", "p90_ms", "time_pct", "macs", "macs_pct", "acts", "acts_pct", "achieved_gflops", "bytes",
     "intensity", "bound", "roof_pct", "whole_ms", "stage_sum_ms", "peak_gflops", "bandwidth_gbs", "roof_measured_at",
-    "peak_mem_bytes", "timing", "device_name", "torch_version", "cuda_version", "cudnn_version", "netprobe_version", "timestamp",
+    "peak_mem_bytes", "timing", "device_name", "torch_version", "cuda_version", "cudnn_version", "netprobe_version",
+    "timestamp",
 ]
 METHOD = {
     "cpu": "perf_counter at each stage's entry, alternated with unmarked passes",
@@ -101,14 +102,15 @@ class Profile:
         bound = self.roof.bound(intensity) if intensity is not None else None
         if median <= 0 or bound is None:  # nothing timed, or nothing moved (dropout, identity)
             achieved, pct = None, None
-        elif bound == "compute":
-            achieved = flops / (median / 1e3) / 1e9
-            pct = 100 * achieved / self.roof.peak_gflops
-        else:  # the memory roof, as bytes per second: also right for a unit of no FLOPs
-            achieved = flops / (median / 1e3) / 1e9
-            pct = 100 * moved / (median / 1e3) / 1e9 / self.roof.bandwidth_gbs
+        else:
+            seconds = median / 1e3
+            achieved = flops / seconds / 1e9
+            # the memory roof in bytes per second, so that a unit of no FLOPs (a pool) has a figure too
+            pct = 100 * (achieved / self.roof.peak_gflops if bound == "compute"
+                         else moved / seconds / 1e9 / self.roof.bandwidth_gbs)
         total_macs, total_acts = sum(u.macs for u in self.units), sum(u.acts for u in self.units)
-        return {"name": unit.name, "median_ms": median, "time_pct": 100 * median / self.stage_sum_ms if self.stage_sum_ms else 0.0,
+        share = 100 * median / self.stage_sum_ms if self.stage_sum_ms else 0.0
+        return {"name": unit.name, "median_ms": median, "time_pct": share,
                 "macs_pct": 100 * unit.macs / total_macs if total_macs else 0.0,
                 "acts_pct": 100 * unit.acts / total_acts if total_acts else 0.0,
                 "achieved_gflops": achieved, "bytes": moved, "intensity": intensity, "bound": bound, "roof_pct": pct}
