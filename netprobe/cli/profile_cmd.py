@@ -93,12 +93,13 @@ def _show(result) -> None:
         f"timing: {result.method}",
         f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
         f"{roof.ridge:.3g} FLOP/B",
-        "FLOP: 2 per MAC" + (", x3 in train" if result.mode == "train" else "") + "; bytes: inputs + outputs + "
-        "weights (dtype); roof%: of the bound",
+        "2 FLOP/MAC; bytes: inputs + outputs + weights (dtype); roof%: of its bound",
         " · ".join([result.context.get("device_name") or result.device, f"{result.threads} threads",
                     f"torch {result.context.get('torch_version')}"]
                    + ([f"peak mem {human_bytes(result.peak_mem_bytes)}"] if result.peak_mem_bytes is not None else [])),
     ]
+    if result.mode == "train":
+        lines.insert(3, "train: forward and backward; FLOPs and bytes x3 (forward, two gradients)")
     if abs(diff) > SUM_TOLERANCE_PCT and hasattr(os, "getloadavg"):
         lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%: load average {os.getloadavg()[0]:.1f} on "
                         f"{os.cpu_count()} CPUs; rerun when the machine is quieter")
