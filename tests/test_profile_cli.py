@@ -19,9 +19,10 @@ def run(*args):
     return CliRunner().invoke(app, ["profile", *args])
 
 
-def test_table_fits_80_columns_without_cut_numbers(monkeypatch):
+@pytest.mark.parametrize("mode", ["infer", "train"])
+def test_table_fits_80_columns_without_cut_numbers(monkeypatch, mode):
     monkeypatch.setenv("COLUMNS", "80")
-    result = run("efficientnet_b0", *FAST)
+    result = run("efficientnet_b0", "--mode", mode, "--batch", "2", *FAST)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80 and "…" not in result.stdout
