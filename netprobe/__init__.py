@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "spec", "cost", "summary", "bench", "compare", "NetprobeError"]
+__all__ = ["__version__", "spec", "cost", "summary", "bench", "profile", "compare", "NetprobeError"]
 
 from netprobe.errors import NetprobeError
 from netprobe.registry import spec
@@ -54,6 +54,20 @@ def bench(models, **options):
     from netprobe.timing.bench import bench as run
 
     return pd.DataFrame(run(models, **options), columns=BENCH_COLUMNS if options.get("ray") is None else RAY_COLUMNS)
+
+
+def profile(model, **options):
+    """Time each stage on the machine's roofline (docs/profile.md): a DataFrame, one row per stage (or block).
+
+    Options are those of ``netprobe.timing.profile.profile`` (device, batch, resolution, dtype, mode,
+    depth, threads, warmup, min_time); the columns are PROFILE_COLUMNS.
+    """
+    import pandas as pd
+
+    from netprobe.timing.profile import PROFILE_COLUMNS
+    from netprobe.timing.profile import profile as run
+
+    return pd.DataFrame(run(model, **options).records(), columns=PROFILE_COLUMNS)
 
 
 def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None):

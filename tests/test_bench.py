@@ -182,8 +182,9 @@ def test_row_schema_and_context():
     assert row["torch_version"] == torch.__version__
     assert row["netprobe_version"] and row["device_name"]
     assert datetime.fromisoformat(row["timestamp"]).tzinfo is not None
+    assert row["mode"] == "infer"
     # CUDA-only fields stay empty on CPU rather than holding a misleading value
-    for col in ("peak_mem_bytes", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32", "compile_s"):
+    for col in ("cuda_version", "cudnn_version", "cudnn_benchmark", "tf32", "compile_s"):
         assert row[col] is None, col
 
 
@@ -200,6 +201,56 @@ def test_python_api_returns_a_dataframe():
 def test_default_threads_are_torchs():
     (row,) = bench(Probe(), resolution=8, **FAST)
     assert row["threads"] == torch.get_num_threads()
+
+
+# modes and CPU peak memory ---------------------------------------------------
+
+def test_train_mode_runs_a_training_step_on_a_copy():
+    probe, seen = Probe(), []
+    probe.register_forward_pre_hook(lambda m, _: seen.append((m.training, torch.is_inference_mode_enabled())))
+    weights = probe.conv.weight.detach().clone()
+    rows = bench(probe, resolution=8, batch=2, mode="infer,train", **FAST)
+    assert [(r["mode"], r["status"]) for r in rows] == [("infer", "ok"), ("train", "ok")]
+    assert seen[0] == (False, True) and seen[-1] == (True, False)  # the hook is shared with the copy
+    # the training iterations ran on a copy: the caller's module keeps its weights and eval mode
+    assert torch.equal(probe.conv.weight, weights) and probe.conv.weight.grad is None and probe.training
+
+
+def test_train_step_changes_the_weights_as_sgd_does():
+    from netprobe.timing.modes import sgd, train_step
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(5))
+    x = torch.randn(2, 3, 8, 8)
+    model(x)
+    before = [p.detach().clone() for p in model.parameters()]
+    train_step(model, x, "cpu", "fp32", sgd(model))()
+    assert all(p.grad is not None for p in model.parameters())
+    assert all(not torch.equal(p, b) for p, b in zip(model.parameters(), before))
+
+
+def test_train_flops_count_three_passes():
+    infer, train = bench(Probe(), resolution=8, batch=2, mode="infer,train", threads=1, **FAST)
+    assert infer["macs"] == 4 * 6 * 6 * (3 * 9 + 1)  # conv 3x3, 3 -> 4 channels, bias, 6x6 output
+    for r in (infer, train):
+        assert r["achieved_tflops"] == pytest.approx(2 * r["macs"] * r["batch"] * (3 if r["mode"] == "train" else 1)
+                                                     / (r["median_ms"] / 1e3) / 1e12)
+
+
+@pytest.mark.skipif(not bench_mod.PeakMemory("cpu").can_measure(), reason="needs Linux's /proc/self/clear_refs")
+def test_cpu_peak_memory_grows_with_batch_and_training():
+    model = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1))
+    weights = sum(p.numel() * 4 for p in model.parameters())
+    small, big, train = (bench(model, resolution=32, batch="1,16", threads=1, **FAST)
+                         + bench(model, resolution=32, batch=16, mode="train", threads=1, **FAST))
+    # batch 16 holds at least its input and one 64-channel activation: 16 * (3 + 64) * 32 * 32 * 4 bytes
+    assert big["peak_mem_bytes"] - small["peak_mem_bytes"] > 15 * (3 + 64) * 32 * 32 * 4 * 0.9
+    assert small["peak_mem_bytes"] >= weights
+    assert train["peak_mem_bytes"] > big["peak_mem_bytes"]  # activations kept for backward, gradients
+
+
+def test_bad_mode_is_refused():
+    with pytest.raises(NetprobeError, match="mode 'fly' is not valid; use infer, train or infer,train"):
+        bench("regnetx_002", mode="infer,fly", **FAST)
 
 
 # failures stay local ---------------------------------------------------------

@@ -30,6 +30,15 @@ def test_json_rows():
     assert list(rows[0]) == BENCH_COLUMNS
 
 
+def test_modes_make_rows_and_a_mode_column():
+    result = run("--models", "regnetx_002", "--batch", "2", "--mode", "infer,train", "--threads", "1", *FAST)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "mode" in next(line for line in lines if "median" in line).split()
+    assert [line.split()[2] for line in lines if line.startswith(" regnetx_002")] == ["infer", "train"]
+    assert "x3 in train" in result.stdout and "peak RSS growth" in result.stdout
+
+
 def test_table_with_context_and_csv(tmp_path):
     out = tmp_path / "b.csv"
     result = run("--models", "RegNetX-200MF", "--csv", str(out), *FAST)
@@ -110,6 +119,7 @@ BAD = [
     (["--warmup", "0"], "warm-up"),
     (["--min-time", "0"], "min-time"),
     (["--resolution", "0"], "resolution"),
+    (["--mode", "fly"], "mode 'fly' is not valid"),
     (["--models", "regnetx_04"], "did you mean regnetx_004"),
 ]
 if not torch.cuda.is_available():

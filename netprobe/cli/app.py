@@ -128,7 +128,7 @@ def root(
     _state["debug"] = debug
 
 
-COMMANDS = ("list_cmd", "summary_cmd", "bench_cmd", "compare_cmd")  # modules under netprobe.cli, each adds its command to app
+COMMANDS = ("list_cmd", "summary_cmd", "bench_cmd", "profile_cmd", "compare_cmd")  # modules under netprobe.cli, each adds its command to app
 
 
 def _register() -> None:

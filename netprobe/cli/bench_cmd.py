@@ -9,7 +9,7 @@ from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
-                                  OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
+                                  Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
 
 
 
@@ -19,6 +19,7 @@ def bench_models(
     models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME; comma separated.")],
     device: Device = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", help=BATCH_HELP)] = "1",
+    mode: Mode = "infer",
     resolution: Resolution = None,
     input_size: InputSize = None,
     dtype: Dtype = "fp32",
@@ -33,13 +34,13 @@ def bench_models(
     ray: Ray = None,
     retries: Retries = None,
 ) -> None:
-    """Time the forward pass: median, p10/p90, IQR, images/s and achieved GFLOP/s, with the machine context."""
+    """Time the forward pass or a training step: median, p10/p90, IQR, images/s and GFLOP/s, with the context."""
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
-    todo = plan(models, device=device, batch=batch, resolution=resolution, input_size=input_size, dtype=dtype,
-                channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup, min_time=min_time,
-                csv=csv, output_stride=output_stride, ray=ray, retries=retries)
+    todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, input_size=input_size,
+                dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
+                min_time=min_time, csv=csv, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)
     progress = _progress()
     task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
@@ -85,7 +86,7 @@ def _ms(x) -> str:
 
 def _line(row: dict) -> str:
     """One finished configuration, as the progress log shows it."""
-    head = f"{row['model']} batch {row['batch']}"
+    head = f"{row['model']} batch {row['batch']}" + (" train" if row["mode"] == "train" else "")
     if row["status"] != "ok":
         return f"{head}: {row['status']}: {row['error']}"
     return f"{head}: median {_ms(row['median_ms'])} ms (p10 {_ms(row['p10_ms'])}, p90 {_ms(row['p90_ms'])}, n={row['samples']})"
@@ -100,13 +101,15 @@ def _show(rows: list[dict], json: bool) -> None:
         return
     from netprobe.cli.render import console, fitted, human, human_bytes
 
-    cols = ["model", "batch", "res", "median", "p10", "p90", "IQR", "n", "img/s", "GFLOP/s"]
+    cols = ["model", "batch"] + ["mode"] * any(r["mode"] != "infer" for r in rows)
+    cols += ["res", "median", "p10", "p90", "IQR", "n", "img/s", "GFLOP/s"]
     cols += ["peak mem"] * any(r["peak_mem_bytes"] is not None for r in rows)
     cols += ["compile s"] * any(r["compile_s"] is not None for r in rows)
     cols += ["node"] * any(r.get("node") for r in rows)  # on Ray: the worker that timed the row
     lines = []
     for r in rows:
-        cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "res": str(r["resolution"]),
+        cells = {"model": escape(r["model"]), "batch": str(r["batch"]), "mode": r["mode"],
+                 "res": str(r["resolution"]),
                  "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
                  "p10": _ms(r["p10_ms"]), "p90": _ms(r["p90_ms"]), "IQR": _ms(r["iqr_ms"]),
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
@@ -125,7 +128,8 @@ def _show(rows: list[dict], json: bool) -> None:
     if rows:
         out.print(_context_line(rows[0]))
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "
-              "GFLOP/s achieved = 2 FLOPs per analytic MAC / median latency.")
+              "GFLOP/s achieved = 2 FLOPs per analytic MAC (x3 in train) / median latency"
+              + ("; peak mem on CPU: peak RSS growth + weights." if any(r["device"] == "cpu" for r in rows) else "."))
 
 
 def _context_line(r: dict) -> str:

@@ -41,6 +41,7 @@ def warn_threads(threads: int | None) -> None:
 
 Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count; on Ray, every CPU of the largest node).")]
 Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
+Mode = Annotated[str, typer.Option("--mode", help="infer, train (forward, backward, SGD step), or both: infer,train.")]
 MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
 Ray = Annotated[Optional[str], typer.Option("--ray", help="Run the sweep on Ray, one task per configuration: local, auto or ray://HOST:PORT (needs netprobe[ray]; docs/scale.md).")]
 Retries = Annotated[Optional[int], typer.Option("--retries", help="With --ray: times a configuration whose worker was lost is run again (default: 1).")]

@@ -18,11 +18,13 @@ from netprobe import registry
 from netprobe.args import positive
 from netprobe.errors import NetprobeError, first_line
 from netprobe.timing import engine
-from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp, torch_dtype
+from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
+from netprobe.timing.memory import PeakMemory
+from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
 from netprobe.timing.stats import summarize
 
 BENCH_COLUMNS = [
-    "model", "family", "batch", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
+    "model", "family", "batch", "mode", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
     "imgs_per_s", "macs", "achieved_tflops", "peak_mem_bytes", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
@@ -124,6 +126,7 @@ class Plan:
 
     targets: tuple[Target, ...]
     batches: tuple[int, ...]
+    modes: tuple[str, ...]  # infer, train
     settings: dict  # dtype, device, channels_last, compile, threads (None: torch's count)
     warmup: engine.Warmup
     min_time: float
@@ -134,12 +137,12 @@ class Plan:
     @property
     def size(self) -> int:
         """The number of configurations (rows) the run makes."""
-        return len(self.targets) * len(self.batches)
+        return len(self.targets) * len(self.batches) * len(self.modes)
 
 
-def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dtype="fp32", channels_last=False,
-         compile=False, threads=None, warmup=None, min_time=None, csv=None, output_stride=None, ray=None,
-         retries=None) -> Plan:
+def plan(models, *, device="cpu", batch=1, mode="infer", resolution=None, input_size=None, dtype="fp32",
+         channels_last=False, compile=False, threads=None, warmup=None, min_time=None, csv=None, output_stride=None,
+         ray=None, retries=None) -> Plan:
     """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
     if ray is not None:
         from netprobe.timing import cluster
@@ -151,6 +154,7 @@ def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dty
     settings = {"dtype": parse_dtype(dtype, dev), "device": dev, "channels_last": bool(channels_last),
                 "compile": bool(compile), "threads": positive("threads", threads, hint="; use e.g. 4")}
     batches = tuple(parse_batches(batch))
+    modes = parse_modes(mode)
     resolution = positive("resolution", resolution, hint=" (pixels); use e.g. 224")
     warm = engine.parse_warmup(warmup)
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
@@ -159,7 +163,7 @@ def plan(models, *, device="cpu", batch=1, resolution=None, input_size=None, dty
 
         csv = io.check_appendable(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS)
     output_stride = positive("output-stride", output_stride, hint="; use 8 or 16")
-    return Plan(tuple(resolve_targets(models, resolution, input_size, output_stride)), batches, settings, warm,
+    return Plan(tuple(resolve_targets(models, resolution, input_size, output_stride)), batches, modes, settings, warm,
                 min_time, csv, ray, retries)
 
 
@@ -189,7 +193,7 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
     try:
         with timing_state(plan.settings) as (settings, context):
             for target in plan.targets:
-                _run_target(target, plan.batches, settings, plan.warmup, plan.min_time, emit, on_start)
+                _run_target(target, plan.batches, plan.modes, settings, plan.warmup, plan.min_time, emit, on_start)
     except KeyboardInterrupt:
         raise Interrupted(rows) from None
     return rows
@@ -214,11 +218,11 @@ def timing_state(settings: dict):
         torch.backends.cudnn.benchmark = cudnn_before
 
 
-def time_one(target: Target, batch: int, settings: dict, warmup: engine.Warmup, min_time: float) -> dict:
+def time_one(target: Target, batch: int, mode: str, settings: dict, warmup: engine.Warmup, min_time: float) -> dict:
     """The row of one configuration, its model built here: what a Ray task runs on its worker."""
     rows: list[dict] = []
     with timing_state(settings) as (run_settings, context):
-        _run_target(target, (batch,), run_settings, warmup, min_time, rows.append, None)
+        _run_target(target, (batch,), (mode,), run_settings, warmup, min_time, rows.append, None)
     return {**rows[0], **context}
 
 
@@ -235,39 +239,45 @@ def bench(models, *, on_row: Callable[[dict], None] | None = None,
     return run(plan(models, **options), on_row, on_start)
 
 
-def _run_target(target: Target, batches: tuple[int, ...], settings: dict, warm: engine.Warmup, min_time: float,
-                emit: Callable[[dict], None], on_start) -> None:
-    """All batch sizes of one model, built once; failures become rows."""
+def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...], settings: dict,
+                warm: engine.Warmup, min_time: float, emit: Callable[[dict], None], on_start) -> None:
+    """All batch sizes and modes of one model, built once; failures become rows."""
     model, failure = None, None
     try:
-        model = _prepare(target, settings)
+        model = _prepare(target, settings, train="train" in modes)
     except Exception as e:  # noqa: BLE001 - recorded in the rows, the run goes on
         failure = _failure(e)
     for batch in batches:
-        if on_start:
-            on_start(target.name, batch)
-        timing, peak, status, error = None, None, *(failure or ("ok", None))
-        if model is not None:
-            try:
-                timing, peak = _time_one(model, target, batch, settings, warm, min_time)
-            except Exception as e:  # noqa: BLE001 - recorded in the row, the run goes on
-                status, error = _failure(e)
-        if status != "ok":
-            _free_memory(settings["device"])  # outside the except: its traceback no longer holds tensors
-        emit(_row(target, batch, settings, status, error, timing, peak))
+        for mode in modes:
+            if on_start:
+                on_start(target.name, batch)
+            timing, peak, status, error = None, None, *(failure or ("ok", None))
+            if model is not None:
+                try:
+                    timing, peak = _time_one(model, target, batch, mode, settings, warm, min_time)
+                except Exception as e:  # noqa: BLE001 - recorded in the row, the run goes on
+                    status, error = _failure(e)
+            if status != "ok":
+                _free_memory(settings["device"])  # outside the except: its traceback no longer holds tensors
+            emit(_row(target, batch, mode, settings, status, error, timing, peak))
     del model
     _free_memory(settings["device"])
 
 
-def _prepare(target: Target, settings: dict):
-    """The model on the device in eval mode (and channels-last)."""
+def _prepare(target: Target, settings: dict, train: bool = False):
+    """The model on the device in eval mode (and channels-last).
+
+    A module given by the caller is copied before a training step could change its weights.
+    """
+    import copy
+
     import torch
 
     from netprobe import loaders
     from netprobe.build import build
 
     if target.module is not None:
-        model = target.module.to(settings["device"])
+        model = (copy.deepcopy(target.module) if train else target.module).to(settings["device"])
     elif target.factory is not None:
         model = loaders.instantiate(loaders.Source(target.name, None, factory=target.factory), settings["device"])
     else:
@@ -278,13 +288,13 @@ def _prepare(target: Target, settings: dict):
     return model
 
 
-def _time_one(model, target: Target, batch: int, settings: dict, warm: engine.Warmup, min_time: float):
-    """Timing and peak device memory of one (model, batch) configuration."""
+def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm: engine.Warmup, min_time: float):
+    """Timing and peak memory of one (model, batch, mode) configuration."""
     import torch
 
     dev, cuda = settings["device"], settings["device"].startswith("cuda")
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(dev)
+    peak = PeakMemory(dev, model)
+    peak.start()
     x = torch.randn(batch, *target.input_size, device=dev)
     if settings["channels_last"]:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -292,12 +302,19 @@ def _time_one(model, target: Target, batch: int, settings: dict, warm: engine.Wa
     if settings["compile"]:
         torch._dynamo.reset()  # a fresh compile per configuration: honest compile_s, no recompile limit
         fn = torch.compile(model, dynamic=False)
-    autocast = (torch.autocast(dev.split(":")[0], dtype=torch_dtype(settings["dtype"]))
-                if settings["dtype"] != "fp32" else contextlib.nullcontext())
-    with torch.inference_mode(), autocast:
+    if mode == "train":
+        model.train()
+        try:
+            step = train_step(fn, x, dev, settings["dtype"], sgd(model))
+            timing = engine.time_config(step, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"])
+        finally:
+            model.zero_grad(set_to_none=True)
+            model.eval()
+        return timing, peak.peak_bytes()
+    with torch.inference_mode(), autocast(dev, settings["dtype"]):
         timing = engine.time_config(lambda: fn(x), cuda=cuda, warmup=warm, min_time=min_time,
                                     compile=settings["compile"])
-    return timing, torch.cuda.max_memory_allocated(dev) if cuda else None
+    return timing, peak.peak_bytes()
 
 
 def _failure(e: BaseException) -> tuple[str, str]:
@@ -317,9 +334,10 @@ def _free_memory(device: str) -> None:
         torch.cuda.empty_cache()
 
 
-def _row(target: Target, batch: int, settings: dict, status: str, error: str | None, timing, peak) -> dict:
-    row = {"model": target.name, "family": target.family, "batch": batch, "resolution": target.resolution,
-           "input_size": "x".join(map(str, target.input_size)),
+def _row(target: Target, batch: int, mode: str, settings: dict, status: str, error: str | None, timing,
+         peak) -> dict:
+    row = {"model": target.name, "family": target.family, "batch": batch, "mode": mode,
+           "resolution": target.resolution, "input_size": "x".join(map(str, target.input_size)),
            **settings, "status": status, "error": error}
     stats = summarize(timing.samples_ms) if timing else None
     for col in ("median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples"):
@@ -328,8 +346,9 @@ def _row(target: Target, batch: int, settings: dict, status: str, error: str | N
     ok = stats is not None and stats.median_ms > 0
     row["imgs_per_s"] = batch / (stats.median_ms / 1e3) if ok else None
     row["macs"] = target.macs
-    # achieved FLOP/s counts 2 FLOPs per MAC (a multiply and an add)
-    row["achieved_tflops"] = 2 * target.macs * batch / (stats.median_ms / 1e3) / 1e12 if ok and target.macs else None
+    # achieved FLOP/s counts 2 FLOPs per MAC (a multiply and an add), per pass over the layers (PASSES)
+    flops = 2 * target.macs * batch * PASSES[mode] if target.macs else None
+    row["achieved_tflops"] = flops / (stats.median_ms / 1e3) / 1e12 if ok and flops else None
     row["peak_mem_bytes"] = peak
     row["compile_s"] = timing.compile_s if timing else None
     row["timestamp"] = timestamp()

@@ -142,9 +142,9 @@ def task_resources(ray, settings: dict) -> dict:
     return {"num_cpus": threads}
 
 
-def time_on_worker(target: Target, batch: int, settings: dict, warmup, min_time: float) -> dict:
+def time_on_worker(target: Target, batch: int, mode: str, settings: dict, warmup, min_time: float) -> dict:
     """One configuration's row, timed where Ray placed it, with that machine's host name."""
-    return {**time_one(target, batch, settings, warmup, min_time), "node": socket.gethostname()}
+    return {**time_one(target, batch, mode, settings, warmup, min_time), "node": socket.gethostname()}
 
 
 def run_on_ray(plan: Plan, on_row: Callable[[dict], None] | None = None) -> list[dict]:
@@ -163,18 +163,18 @@ def _sweep(ray, plan: Plan, on_row) -> list[dict]:
     resources = task_resources(ray, plan.settings)
     settings = {**plan.settings, "threads": plan.settings["threads"] or resources["num_cpus"]}
     task = ray.remote(**resources, max_retries=plan.retries, retry_exceptions=False)(time_on_worker)
-    configs = [(target, batch) for target in plan.targets for batch in plan.batches]
+    configs = [(target, batch, mode) for target in plan.targets for batch in plan.batches for mode in plan.modes]
     shipped = {id(t): ray.put(t) for t in plan.targets}  # a module travels once, not once per batch size
-    index = {task.remote(shipped[id(t)], b, settings, plan.warmup, plan.min_time): i
-             for i, (t, b) in enumerate(configs)}
+    index = {task.remote(shipped[id(t)], b, m, settings, plan.warmup, plan.min_time): i
+             for i, (t, b, m) in enumerate(configs)}
     done: dict[int, dict] = {}
     pending = list(index)
     try:
         while pending:
             finished, pending = ray.wait(pending, num_returns=1, timeout=POLL_S)
             for ref in finished:
-                target, batch = configs[index[ref]]
-                row = _result(ray, ref, target, batch, settings, plan.retries)
+                target, batch, mode = configs[index[ref]]
+                row = _result(ray, ref, target, batch, mode, settings, plan.retries)
                 done[index[ref]] = row
                 _emit(row, plan, on_row)
     except KeyboardInterrupt:
@@ -204,21 +204,21 @@ def _emit(row: dict, plan: Plan, on_row) -> None:
         on_row(row)
 
 
-def _result(ray, ref, target: Target, batch: int, settings: dict, retries: int) -> dict:
+def _result(ray, ref, target: Target, batch: int, mode: str, settings: dict, retries: int) -> dict:
     """The task's row; a task that Ray could not finish becomes a row saying why."""
     try:
         row = ray.get(ref)
     except ray.exceptions.OutOfMemoryError as e:  # Ray's memory monitor killed the worker
-        row = _row(target, batch, settings, "oom", _reason(e), None, None)
+        row = _row(target, batch, mode, settings, "oom", _reason(e), None, None)
     except ray.exceptions.RayTaskError as e:  # raised inside the task, outside the timing (unpickling a module)
         cause = e.cause if isinstance(e.cause, BaseException) else e
         error = _reason(cause)
         if "No module named" in error:
             error += "; make the model's module importable on the workers (Ray runtime_env working_dir, docs/scale.md)"
-        row = _row(target, batch, settings, "error", error, None, None)
+        row = _row(target, batch, mode, settings, "error", error, None, None)
     except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
         attempts = f"{retries + 1} attempts" if retries else "1 attempt"
-        row = _row(target, batch, settings, "lost", f"lost after {attempts}: {_reason(e)}", None, None)
+        row = _row(target, batch, mode, settings, "lost", f"lost after {attempts}: {_reason(e)}", None, None)
     return {col: row.get(col) for col in RAY_COLUMNS}
 
 

@@ -1,0 +1,107 @@
+"""``netprobe profile``: per-stage time beside per-stage MACs and activations, on the machine's roofline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from netprobe.cli.app import app, handles_errors
+from netprobe.cli.options import Csv, Device, Dtype, Json, MinTime, Resolution, Threads, Warmup
+
+SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
+
+
+@app.command("profile")
+@handles_errors
+def profile_model(
+    model: Annotated[str, typer.Argument(help="A name, alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")],
+    device: Device = "cpu",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size.")] = "1",
+    resolution: Resolution = None,
+    dtype: Dtype = "fp32",
+    mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
+    depth: Annotated[str, typer.Option("--depth", help="1: one row per stage; 2: per block.")] = "1",
+    threads: Threads = None,
+    warmup: Warmup = None,
+    min_time: MinTime = None,
+    json: Json = False,
+    csv: Csv = None,
+    remeasure_roof: Annotated[bool, typer.Option("--remeasure-roof",
+                                                 help="Measure the roofline again, not from the cache.")] = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the roofline, each stage a point (.png, .svg).",
+                                                 dir_okay=False)] = None,
+) -> None:
+    """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
+    from netprobe.reports import io
+    from netprobe.reports.plot import check_path
+    from netprobe.timing.profile import PROFILE_COLUMNS, profile
+
+    if csv is not None:
+        io.check_writable(csv)
+    if plot is not None:
+        check_path(plot)
+    from netprobe.cli.render import console
+
+    with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2):
+        result = profile(model, device=device, batch=batch, resolution=resolution, dtype=dtype, mode=mode,
+                         depth=depth, threads=threads, warmup=warmup, min_time=min_time,
+                         remeasure_roof=remeasure_roof)
+    if csv is not None:
+        io.write_csv(csv, result.records(), PROFILE_COLUMNS)
+    if plot is not None:
+        from netprobe.reports.roofline_plot import plot_roofline
+
+        plot_roofline(result, plot)
+    if json:
+        typer.echo(io.to_json(result.to_json()))
+    else:
+        _show(result)
+
+
+def _num(x, digits: int = 3) -> str:
+    return "" if x is None else f"{x:.{digits}g}"
+
+
+def _show(result) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from netprobe.cli.render import console, human, human_bytes
+
+    roof = result.roof
+    table = Table(title=f"{escape(result.model)} {result.mode}, batch {result.batch}, {result.resolution} px, "
+                        f"{result.dtype} on {result.device}", title_justify="left", box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False)
+    cols = ["stage", "ms", "time%", "MAC%", "act%", "GFLOP/s", "bytes", "FLOP/B", "bound", "roof%"]
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("stage", "bound") else "right", no_wrap=True)
+    for unit in result.units:
+        m = result.metrics(unit)
+        table.add_row(escape(m["name"]), _num(m["median_ms"]), f"{m['time_pct']:.1f}", f"{m['macs_pct']:.1f}",
+                      f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human(m["bytes"]), _num(m["intensity"]),
+                      m["bound"] or "", f"{m['roof_pct']:.0f}" if m["roof_pct"] is not None else "")
+    out = console()
+    out.print(table)
+    diff = 100 * (result.stage_sum_ms / result.median_ms - 1)
+    lines = [
+        f"whole pass {_num(result.median_ms, 4)} ms (median of {len(result.whole_ms)}), "
+        f"{_num(result.intensity)} FLOP/B; stages sum {_num(result.stage_sum_ms, 4)} ms ({diff:+.1f}%)",
+        f"timing: {result.method}",
+        f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
+        f"{roof.ridge:.3g} FLOP/B",
+        "2 FLOP/MAC; bytes: inputs + outputs + weights (dtype); roof%: of its bound",
+        " · ".join([result.context.get("device_name") or result.device, f"{result.threads} threads",
+                    f"torch {result.context.get('torch_version')}"]
+                   + ([f"peak mem {human_bytes(result.peak_mem_bytes)}"] if result.peak_mem_bytes is not None else [])),
+    ]
+    if result.mode == "train":
+        lines.insert(3, "train: forward and backward; FLOPs and bytes x3 (forward, two gradients)")
+    if abs(diff) > SUM_TOLERANCE_PCT and hasattr(os, "getloadavg"):
+        lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%: load average {os.getloadavg()[0]:.1f} on "
+                        f"{os.cpu_count()} CPUs; rerun when the machine is quieter")
+    for line in lines:
+        out.print(line, markup=False)

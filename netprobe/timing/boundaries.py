@@ -1,0 +1,169 @@
+"""Time per unit (stage or block) of one model, from marks taken where execution crosses a unit boundary.
+
+A forward pre-hook on the first layer each unit runs takes a mark (``perf_counter`` on CPU,
+a recorded CUDA event on a GPU); a unit's time is from its mark to the next one, so what
+runs between layers (residual adds, the SE multiply) goes to the unit it happens in and the
+unit times add up to the marked pass exactly. In training, a hook on the gradient of each
+unit's input marks where its backward ends and the previous unit's begins; the loss and
+its gradient go to the last unit, as the forward's tail does.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Callable
+
+from netprobe.timing import engine
+
+
+class Marks:
+    """The boundary marks of one iteration; hooks add to it only while ``active``."""
+
+    def __init__(self, cuda: bool):
+        self.cuda = cuda
+        self.active = False
+        self.items: list[tuple[str, object]] = []
+
+    def stamp(self):
+        if not self.cuda:
+            return perf_counter()
+        import torch
+
+        event = torch.cuda.Event(enable_timing=True)
+        event.record()
+        return event
+
+    def begin(self, unit: str, active: bool) -> None:
+        self.active = active
+        self.items = [(unit, self.stamp())]
+
+    def mark(self, unit: str) -> None:
+        if self.active and self.items[-1][0] != unit:
+            self.items.append((unit, self.stamp()))
+
+    def end(self) -> tuple[list[tuple[str, object]], object]:
+        stop = self.stamp()
+        self.active = False
+        return self.items, stop
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the units start: the first layer each runs, in the order they run, and each leaf's tensor sizes."""
+
+    order: tuple[str, ...]  # units in execution order
+    first: dict[str, str]  # unit -> name of the first leaf module it runs
+    numel: dict[str, int]  # leaf name -> elements of its tensor inputs plus its outputs, at batch
+
+
+def _numel(value) -> int:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel()
+    if isinstance(value, (tuple, list)):
+        return sum(_numel(v) for v in value)
+    return 0
+
+
+def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout:
+    """Run ``call`` once with hooks on every leaf named in ``unit_of`` (leaf name -> unit)."""
+    modules = dict(model.named_modules())
+    order: list[str] = []
+    first: dict[str, str] = {}
+    numel: dict[str, int] = {}
+
+    def hook(name: str):
+        def record(_module, inputs, output):
+            numel[name] = numel.get(name, 0) + _numel(inputs) + _numel(output)
+        return record
+
+    def pre(name: str):
+        def record(_module, _inputs):
+            unit = unit_of[name]
+            if unit not in first:
+                first[unit] = name
+                order.append(unit)
+        return record
+
+    handles = []
+    for name, unit in unit_of.items():
+        if name in modules:
+            module = modules[name]
+            handles += [module.register_forward_pre_hook(pre(name)), module.register_forward_hook(hook(name))]
+    try:
+        call()
+    finally:
+        for h in handles:
+            h.remove()
+    return Layout(tuple(order), first, numel)
+
+
+def attach(model, lay: Layout, marks: Marks) -> list:
+    """Hooks that mark each unit's start, and in training the end of its backward; returns their handles."""
+    import torch
+
+    modules = dict(model.named_modules())
+    before = {unit: lay.order[i - 1] for i, unit in enumerate(lay.order) if i}
+
+    def pre(unit: str):
+        def record(_module, inputs):
+            marks.mark(unit)
+            x = inputs[0] if inputs else None
+            if marks.active and unit in before and isinstance(x, torch.Tensor) and x.requires_grad:
+                x.register_hook(lambda grad: marks.mark(before[unit]))  # this unit's backward is done
+        return record
+
+    return [modules[leaf].register_forward_pre_hook(pre(unit)) for unit, leaf in lay.first.items()]
+
+
+@dataclass(frozen=True)
+class UnitTimes:
+    """Samples (ms) of whole unmarked iterations and of each unit in marked ones, taken alternately."""
+
+    whole_ms: list[float]
+    unit_ms: dict[str, list[float]]
+    warmup_iters: int
+
+
+def _split(items, stop, cuda: bool) -> dict[str, float]:
+    """Milliseconds per unit of one marked iteration."""
+    out: dict[str, float] = {}
+    stamps = [s for _, s in items] + [stop]
+    for (unit, start), end in zip(items, stamps[1:]):
+        ms = start.elapsed_time(end) if cuda else (end - start) * 1e3
+        out[unit] = out.get(unit, 0.0) + ms
+    return out
+
+
+def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine.Warmup,
+           min_time: float) -> UnitTimes:
+    """Warm up unmarked, then alternate unmarked and marked iterations until ``min_time`` (CUDA: one synchronize)."""
+    cuda, first = marks.cuda, lay.order[0]
+    warm = engine.warm_up(call, cuda, warmup)
+    pairs = max(engine.MIN_SAMPLES, engine.cuda_iters(warm, min_time) // 2) if cuda else None
+    whole, marked = [], []
+    start = perf_counter()
+    while (len(whole) < pairs) if cuda else (perf_counter() - start < min_time or len(whole) < engine.MIN_SAMPLES):
+        for active in (False, True):
+            marks.begin(first, active)
+            call()
+            items, stop = marks.end()
+            (marked if active else whole).append((items, stop))
+    if cuda:
+        import torch
+
+        torch.cuda.synchronize()
+    whole_ms = [sum(_split(items, stop, cuda).values()) for items, stop in whole]
+    units: dict[str, list[float]] = {u: [] for u in lay.order}
+    for items, stop in marked:
+        split = _split(items, stop, cuda)
+        for unit in lay.order:
+            units[unit].append(split.get(unit, 0.0))
+    return UnitTimes(whole_ms, units, len(warm))
+
+
+def medians(times: UnitTimes) -> dict[str, float]:
+    return {u: statistics.median(ms) for u, ms in times.unit_ms.items() if ms}

@@ -1,0 +1,73 @@
+"""What one timed iteration runs: inference, or a training step as timm's ``benchmark.py --bench train``."""
+
+from __future__ import annotations
+
+import contextlib
+
+from netprobe.errors import NetprobeError
+
+MODES = ("infer", "train")
+SGD_LR = 1e-4  # timm's benchmark.py: SGD, lr 1e-4, momentum 0.9
+SGD_MOMENTUM = 0.9
+# Passes over the conv/linear layers per iteration: training adds the input gradient and the
+# weight gradient, each as many MACs as the forward pass and moving tensors of the same sizes
+# (output gradient and weights in, input gradient out; input and output gradient in, weight
+# gradient out). The first layer needs no input gradient, so train figures are a bound from above.
+PASSES = {"infer": 1, "train": 3}
+
+
+def parse_modes(mode) -> tuple[str, ...]:
+    """``infer``, ``train``, ``"infer,train"`` or a list of them, repeats dropped."""
+    items = mode.split(",") if isinstance(mode, str) else list(mode) if isinstance(mode, (list, tuple)) else [mode]
+    out = [str(m).strip().lower() for m in items]
+    bad = [m for m in out if m not in MODES]
+    if bad or not out:
+        raise NetprobeError(f"mode '{bad[0] if bad else mode}' is not valid; use infer, train or infer,train")
+    return tuple(dict.fromkeys(out))
+
+
+def autocast(device: str, dtype: str):
+    """Autocast to fp16/bf16 on the device's type; nothing for fp32."""
+    import torch
+
+    from netprobe.timing.context import torch_dtype
+
+    if dtype == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device.split(":")[0], dtype=torch_dtype(dtype))
+
+
+def loss_of(out):
+    """timm's loss (cross-entropy against fixed labels) for (N, classes) logits; a mean for any other output."""
+    import torch
+
+    if isinstance(out, (tuple, list)):
+        out = out[0]
+    if out.dim() == 2:
+        labels = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
+        return torch.nn.functional.cross_entropy(out.float(), labels)
+    return out.float().mean()
+
+
+def train_step(model, x, device: str, dtype: str, optimizer=None):
+    """A callable for one training iteration: forward and loss under autocast, backward, then the SGD step.
+
+    Without an optimizer it is forward and backward only (what ``profile --mode train`` times).
+    """
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        with autocast(device, dtype):
+            loss = loss_of(model(x))
+        loss.backward()
+        if optimizer is not None:
+            optimizer.step()
+
+    return step
+
+
+def sgd(model):
+    """timm's benchmark optimizer for the model's parameters."""
+    import torch
+
+    return torch.optim.SGD(model.parameters(), lr=SGD_LR, momentum=SGD_MOMENTUM)

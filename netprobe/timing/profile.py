@@ -1,0 +1,260 @@
+"""``profile()``: where a model's time goes, stage by stage (or block by block), on the machine's own roofline.
+
+The stages, MACs and activations are ``summary``'s. Each unit's time comes from marks at
+unit boundaries (see ``boundaries``); marked passes alternate with unmarked ones, whose
+median is the whole-pass time, so the two can be compared in one run. Bytes moved by a
+unit are the inputs and outputs of its layers plus its weights, at the dtype; intensity is
+FLOPs (2 per MAC) over those bytes; the roofline (``roofline``) says which roof bounds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import statistics
+from dataclasses import dataclass
+
+from netprobe.errors import NetprobeError
+from netprobe.timing import boundaries, engine
+from netprobe.timing.bench import DEFAULT_MIN_TIME, positive
+from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
+from netprobe.timing.memory import PeakMemory
+from netprobe.timing.modes import PASSES, autocast, parse_modes, train_step
+from netprobe.timing.roofline import Roof, roof
+from netprobe.timing.stats import summarize
+
+DEPTHS = {1: "stages", 2: "blocks"}
+JSON_KEYS = ["model", "device", "dtype", "batch", "resolution", "mode", "median_ms", "peak_gflops", "bandwidth_gbs",
+             "intensity", "stages"]
+STAGE_KEYS = ["name", "median_ms", "time_pct", "macs_pct", "acts_pct", "achieved_gflops", "bytes", "intensity", "bound",
+              "roof_pct"]
+PROFILE_COLUMNS = [
+    "model", "family", "name", "stage", "batch", "mode", "resolution", "dtype", "device", "threads",
+    "median_ms", "p10_ms", "p90_ms", "time_pct", "macs", "macs_pct", "acts", "acts_pct", "achieved_gflops", "bytes",
+    "intensity", "bound", "roof_pct", "whole_ms", "stage_sum_ms", "peak_gflops", "bandwidth_gbs", "roof_measured_at",
+    "peak_mem_bytes", "timing", "device_name", "torch_version", "cuda_version", "cudnn_version", "netprobe_version",
+    "timestamp",
+]
+METHOD = {
+    "cpu": "perf_counter at each stage's entry, alternated with unmarked passes",
+    "cuda": "CUDA events at stage entries (one sync), alternated with unmarked passes",
+}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A stage (or block): its counts at the batch, the bytes one pass moves, and its time samples."""
+
+    name: str
+    stage: str
+    macs: int
+    acts: int
+    bytes: int
+    samples_ms: tuple[float, ...]
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.samples_ms) if self.samples_ms else 0.0
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One model's profile: the whole pass, its units, the roofline it ran under, and the context."""
+
+    model: str
+    family: str | None
+    device: str
+    dtype: str
+    batch: int
+    resolution: int
+    mode: str
+    threads: int
+    whole_ms: tuple[float, ...]
+    units: tuple[Unit, ...]
+    roof: Roof
+    peak_mem_bytes: int | None
+    context: dict
+    timestamp: str
+
+    @property
+    def median_ms(self) -> float:
+        """Median of the unmarked passes: the whole forward (or forward and backward) pass."""
+        return summarize(list(self.whole_ms)).median_ms
+
+    @property
+    def stage_sum_ms(self) -> float:
+        return sum(u.median_ms for u in self.units)
+
+    @property
+    def method(self) -> str:
+        return METHOD["cuda" if self.device.startswith("cuda") else "cpu"]
+
+    @property
+    def intensity(self) -> float | None:
+        moved = sum(u.bytes for u in self.units)
+        return 2 * sum(u.macs for u in self.units) / moved if moved else None
+
+    def metrics(self, unit: Unit) -> dict:
+        """The derived figures of one unit (keys of STAGE_KEYS and a few more)."""
+        passes, median = PASSES[self.mode], unit.median_ms
+        flops, moved = 2 * unit.macs * passes, unit.bytes * passes  # 2 FLOPs per MAC
+        intensity = flops / moved if moved else None
+        bound = self.roof.bound(intensity) if intensity is not None else None
+        if median <= 0 or bound is None:  # nothing timed, or nothing moved (dropout, identity)
+            achieved, pct = None, None
+        else:
+            seconds = median / 1e3
+            achieved = flops / seconds / 1e9
+            # the memory roof in bytes per second, so that a unit of no FLOPs (a pool) has a figure too
+            pct = 100 * (achieved / self.roof.peak_gflops if bound == "compute"
+                         else moved / seconds / 1e9 / self.roof.bandwidth_gbs)
+        total_macs, total_acts = sum(u.macs for u in self.units), sum(u.acts for u in self.units)
+        share = 100 * median / self.stage_sum_ms if self.stage_sum_ms else 0.0
+        return {"name": unit.name, "median_ms": median, "time_pct": share,
+                "macs_pct": 100 * unit.macs / total_macs if total_macs else 0.0,
+                "acts_pct": 100 * unit.acts / total_acts if total_acts else 0.0,
+                "achieved_gflops": achieved, "bytes": moved, "intensity": intensity, "bound": bound, "roof_pct": pct}
+
+    def to_json(self) -> dict:
+        """The fixed JSON schema (JSON_KEYS; each stage STAGE_KEYS)."""
+        top = {"model": self.model, "device": self.device, "dtype": self.dtype, "batch": self.batch,
+               "resolution": self.resolution, "mode": self.mode, "median_ms": self.median_ms,
+               "peak_gflops": self.roof.peak_gflops, "bandwidth_gbs": self.roof.bandwidth_gbs,
+               "intensity": self.intensity, "stages": [{k: self.metrics(u)[k] for k in STAGE_KEYS} for u in self.units]}
+        return {k: top[k] for k in JSON_KEYS}
+
+    def records(self) -> list[dict]:
+        """One flat row per unit, columns PROFILE_COLUMNS (the CSV and the DataFrame)."""
+        rows = []
+        for u in self.units:
+            stats = summarize(list(u.samples_ms))
+            row = {**self.context, **self.metrics(u), "model": self.model, "family": self.family, "stage": u.stage,
+                   "batch": self.batch, "mode": self.mode, "resolution": self.resolution, "dtype": self.dtype,
+                   "device": self.device, "threads": self.threads, "p10_ms": stats.p10_ms, "p90_ms": stats.p90_ms,
+                   "macs": u.macs, "acts": u.acts, "whole_ms": self.median_ms, "stage_sum_ms": self.stage_sum_ms,
+                   "peak_gflops": self.roof.peak_gflops, "bandwidth_gbs": self.roof.bandwidth_gbs,
+                   "roof_measured_at": self.roof.measured_at, "peak_mem_bytes": self.peak_mem_bytes,
+                   "timing": self.method, "timestamp": self.timestamp}
+            rows.append({c: row.get(c) for c in PROFILE_COLUMNS})
+        return rows
+
+
+def parse_depth(depth) -> int:
+    text = str(depth).strip()
+    if not text.isdigit() or int(text) not in DEPTHS:
+        raise NetprobeError(f"depth '{depth}' is not valid; use 1 (stages) or 2 (blocks)")
+    return int(text)
+
+
+def profile(model, *, device="cpu", batch=1, resolution=None, dtype="fp32", mode="infer", depth=1, threads=None,
+            warmup=None, min_time=None, remeasure_roof=False) -> Profile:
+    """Profile any model ``summary`` accepts; NetprobeError for bad input, before anything is built.
+
+    The roofline comes from the cache unless ``remeasure_roof`` (or nothing is cached for this context).
+    """
+    dev = parse_device(device)
+    dtype = parse_dtype(dtype, dev)
+    modes = parse_modes(mode)
+    if len(modes) != 1:
+        raise NetprobeError(f"profile takes one mode, got '{mode}'; use infer or train")
+    depth = parse_depth(depth)
+    batch = positive("batch", batch, hint="; use e.g. 8")
+    threads = positive("threads", threads, hint="; use e.g. 4")
+    warm = engine.parse_warmup(warmup)
+    min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
+    from netprobe.analysis.summary import summary
+
+    s = summary(model, resolution, batch, dtype)
+    net, module = _module(model, dev, train=modes[0] == "train")
+    with _configured(dev, threads):
+        ceiling = roof(dev, dtype, refresh=remeasure_roof)
+        return _run(s, net, module, ceiling, dev, dtype, modes[0], depth, warm, min_time)
+
+
+def _module(model, device: str, train: bool):
+    """(spec or None, the model on the device); a caller's module is copied before training could change it."""
+    from torch import nn
+
+    from netprobe import loaders
+    from netprobe.build import build
+    from netprobe.spec import Net
+
+    if isinstance(model, nn.Module):
+        return None, (copy.deepcopy(model) if train else model).to(device)
+    if isinstance(model, Net):
+        return model, build(model, device)
+    source = loaders.load(model) if isinstance(model, str) else loaders.Source(getattr(model, "__name__", "model"),
+                                                                                None, factory=model)
+    if source.net is not None:
+        return source.net, build(source.net, device)
+    return None, loaders.instantiate(source, device)
+
+
+@contextlib.contextmanager
+def _configured(device: str, threads: int | None):
+    """torch's thread count and cuDNN autotuning set for the run, restored afterwards."""
+    import torch
+
+    threads_before, cudnn_before = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    try:
+        torch.set_num_threads(threads or threads_before)
+        torch.backends.cudnn.benchmark = device.startswith("cuda") or cudnn_before
+        with torch.cuda.device(device) if device.startswith("cuda") else contextlib.nullcontext():
+            yield
+    finally:
+        torch.set_num_threads(threads_before)
+        torch.backends.cudnn.benchmark = cudnn_before
+
+
+def _units(s, depth: int) -> dict[tuple[str, str], list]:
+    """Leaf layers grouped into units, in the summary's order: (name, stage) -> layers.
+
+    Blocks are a stage's children (``s2.b1``, ``layer2.0``); the stem and head have none, and stay whole.
+    """
+    groups: dict[tuple[str, str], list] = {}
+    for layer in s.layers:
+        whole = depth == 1 or layer.stage in ("stem", "head")
+        name = layer.stage if whole else ".".join(layer.name.split(".")[:2])
+        groups.setdefault((name, layer.stage), []).append(layer)
+    return groups
+
+
+def _run(s, net, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, warm: engine.Warmup,
+         min_time: float) -> Profile:
+    import torch
+
+    from netprobe.analysis.summary import NO_NEW_TENSOR
+    from netprobe.dtypes import DTYPE_BYTES
+
+    groups = _units(s, depth)
+    unit_of = {layer.name: name for (name, _), layers in groups.items() for layer in layers}
+    peak = PeakMemory(dev, model)
+    peak.start()
+    x = torch.randn(s.batch, net.w_in if net else 3, s.resolution, s.resolution, device=dev)
+    model.train(mode == "train")
+    with torch.no_grad(), autocast(dev, dtype):
+        lay = boundaries.layout(model, lambda: model(x), unit_of)
+    marks = boundaries.Marks(dev.startswith("cuda"))
+    handles = boundaries.attach(model, lay, marks)
+    try:
+        if mode == "train":
+            times = boundaries.sample(train_step(model, x, dev, dtype), lay, marks, warm, min_time)
+        else:
+            with torch.inference_mode(), autocast(dev, dtype):
+                times = boundaries.sample(lambda: model(x), lay, marks, warm, min_time)
+    finally:
+        for h in handles:
+            h.remove()
+        model.zero_grad(set_to_none=True)
+        model.eval()
+    size = DTYPE_BYTES[dtype]
+    units = []
+    for (name, stage), layers in groups.items():
+        moved = sum(lay.numel.get(layer.name, 0) for layer in layers if layer.op not in NO_NEW_TENSOR)
+        params = sum(layer.counts.params for layer in layers)
+        units.append(Unit(name, stage, sum(layer.counts.macs for layer in layers) * s.batch,
+                          sum(layer.counts.acts for layer in layers) * s.batch, (moved + params) * size,
+                          tuple(times.unit_ms.get(name, ()))))
+    context = {k: v for k, v in machine_context(dev).items() if k in PROFILE_COLUMNS}
+    return Profile(s.model, s.family, dev, dtype, s.batch, s.resolution, mode, torch.get_num_threads(),
+                   tuple(times.whole_ms), tuple(units), ceiling, peak.peak_bytes(), context, timestamp())
