@@ -35,7 +35,7 @@ def test_modes_make_rows_and_a_mode_column():
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert "mode" in next(line for line in lines if "median" in line).split()
-    assert [line.split()[2] for line in lines if line.startswith(" regnetx_002")] == ["infer", "train"]
+    assert [line.split()[2] for line in lines if line.split()[:1] == ["regnetx_002"]] == ["infer", "train"]
     assert "x3 in train" in result.stdout and "peak RSS growth" in result.stdout
 
 

@@ -217,6 +217,7 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
 
     for name, m in model.named_modules():
         handles += [m.register_forward_pre_hook(pre(name)), m.register_forward_hook(post)]
+    modes = {m: m.training for m in model.modules()}  # a caller's module is handed back as it came
     try:
         device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
         make = torch.empty if device.type == "meta" else torch.randn
@@ -226,6 +227,8 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
     finally:
         for h in handles:
             h.remove()
+        for m, training in modes.items():
+            m.training = training
     layers, labels = [], {}
     for call in counter.rows:
         layer, label = _layer(call)
