@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, Device, Dtype, Json, MinTime, Resolution, Threads, Warmup
+from netprobe.cli.options import Csv, Device, Dtype, InputSize, Json, MinTime, Resolution, Threads, Warmup
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
@@ -22,6 +22,7 @@ def profile_model(
     device: Device = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size.")] = "1",
     resolution: Resolution = None,
+    input_size: InputSize = None,
     dtype: Dtype = "fp32",
     mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
     depth: Annotated[str, typer.Option("--depth", help="1: one row per stage; 2: per block.")] = "1",
@@ -47,7 +48,8 @@ def profile_model(
     from netprobe.cli.render import console
 
     with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2):
-        result = profile(model, device=device, batch=batch, resolution=resolution, dtype=dtype, mode=mode,
+        result = profile(model, device=device, batch=batch, resolution=resolution, input_size=input_size,
+                         dtype=dtype, mode=mode,
                          depth=depth, threads=threads, warmup=warmup, min_time=min_time,
                          remeasure_roof=remeasure_roof)
     if csv is not None:

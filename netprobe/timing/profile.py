@@ -146,8 +146,8 @@ def parse_depth(depth) -> int:
     return int(text)
 
 
-def profile(model, *, device="cpu", batch=1, resolution=None, dtype="fp32", mode="infer", depth=1, threads=None,
-            warmup=None, min_time=None, remeasure_roof=False) -> Profile:
+def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, dtype="fp32", mode="infer", depth=1,
+            threads=None, warmup=None, min_time=None, remeasure_roof=False) -> Profile:
     """Profile any model ``summary`` accepts; NetprobeError for bad input, before anything is built.
 
     The roofline comes from the cache unless ``remeasure_roof`` (or nothing is cached for this context).
@@ -164,7 +164,7 @@ def profile(model, *, device="cpu", batch=1, resolution=None, dtype="fp32", mode
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
     from netprobe.analysis.summary import summary
 
-    s = summary(model, resolution, batch, dtype)
+    s = summary(model, resolution, batch, dtype, input_size=input_size)
     net, module = _module(model, dev, train=modes[0] == "train")
     with _configured(dev, threads):
         ceiling = roof(dev, dtype, refresh=remeasure_roof)
@@ -230,7 +230,7 @@ def _run(s, net, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: i
     unit_of = {layer.name: name for (name, _), layers in groups.items() for layer in layers}
     peak = PeakMemory(dev, model)
     peak.start()
-    x = torch.randn(s.batch, net.w_in if net else 3, s.resolution, s.resolution, device=dev)
+    x = torch.randn(s.batch, *s.input_size, device=dev)
     model.train(mode == "train")
     with torch.no_grad(), autocast(dev, dtype):
         lay = boundaries.layout(model, lambda: model(x), unit_of)
