@@ -126,6 +126,8 @@ def test_transformer_is_stem_blocks_head():
     s = summary("hub_patterns:TinyViT", 64)
     assert [(st.name, st.modules) for st in s.stages][1] == ("s1", "encoder")
     assert [st.name for st in s.stages] == ["stem", "s1", "head"]
+    blocks = [r.name for r in s.rows(2) if r.stage == "s1"]  # depth 2: the blocks of the stage's own run
+    assert blocks == ["encoder", "encoder.layers.0", "encoder.layers.1", "encoder.ln"]
     swin = summary("hub_patterns:TinySwin", 32)
     assert [(st.name, st.output_stride) for st in swin.stages] == [("stem", 4), ("s1", 4), ("s2", 8), ("head", None)]
 

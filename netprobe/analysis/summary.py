@@ -80,20 +80,23 @@ class Summary:
         return sum(s.output_bytes for s in self.stages)
 
     def rows(self, depth: int | None = None) -> list[Row]:
-        """Rows at a depth: None or 0 every leaf, 1 one per stage, N leaves grouped by N name parts."""
+        """Rows at a depth: None or 0 every leaf, 1 one per stage, 2 one per block (a child of the stage's
+        own container, ``encoder.layers.3``, where the stage was found from one), N leaves grouped by N
+        name parts."""
         leaves = [self._row(layer) for layer in self.layers]
         if not depth:
             return leaves
         if depth == 1:
             return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.output_bytes) for s in self.stages]
-        groups: list[list[Row]] = []
+        containers = {s.name: s.modules for s in self.stages}
+        groups: list[tuple[tuple[str, str], list[Row]]] = []
         for row in leaves:
-            key = (row.stage, ".".join(row.name.split(".")[:depth]))
-            if groups and (groups[-1][0].stage, ".".join(groups[-1][0].name.split(".")[:depth])) == key:
-                groups[-1].append(row)
+            key = (row.stage, _group_name(row.name, depth, containers.get(row.stage, "")))
+            if groups and groups[-1][0] == key:
+                groups[-1][1].append(row)
             else:
-                groups.append([row])
-        return [_group(g, depth) for g in groups]
+                groups.append((key, [row]))
+        return [_group(g, name) for (_, name), g in groups]
 
     def to_dict(self, depth: int | None = None) -> dict:
         """The JSON object: totals, stages and rows, counts as plain integers."""
@@ -331,10 +334,20 @@ def _scaled(c: Counts, batch: int) -> Counts:
     return Counts(c.params, c.macs * batch, c.acts * batch)
 
 
-def _group(rows: list[Row], depth: int) -> Row:
+def _group_name(name: str, depth: int, container: str) -> str:
+    """The module a layer is grouped under: its first ``depth`` name parts, or at depth 2 the block
+    of its stage's container: the child below it (``layer2.0``), or the numbered child of the run of
+    blocks it holds (``encoder.layers.3``, ``stages.1.blocks.0``)."""
+    if depth == 2 and container and name.startswith(container + "."):
+        rest = name[len(container) + 1:].split(".")
+        run = len(rest) > 2 and not rest[0].isdigit() and rest[1].isdigit()
+        return ".".join([container, *rest[:2 if run else 1]])
+    return ".".join(name.split(".")[:depth])
+
+
+def _group(rows: list[Row], name: str) -> Row:
     if len(rows) == 1:
         return rows[0]
-    name = ".".join(rows[0].name.split(".")[:depth])
     w_in = next((r.w_in for r in rows if r.w_out), 0)
     w_out = next((r.w_out for r in reversed(rows) if r.w_out), 0)
     shape = next((r.output_shape for r in reversed(rows) if r.output_shape), ())
