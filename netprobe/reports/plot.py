@@ -88,18 +88,20 @@ def figure(rows: list[dict]):
     fig = Figure(figsize=(10, 6.5), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    colors = [f"C{i}" for i in range(10)]
     families = list(dict.fromkeys(r["family"] for r in rows))
     beyond = _beyond(rows)
     labels = []
-    for color, fam in zip(colors * 2, families):
+    for i, fam in enumerate(families):
+        # Ten colours, then the same colours dashed, then dotted: every family gets its own line.
+        color, style = f"C{i % 10}", ("-", "--", ":")[i // 10 % 3]
         fam_rows = [r for r in rows if r["family"] == fam and _value(r, key)]
         generated = [r for r in fam_rows if r["generated"]]
         registered = [r for r in fam_rows if not r["generated"]]
         # Generated members sit on the budgets, so they make the family's line when present.
         line, extra = (generated, registered) if generated else (registered, [])
         line = sorted({r["model"]: r for r in line}.values(), key=lambda r: r["macs"])
-        ax.plot([r["macs"] for r in line], [_value(r, key) for r in line], "o-", color=color, label=fam)
+        ax.plot([r["macs"] for r in line], [_value(r, key) for r in line], marker="o", linestyle=style, color=color,
+                label=fam)
         extra = list({r["model"]: r for r in extra}.values())
         if extra:
             ax.scatter([r["macs"] for r in extra], [_value(r, key) for r in extra], marker="s",
