@@ -34,11 +34,16 @@ def cost(name_or_spec, resolution=None):
     return net_layers(net, _positive("resolution", resolution))
 
 
-def summary(model, resolution=None, batch=1, dtype="fp32"):
-    """Totals, stages and layers of a model (docs/summary.md): a ``netprobe.analysis.summary.Summary``."""
+def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, output_stride=None):
+    """Totals, stages and layers of a model (docs/summary.md): a ``netprobe.analysis.summary.Summary``.
+
+    ``input_size``: (C, H, W) or ``"1x224x320"`` instead of a square ``resolution``;
+    ``output_stride``: 8 or 16 dilates a ResNet-like zoo member.
+    """
     from netprobe.analysis.summary import summary as run
 
-    return run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype)
+    return run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype,
+               input_size=input_size, output_stride=_positive("output_stride", output_stride))
 
 
 def bench(models, **options):

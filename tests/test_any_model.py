@@ -154,6 +154,9 @@ def test_not_counted_lists_exactly_the_ops_with_no_formula():
 
 
 def test_any_input_size_and_channels():
+    import netprobe
+
+    assert netprobe.summary("resnet18", input_size=(3, 224, 320)).input_size == (3, 224, 320)  # the public API too
     s = summary("resnet18", input_size="3x224x320")
     assert s.input_size == (3, 224, 320) and s.stages[-2].output_shape == (512, 7, 10)
     assert s.stages[-2].output_stride == 32
