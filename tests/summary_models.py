@@ -194,3 +194,46 @@ class StochasticDepth(nn.Module):
 
 def with_stochastic_depth() -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), StochasticDepth(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+
+
+class Attention(nn.Module):
+    """A transformer block as model code writes one: norms, sdpa, '@', softmax, GELU, adds spelled both ways."""
+
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x):
+        b, n, c = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        a = nn.functional.scaled_dot_product_attention(q, k, v)
+        scores = nn.functional.softmax(q @ k.transpose(-2, -1), dim=-1)
+        a = a + torch.matmul(scores, v)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, n, c))
+        return x.add(self.mlp(x))
+
+
+class TinyViT(nn.Module):
+    """Patch conv, two attention blocks, an upsampled side output, group norm, mean pool, head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 4, 4)
+        self.gn = nn.GroupNorm(4, 32)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.blocks = nn.Sequential(Attention(), Attention())
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.gn(self.patch(x))
+        side = nn.functional.interpolate(self.up(x), size=(4, 4)).mean()
+        x = self.blocks(x.flatten(2).transpose(1, 2))
+        return self.head(x.mean(1)) + side
+
+
+def tiny_vit() -> nn.Module:
+    return TinyViT()

@@ -39,7 +39,8 @@ def test_analytic_equals_measured_layer_by_layer(name):
     hooked = {layer.name: layer for layer in measured.layers}
     assert analytic.keys() == hooked.keys()
     for key, layer in analytic.items():
-        assert (layer.counts, layer.out_shape) == (hooked[key].counts, hooked[key].out_shape), key
+        assert (layer.counts, layer.out_shape, layer.facts) == \
+            (hooked[key].counts, hooked[key].out_shape, hooked[key].facts), key
     assert sum(p.numel() for p in model.parameters()) == t.params
 
 

@@ -25,6 +25,7 @@ class Layer:
     w_in: int = 0
     act: str = ""
     hw: tuple[int, ...] | None = None  # measured: (H, W) of the output map, () for none; None: read out_shape
+    facts: tuple[tuple[str, int], ...] = ()  # what other counters' conventions read (analysis.conventions)
 
     @property
     def map_hw(self) -> tuple[int, ...] | None:

@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field, replace
 
 from netprobe import loaders
+from netprobe.analysis import conventions
+from netprobe.analysis.conventions import CONVENTIONS
 from netprobe.analysis.cost import net_layers
 from netprobe.analysis.layers import Layer
 from netprobe.counts import CONVENTION, Counts, total
@@ -74,6 +76,7 @@ class Summary:
     kinds: dict[str, str] = field(default_factory=dict)  # labels of layers whose module netprobe does not know
     input_size: tuple[int, int, int] = (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)  # C, H, W
     notes: tuple[str, ...] = ()  # how the model had to be built or run, for the user
+    convention: str = "netprobe"  # whose MACs ``macs`` are (analysis.conventions)
 
     @property
     def output_bytes(self) -> int:
@@ -109,7 +112,9 @@ class Summary:
             "layers": self.records(depth),
             "unsupported": dict(self.unsupported),
             "notes": list(self.notes),
-            "convention": CONVENTION,
+            "convention": self.convention,
+            "macs_unit": CONVENTIONS[self.convention].unit,
+            "convention_rule": CONVENTION if self.convention == "netprobe" else CONVENTIONS[self.convention].tool,
         }
 
     def records(self, depth: int | None = None) -> list[dict]:
@@ -133,13 +138,15 @@ ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "outp
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
-            input_size=None) -> Summary:
+            input_size=None, convention: str = "netprobe") -> Summary:
     """Summary of a registered name, alias, ``FAMILY@BUDGET``, ``package.module:factory``,
     ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``.
 
     ``input_size``: (C, H, W) or ``"CxHxW"`` (``"1x224x320"``), instead of a square ``resolution``;
     by default the model's own (a zoo member's, timm's config, torchvision's weights).
+    ``convention``: whose MACs to report: netprobe, fvcore, ptflops or torch (``analysis.conventions``).
     """
+    conventions.convention(convention)
     _check(resolution, batch)
     size = parse_input_size(input_size)
     if size and resolution:
@@ -152,7 +159,7 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
         if stride and min(out.input_size[1:]) < stride:
             raise NetprobeError(f"resolution too small: {out.model} downsamples {stride}x, so its input must be "
                                 f"at least {stride} px; got {_size_text(out.input_size)}, use a larger --resolution")
-    return out
+    return conventions.in_convention(out, convention)
 
 
 def parse_input_size(value) -> tuple[int, int, int] | None:

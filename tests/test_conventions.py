@@ -1,0 +1,98 @@
+"""Other counters' numbers derived by netprobe: exact against the real fvcore, ptflops and FlopCounterMode."""
+
+import subprocess
+import sys
+
+import pytest
+
+from netprobe import registry
+from netprobe.analysis import conventions
+from netprobe.analysis.conventions import CONVENTIONS, FACTS, KINDS
+from netprobe.analysis.summary import summary
+from netprobe.errors import NetprobeError
+
+NAMES = registry.names()
+SMALL = ["regnetx_002", "regnety_002", "efficientnet_b0", "rexnet_1.0x", "resnet18"]
+BIG = ["resnext50_32x4d", "regnety_032", "efficientnet_b3", "wide_resnet50_2"]
+HAND = ["summary_models:tiny", "summary_models:subclassed_norms", "summary_models:uncountable",
+        "summary_models:tiny_vit"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_convention_is_its_facts_and_netprobes_is_todays_macs(name):
+    s = summary(name)
+    for layer in s.layers:
+        assert conventions.count(layer.facts, CONVENTIONS["netprobe"]) == layer.counts.macs, layer.name
+        assert all(fact in FACTS and n > 0 for fact, n in layer.facts), layer.name
+    e = conventions.explain(s.layers)
+    assert e.totals["netprobe"] == s.totals.macs
+    for conv in CONVENTIONS:
+        other = summary(name, convention=conv)
+        assert other.totals.macs == e.totals[conv] == sum(e.by_kind[conv].values())
+        assert sum(st.counts.macs for st in other.stages) == other.totals.macs
+        assert (other.totals.params, other.totals.acts) == (s.totals.params, s.totals.acts)
+    # torch: 2 FLOPs per MAC of conv and linear, no bias adds; every zoo bias is a conv's or linear's
+    bias = e.by_kind["netprobe"]["bias"]
+    assert e.totals["torch"] == 2 * (s.totals.macs - bias)
+    assert e.totals["fvcore"] > s.totals.macs - bias  # it adds BatchNorm, never a bias
+
+
+def test_kinds_split_the_difference_between_two_conventions_to_the_unit():
+    e = conventions.explain(summary("regnety_002").layers)
+    a, b = e.by_kind["netprobe"], e.by_kind["fvcore"]
+    assert e.totals["fvcore"] - e.totals["netprobe"] == sum(b[k] - a[k] for k in KINDS)
+    assert a["bias"] > 0 == b["bias"]  # fvcore counts no bias add
+    assert b["norm"] == 2 * e.facts["op.batch_norm"]  # 2 per element of an affine BatchNorm in eval
+    assert b["pooling"] == e.facts["op.adaptive_avg_pool2d"] > 0  # the SE squeeze
+    p = e.by_kind["ptflops"]
+    assert p["activation"] == e.facts["module.activation"] + e.facts["call.activation"] > 0  # ReLU: hook + F.relu
+
+
+@pytest.mark.parametrize("bad", ["thop2", "FLOPS", ""])
+def test_unknown_convention_is_one_line_listing_the_known_ones(bad):
+    with pytest.raises(NetprobeError, match="unknown convention .*; choose from netprobe, fvcore, ptflops, torch"):
+        summary("regnetx_002", convention=bad)
+
+
+def _exact(model):
+    from netprobe.analysis.peers import verify
+
+    s = summary(model)
+    checks = verify(model, s)
+    assert [(c.convention, c.error) for c in checks] == [(t, "") for t in ("fvcore", "ptflops", "torch")]
+    assert [c.measured for c in checks] == [c.derived for c in checks], model
+    return checks
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_derived_equals_the_real_tools_on_small_members(name):
+    _exact(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BIG)
+def test_derived_equals_the_real_tools_on_big_members(name):
+    _exact(name)
+
+
+@pytest.mark.parametrize("model", HAND)
+def test_derived_equals_the_real_tools_on_any_module(model):
+    """Subclassed norms (ptflops skips them), a matmul by a parameter, sdpa, '@' beside torch.matmul,
+    '+' beside .add(), F.softmax, GELU, GroupNorm, LayerNorm, nn.Upsample and F.interpolate."""
+    _exact(model)
+
+
+def test_tiny_vit_needs_every_source_of_facts():
+    e = conventions.explain(summary("summary_models:tiny_vit").layers)
+    for fact in ("op.attention", "op.norm", "op.upsample_bilinear2d", "module.norm", "module.upsample",
+                 "call.softmax", "call.matmul", "call.elementwise", "call.upsample", "module.activation"):
+        assert e.facts.get(fact, 0) > 0, fact
+    assert e.by_kind["fvcore"]["matmul"] < e.by_kind["torch"]["matmul"] // 2  # fvcore has no sdpa formula
+
+
+def test_list_with_a_convention_imports_no_torch():
+    code = ("import sys; from typer.testing import CliRunner; from netprobe.cli.app import app; "
+            "r = CliRunner().invoke(app, ['list', 'regnetx_00*', '--convention', 'fvcore', '--json']); "
+            "assert r.exit_code == 0, r.output; assert '203365984' in r.output, r.output; "
+            "assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
