@@ -36,12 +36,15 @@ def bench(models, **options):
     return pd.DataFrame(run(models, **options), columns=BENCH_COLUMNS)
 
 
-def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None):
-    """Families at matched budgets (docs/compare.md): a DataFrame in the fixed schema, bench columns when timed."""
+def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None, convention="netprobe"):
+    """Families at matched budgets (docs/compare.md): a DataFrame in the fixed schema, bench columns when timed.
+
+    ``convention``: whose MACs the budgets and ``macs`` are (netprobe, fvcore, ptflops, torch)."""
     from netprobe.reports.compare import compare as rows_of
     from netprobe.reports.compare import to_frame
 
-    return to_frame(rows_of(budget, families, tolerance, generate, bench, csv), timed=bench is not None)
+    return to_frame(rows_of(budget, families, tolerance, generate, bench, csv, convention=convention),
+                    timed=bench is not None)
 
 
 def __getattr__(name):

@@ -77,29 +77,35 @@ class Convention:
     """A counter's rule: fact -> count per unit of it, what its number is called and its unit."""
 
     name: str
+    header: str  # its column's name in tables
     tool: str  # the call whose number this reproduces
     unit: str  # what one of its counts is
     weights: dict
     params: str  # what its parameter count is
 
+    @property
+    def legend(self) -> str:
+        """The line under a table that says what its column counts."""
+        return f"{self.header}: {self.unit}, as {self.tool} counts them"
+
 
 CONVENTIONS = {
     "netprobe": Convention(
-        "netprobe", "netprobe summary (the RegNet paper / pycls convention)", "MACs",
+        "netprobe", "MACs", "netprobe summary (the RegNet paper / pycls convention)", "MACs",
         dict.fromkeys(NETPROBE_FACTS, 1), "all parameters"),
     "fvcore": Convention(
-        "fvcore", "fvcore.nn.FlopCountAnalysis(model, x).total()", "MACs (fvcore calls them flops)",
+        "fvcore", "fvcore MACs", "fvcore.nn.FlopCountAnalysis(model, x).total()", "MACs (fvcore calls them flops)",
         {"op.conv": 1, "op.linear": 1, "op.matmul": 1,  # no bias adds; attention kernels unsupported (0)
          "op.batch_norm": 2, "op.batch_norm_plain": 1,  # eval mode: 2 per element with an affine weight
          "op.norm": 5, "op.norm_plain": 4,  # its norm_flop_counter: 'a rough estimate'
          "op.adaptive_avg_pool2d": 1, "op.upsample_nearest2d": 1, "op.upsample_bilinear2d": 4,
          "op.grid_sampler": 4}, "all parameters (parameter_count)"),
     "ptflops": Convention(
-        "ptflops", "ptflops.get_model_complexity_info(model, res, backend='pytorch')", "MACs",
+        "ptflops", "ptflops MACs", "ptflops.get_model_complexity_info(model, res, backend='pytorch')", "MACs",
         {fact: 1 for fact in FACTS if fact.startswith(("module.", "call."))},
         "parameters with requires_grad"),
     "torch": Convention(
-        "torch", "torch.utils.flop_counter.FlopCounterMode", "FLOPs (2 per MAC)",
+        "torch", "torch FLOPs", "torch.utils.flop_counter.FlopCounterMode", "FLOPs (2 per MAC)",
         {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.attention": 2},  # no bias adds; no fused MHA formula
         "not counted (netprobe's)"),
 }

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, Json
+from netprobe.cli.options import Convention, Csv, Json
 
 
 @app.command("list")
@@ -15,6 +15,7 @@ from netprobe.cli.options import Csv, Json
 def list_models(
     pattern: Annotated[Optional[str], typer.Argument(help="Name, alias, wildcard ('regnety_*') or family; comma separated.")] = None,
     family: Annotated[Optional[str], typer.Option("--family", "-f", help="Only this family.")] = None,
+    convention: Convention = "netprobe",
     json: Json = False,
     csv: Csv = None,
 ) -> None:
@@ -24,7 +25,7 @@ def list_models(
 
     if csv:
         io.check_writable(csv)
-    rows = zoo_rows(pattern, family)
+    rows = zoo_rows(pattern, family, convention)
     if csv:
         io.write_csv(csv, rows, ZOO_COLUMNS)
     if json:
@@ -32,14 +33,20 @@ def list_models(
         return
     from rich.table import Table
 
+    from netprobe.analysis.conventions import convention as find
     from netprobe.cli.render import console, human
+
+    conv = find(convention)
 
     table = Table(title=f"{len(rows)} models", title_justify="left")
     for col, justify in (("model", "left"), ("family", "left"), ("res", "right"), ("params", "right"),
-                         ("MACs", "right"), ("acts", "right")):
+                         (conv.header, "right"), ("acts", "right")):
         table.add_column(col, justify=justify)
     for r in rows:
         table.add_row(r["model"], r["family"], str(r["resolution"]), human(r["params"]), human(r["macs"]), human(r["acts"]))
     out = console()
     out.print(table)
-    out.print("MACs: multiply-accumulates (the papers' \"flops\"); acts: conv/linear/max-pool outputs at batch 1.")
+    if conv.name == "netprobe":
+        out.print("MACs: multiply-accumulates (the papers' \"flops\"); acts: conv/linear/max-pool outputs at batch 1.")
+    else:
+        out.print(f"{conv.legend}; acts: netprobe's, at batch 1.")

@@ -22,3 +22,6 @@ Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each mod
 Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
 Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
 MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
+Convention = Annotated[str, typer.Option(
+    "--convention", help="Whose MACs: netprobe (default), fvcore, ptflops or torch (FLOPs = 2 x MACs); "
+    "see docs/conventions.md.")]

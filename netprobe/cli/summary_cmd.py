@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, InputSize, Json, Resolution
+from netprobe.cli.options import Convention, Csv, InputSize, Json, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -15,7 +15,9 @@ Depth = Annotated[Optional[int], typer.Option(
 Dtype = Annotated[str, typer.Option(
     "--dtype", help="Element type for output bytes: fp32, fp16, bf16, fp64, int8.")]
 Counter = Annotated[str, typer.Option(
-    "--counter", help="'all': also run fvcore and ptflops and show where they differ.")]
+    "--counter", help="'all': every convention's MACs side by side, split by kind of op (computed, no other tool run).")]
+Verify = Annotated[bool, typer.Option(
+    "--verify", help="Also run the real fvcore, ptflops and FlopCounterMode and report any mismatch with netprobe's numbers.")]
 Model = Annotated[str, typer.Argument(
     help="Registered name or alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")]
 
@@ -30,6 +32,8 @@ def summary_command(
     depth: Depth = None,
     dtype: Dtype = "fp32",
     counter: Counter = "netprobe",
+    convention: Convention = "netprobe",
+    verify: Verify = False,
     json: Json = False,
     csv: Csv = None,
 ) -> None:
@@ -44,25 +48,32 @@ def summary_command(
         raise NetprobeError(f"--depth must be 0 or more (1 stages, 2 blocks), got {depth}")
     if csv:
         io.check_writable(csv)
-    s = summary(model, resolution, batch, dtype, input_size=input_size)
+    s = summary(model, resolution, batch, dtype, input_size=input_size, convention=convention)
     for note in s.notes:
         from netprobe.cli.render import console
 
         console(stderr=True).print(f"note: {note}", markup=False)
-    comparison = None
+    explanation = checks = None
     if counter == "all":
-        from netprobe.analysis.peers import compare
+        from netprobe.analysis.conventions import explain
 
-        comparison = compare(model, s)
+        explanation = explain(s.layers)
+    if verify:
+        from netprobe.analysis.peers import verify as run_tools
+
+        checks = run_tools(model, s)
     if csv:
         _write_csv(csv, s.records(depth))
     if json:
         obj = s.to_dict(depth)
-        if comparison:
-            obj["counters"] = _counters_dict(comparison)
+        if explanation:
+            obj["counters"] = {"totals": explanation.totals, "by_kind": explanation.by_kind, "facts": explanation.facts}
+        if checks is not None:
+            obj["verify"] = [{"convention": c.convention, "derived": c.derived, "measured": c.measured,
+                              "exact": c.exact, "error": c.error or None} for c in checks]
         typer.echo(io.to_json(obj))
         return
-    _render(s, depth, comparison)
+    _render(s, depth, explanation, checks)
 
 
 def _write_csv(path, records: list[dict]) -> None:
@@ -75,12 +86,6 @@ def _write_csv(path, records: list[dict]) -> None:
     frame.to_csv(path, index=False)
 
 
-def _counters_dict(c) -> dict:
-    return {"tools": [{"name": t.name, "params": t.params, "macs": t.macs, "by_kind": t.by_kind,
-                       "error": t.error or None} for t in c.tools],
-            "bias_macs": c.bias_macs, "notes": c.notes}
-
-
 def _shape(shape) -> str:
     return "x".join(map(str, shape)) if shape else "-"
 
@@ -89,9 +94,10 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}" if whole else "-"
 
 
-def _render(s, depth, comparison) -> None:
+def _render(s, depth, explanation, checks) -> None:
     from rich.table import Table
 
+    from netprobe.analysis.conventions import CONVENTIONS
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
     from netprobe.cli.render import console, human, human_bytes
     from netprobe.counts import CONVENTION
@@ -104,7 +110,7 @@ def _render(s, depth, comparison) -> None:
     table = Table(title=f"{s.model}{family} at {size}, batch {s.batch}", title_justify="left")
     for col in ("name", "kind", "ch", "output"):
         table.add_column(col, justify="left", no_wrap=True)
-    for col in ("params", "%", "MACs", "%", "acts", "%"):
+    for col in ("params", "%", CONVENTIONS[s.convention].header, "%", "acts", "%"):
         table.add_column(col, justify="right", no_wrap=True)
 
     def cells(c):
@@ -128,11 +134,15 @@ def _render(s, depth, comparison) -> None:
         seen = ", ".join(f"{name} x{n}" for name, n in sorted(s.unsupported.items(), key=lambda kv: -kv[1]))
         out.print(f"not counted (ops that do arithmetic netprobe has no formula for): {seen}", style="yellow",
                   markup=False)
-    out.print(CONVENTION + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
+    rule = CONVENTION if s.convention == "netprobe" else CONVENTIONS[s.convention].legend
+    out.print(rule + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
     out.print(_bytes_table(s, human_bytes))
     out.print(OUTPUT_BYTES_RULE)
-    if comparison:
-        out.print(_counter_table(comparison, human))
+    if explanation:
+        out.print(_counter_table(explanation, human))
+    if checks is not None:
+        for line in _check_lines(checks):
+            out.print(line, markup=False)
 
 
 def _bytes_table(s, human_bytes):
@@ -150,27 +160,37 @@ def _bytes_table(s, human_bytes):
     return table
 
 
-def _counter_table(c, human):
+def _counter_table(e, human):
+    """Each convention's total, and per kind of op what each counts: the differences add up to the unit."""
     from rich.table import Table
 
-    from netprobe.analysis.peers import KIND_LABELS, KINDS
+    from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 
-    table = Table(title="netprobe vs fvcore vs ptflops (MACs, batch 1; fvcore's 'flops' are MACs)",
-                  title_justify="left")
+    table = Table(title="each counter's number, by kind of op (batch 1, computed by netprobe)", title_justify="left")
     table.add_column("op kind", no_wrap=True)
-    for tool in c.tools:
-        table.add_column(tool.name, justify="right", no_wrap=True)
-    table.add_column("where they differ")
+    for name in CONVENTIONS:
+        table.add_column(CONVENTIONS[name].header, justify="right", no_wrap=True)
     for kind in KINDS:
-        values = [tool.by_kind.get(kind, 0) for tool in c.tools]
-        if any(values) or c.notes.get(kind):
-            table.add_row(KIND_LABELS[kind], *(human(v) if not tool.error else "-" for v, tool in zip(values, c.tools)),
-                          "; ".join(c.notes.get(kind, [])))
+        values = [e.by_kind[name][kind] for name in CONVENTIONS]
+        if any(values):
+            table.add_row(KIND_LABELS[kind], *(f"{v:,}" for v in values))
     table.add_section()
-    table.add_row("MACs total", *(human(tool.macs) if tool.macs is not None else "failed" for tool in c.tools), "",
-                  style="bold")
-    table.add_row("params", *(human(tool.params) if tool.params is not None else "-" for tool in c.tools), "")
-    failed = [f"{tool.name} failed: {tool.error}" for tool in c.tools if tool.error]
-    if failed:
-        table.caption = "; ".join(failed)
+    table.add_row("total", *(f"{e.totals[name]:,}" for name in CONVENTIONS), style="bold")
+    table.add_row("", *(human(e.totals[name]) for name in CONVENTIONS))
+    table.caption = ("fvcore's 'flops' and ptflops' numbers are MACs; torch's are FLOPs, 2 per MAC. "
+                     "What each counts per op: docs/conventions.md")
     return table
+
+
+def _check_lines(checks) -> list[str]:
+    """One line per real tool run: equal to netprobe's derivation, or by how much it is not."""
+    lines = []
+    for c in checks:
+        if c.error:
+            lines.append(f"verify {c.convention}: the tool failed ({c.error}); netprobe's derivation: {c.derived:,}")
+        elif c.exact:
+            lines.append(f"verify {c.convention}: {c.measured:,} = netprobe's derivation, exactly")
+        else:
+            lines.append(f"verify {c.convention}: MISMATCH: the tool returned {c.measured:,}, netprobe derived "
+                         f"{c.derived:,} ({c.measured - c.derived:+,})")
+    return lines

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from netprobe import registry
-from netprobe.analysis.cost import net_totals
-from netprobe.counts import Counts
+from netprobe.analysis import conventions
+from netprobe.analysis.cost import net_layers
+from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
 
 ZOO_COLUMNS = ["model", "family", "resolution", "params", "macs", "acts"]
 
 
-def net_counts(name: str, resolution: int | None = None) -> tuple[int, Counts]:
-    """(resolution, totals) of a registered or generated member."""
+def net_counts(name: str, resolution: int | None = None, convention: str = "netprobe") -> tuple[int, Counts]:
+    """(resolution, totals) of a registered or generated member, MACs in a convention (analysis.conventions)."""
+    conv = conventions.convention(convention)
     net = registry.spec(name)
     res = resolution or net.resolution
-    return res, net_totals(net, res)
+    layers = net_layers(net, res)
+    totals = total(layer.counts for layer in layers)
+    if conv.name == "netprobe":
+        return res, totals
+    return res, replace(totals, macs=conventions.count(conventions.merged(layers), conv))
 
 
-def zoo_rows(pattern: str | None = None, family: str | None = None) -> list[dict]:
+def zoo_rows(pattern: str | None = None, family: str | None = None, convention: str = "netprobe") -> list[dict]:
     """Members matching a pattern and/or family, sorted by family then MACs."""
     names = registry.resolve(pattern) if pattern else registry.names()
     if family:
@@ -25,9 +33,10 @@ def zoo_rows(pattern: str | None = None, family: str | None = None) -> list[dict
         if fam not in registry.FAMILIES:
             raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(registry.FAMILIES)}")
         names = [n for n in names if registry.spec(n).family == fam]
+    conventions.convention(convention)
     rows = []
     for name in names:
-        res, c = net_counts(name)
+        res, c = net_counts(name, convention=convention)
         rows.append({"model": name, "family": registry.spec(name).family, "resolution": res,
                      "params": c.params, "macs": c.macs, "acts": c.acts})
     order = {f: i for i, f in enumerate(registry.FAMILIES)}
