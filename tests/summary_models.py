@@ -237,3 +237,41 @@ class TinyViT(nn.Module):
 
 def tiny_vit() -> nn.Module:
     return TinyViT()
+
+
+class SelfAttention(nn.Module):
+    """nn.MultiheadAttention as torchvision's ViT calls it: fused on a real device in inference, not on meta."""
+
+    def __init__(self, batch_first=True):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 8, 8)
+        self.mha = nn.MultiheadAttention(32, 4, batch_first=batch_first)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        return self.mha(x, x, x, need_weights=False)[0].mean(1)
+
+
+def mha() -> nn.Module:
+    return SelfAttention()
+
+
+def mha_seq_first() -> nn.Module:
+    """Sequence-first: no fused path, the same ops everywhere."""
+    return SelfAttention(batch_first=False)
+
+
+class Inception(nn.Module):
+    """A branch pooled by F.avg_pool2d in a container's own forward (timm's Inception blocks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 2, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return torch.cat([x, nn.functional.avg_pool2d(x, 3, 1, 1)], 1).mean((2, 3))
+
+
+def inception() -> nn.Module:
+    return Inception()

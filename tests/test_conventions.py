@@ -12,7 +12,8 @@ NAMES = registry.names()
 SMALL = ["regnetx_002", "regnety_002", "efficientnet_b0", "rexnet_1.0x", "resnet18"]
 BIG = ["resnext50_32x4d", "regnety_032", "efficientnet_b3", "wide_resnet50_2"]
 HAND = ["summary_models:tiny", "summary_models:subclassed_norms", "summary_models:uncountable",
-        "summary_models:tiny_vit"]
+        "summary_models:tiny_vit", "summary_models:mha", "summary_models:mha_seq_first",
+        "summary_models:inception"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -75,7 +76,8 @@ def test_derived_equals_the_real_tools_on_big_members(name):
 @pytest.mark.parametrize("model", HAND)
 def test_derived_equals_the_real_tools_on_any_module(model):
     """Subclassed norms (ptflops skips them), a matmul by a parameter, sdpa, '@' beside torch.matmul,
-    '+' beside .add(), F.softmax, GELU, GroupNorm, LayerNorm, nn.Upsample and F.interpolate."""
+    '+' beside .add(), F.softmax, GELU, GroupNorm, LayerNorm, nn.Upsample and F.interpolate,
+    nn.MultiheadAttention fused (fvcore and FlopCounterMode see one op they have no formula for) or not."""
     _exact(model)
 
 
@@ -85,3 +87,14 @@ def test_tiny_vit_needs_every_source_of_facts():
                  "call.softmax", "call.matmul", "call.elementwise", "call.upsample", "module.activation"):
         assert e.facts.get(fact, 0) > 0, fact
     assert e.by_kind["fvcore"]["matmul"] < e.by_kind["torch"]["matmul"] // 2  # fvcore has no sdpa formula
+
+
+def test_a_zoo_member_in_any_convention_is_counted_without_torch():
+    """What keeps ``summary efficientnet_b7 --convention fvcore`` as fast as the default: no model, no tool."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from netprobe.analysis.summary import summary; "
+            "s = summary('efficientnet_b7', convention='fvcore'); assert s.totals.macs > 0; "
+            "assert not any(m in sys.modules for m in ('torch', 'fvcore', 'ptflops')), 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -156,8 +156,10 @@ def in_convention(s, name: str | None):
     if conv.name == s.convention:
         return s
     layers = tuple(replace(layer, counts=replace(layer.counts, macs=count(layer.facts, conv))) for layer in s.layers)
-    stages = tuple(replace(st, counts=replace(st.counts, macs=s.batch * sum(
-        layer.counts.macs for layer in layers if layer.stage == st.name))) for st in s.stages)
+    per_stage: dict[str, int] = {}
+    for layer in layers:
+        per_stage[layer.stage] = per_stage.get(layer.stage, 0) + layer.counts.macs
+    stages = tuple(replace(st, counts=replace(st.counts, macs=s.batch * per_stage.get(st.name, 0))) for st in s.stages)
     totals = replace(s.totals, macs=sum(st.counts.macs for st in stages))
     return replace(s, layers=layers, stages=stages, totals=totals, convention=conv.name)
 

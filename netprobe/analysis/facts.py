@@ -78,13 +78,19 @@ PT_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, n
 PT_OTHERS = (nn.Linear, nn.Upsample, nn.MultiheadAttention, nn.RNN, nn.GRU, nn.LSTM, nn.RNNCell, nn.LSTMCell,
              nn.GRUCell)
 PT_HOOKED = frozenset(PT_CONVS + PT_CONV_TRANSPOSED + PT_ACTIVATIONS + PT_POOLS + PT_NORMS + PT_OTHERS)
-TIMM_ATTENTION = ("timm.models.vision_transformer", "Attention")  # hooked when timm is installed
+
+
+def _is_timm_attention(t: type) -> bool:
+    """ptflops hooks ``timm.models.vision_transformer.Attention`` when timm is installed (a model of
+    that class has imported timm, so it is found without importing timm here)."""
+    module = sys.modules.get("timm.models.vision_transformer")
+    return t.__name__ == "Attention" and module is not None and getattr(module, "Attention", None) is t
 
 
 def pt_hooked(m: nn.Module) -> bool:
     """Whether ptflops hooks this module (and so does not sum what its children count)."""
     t = type(m)
-    return t in PT_HOOKED or (t.__module__, t.__name__) == TIMM_ATTENTION
+    return t in PT_HOOKED or _is_timm_attention(t)
 
 
 def module_facts(m: nn.Module, inputs, out) -> dict[str, int]:
@@ -108,11 +114,30 @@ def module_facts(m: nn.Module, inputs, out) -> dict[str, int]:
         return {"module.upsample": _numel(y)}
     if t is nn.MultiheadAttention:
         return {"module.attention": _pt_mha(m, *inputs[:3])}
-    if (t.__module__, t.__name__) == TIMM_ATTENTION:
+    if _is_timm_attention(t):
         b, n, _ = x.shape
         heads, dim = m.num_heads, m.head_dim
         return {"module.timm_attention": b * heads * (n * dim + n * n * dim + n * n + n * n * dim)}
     return {}
+
+
+# Facts of nn.MultiheadAttention's own ops that its fused inference kernel replaces.
+MHA_FUSED = ("op.linear", "op.linear_bias", "op.attention", "op.matmul", "op.matmul_bias")
+
+
+def fused_mha(m: nn.Module, args) -> bool:
+    """Whether nn.MultiheadAttention would take its fused inference path on a CPU or CUDA device.
+
+    netprobe counts on ``meta``, where it never does; the real tools run where it does, and
+    see one ``_native_multi_head_attention`` op. The conditions are those of torch's
+    ``MultiheadAttention.forward`` (eval, batched self-attention, batch_first, even heads...).
+    """
+    if type(m) is not nn.MultiheadAttention or len(args) < 3:
+        return False
+    q, k, v = args[:3]
+    return (not m.training and q.dim() == 3 and q is k is v and m.batch_first and m.num_heads % 2 == 0
+            and m.in_proj_weight is not None and m._qkv_same_embed_dim and m.bias_k is None
+            and m.bias_v is None and not m.add_zero_attn and torch.backends.mha.get_fastpath_enabled())
 
 
 def _pt_mha(m: nn.MultiheadAttention, q, k, v) -> int:

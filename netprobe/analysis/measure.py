@@ -112,8 +112,8 @@ class _OpCounter(TorchDispatchMode):
         if cost is not None:
             call.macs, call.acts = call.macs + cost.macs, call.acts + cost.acts
             call.kinds[cost.kind] += 1
-        found = self.charge(facts.op_facts(name, args, kwargs, out, cost))
-        if (read or cost is not None or found) and not call.listed:
+        self.charge(facts.op_facts(name, args, kwargs, out, cost))
+        if (read or cost is not None) and not call.listed:
             call.listed = True
             self.rows.append(call)
         if cost is not None and not _is_leaf(call.module):
@@ -124,7 +124,11 @@ class _OpCounter(TorchDispatchMode):
         """Add facts to the innermost module call; whether there were any."""
         found = {k: n for k, n in found.items() if n}
         if found and self.stack:
-            self.stack[-1].facts.update(found)
+            call = self.stack[-1]
+            call.facts.update(found)
+            if not call.listed:  # a module whose only cost is in another convention (F.avg_pool2d in its forward)
+                call.listed = True
+                self.rows.append(call)
         return bool(found)
 
 
@@ -224,6 +228,9 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
         call = counter.stack.pop()
         if _is_leaf(m) or call.out is None:
             call.out = out
+        if facts.fused_mha(m, inp):
+            fused = sum(call.facts.pop(k, 0) for k in facts.MHA_FUSED)
+            call.facts["op.fused_attention"] += fused
         if facts.pt_hooked(m) and not any(facts.pt_hooked(c.module) for c in counter.stack):
             call.facts.update({k: n for k, n in facts.module_facts(m, inp, out).items() if n})
             if call.facts and not call.listed:
