@@ -87,6 +87,8 @@ def test_tiny_vit_needs_every_source_of_facts():
                  "call.softmax", "call.matmul", "call.elementwise", "call.upsample", "module.activation"):
         assert e.facts.get(fact, 0) > 0, fact
     assert e.by_kind["fvcore"]["matmul"] < e.by_kind["torch"]["matmul"] // 2  # fvcore has no sdpa formula
+    assert any("scaled_dot_product_attention: fvcore has no formula" in n for n in e.notes)
+    assert not any("MultiheadAttention" in n for n in e.notes)  # no note for what the model does not have
 
 
 def test_a_zoo_member_in_any_convention_is_counted_without_torch():

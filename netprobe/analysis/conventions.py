@@ -171,9 +171,25 @@ class Explanation:
     totals: dict  # convention -> number
     by_kind: dict  # convention -> kind -> number
     facts: dict  # fact -> units, the measured quantities behind them
+    notes: tuple[str, ...] = ()  # why the columns differ where the table alone does not say
+
+
+# Why counters differ where the numbers alone do not say: (facts that show it, note).
+NOTES = (
+    (("op.conv_bias", "op.linear_bias"), "bias adds: netprobe and ptflops count them, fvcore and torch do not"),
+    (("op.attention",), "scaled_dot_product_attention: fvcore has no formula for it and ptflops does not patch it (0)"),
+    (("op.fused_attention",), "fused nn.MultiheadAttention: fvcore and FlopCounterMode see one op with no formula (0)"),
+    (("module.attention",), "ptflops counts nn.MultiheadAttention by its own formula, not by its ops"),
+    (("module.timm_attention",), "ptflops counts timm's Attention by its own formula and drops its qkv and proj linears"),
+    (("call.activation",), "ptflops counts F.relu/gelu/silu calls, so nn.ReLU and nn.GELU twice (hook and functional)"),
+    (("call.pooling",), "ptflops counts a pooling module twice: its hook and the functional it calls"),
+    (("op.norm", "op.norm_plain"), "fvcore counts layer/group/instance norms 5 per element (4 without weight)"),
+)
 
 
 def explain(layers) -> Explanation:
+    """Every convention's number for some layers, by kind of op, with the notes that apply."""
     facts = merged(layers)
+    notes = tuple(text for shown_by, text in NOTES if any(facts.get(f) for f in shown_by))
     return Explanation({n: count(facts, c) for n, c in CONVENTIONS.items()},
-                       {n: by_kind(facts, c) for n, c in CONVENTIONS.items()}, facts)
+                       {n: by_kind(facts, c) for n, c in CONVENTIONS.items()}, facts, notes)

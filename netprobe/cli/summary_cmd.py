@@ -67,7 +67,8 @@ def summary_command(
     if json:
         obj = s.to_dict(depth)
         if explanation:
-            obj["counters"] = {"totals": explanation.totals, "by_kind": explanation.by_kind, "facts": explanation.facts}
+            obj["counters"] = {"totals": explanation.totals, "by_kind": explanation.by_kind, "facts": explanation.facts,
+                               "notes": list(explanation.notes)}
         if checks is not None:
             obj["verify"] = [{"convention": c.convention, "derived": c.derived, "measured": c.measured,
                               "exact": c.exact, "error": c.error or None} for c in checks]
@@ -140,6 +141,8 @@ def _render(s, depth, explanation, checks) -> None:
     out.print(OUTPUT_BYTES_RULE)
     if explanation:
         out.print(_counter_table(explanation, human))
+        for note in explanation.notes:
+            out.print(f"- {note}", markup=False)
     if checks is not None:
         for line in _check_lines(checks):
             out.print(line, markup=False)
