@@ -275,3 +275,42 @@ class Inception(nn.Module):
 
 def inception() -> nn.Module:
     return Inception()
+
+
+class SharedPosEnc(nn.Module):
+    """A conv shared by the model and each of its blocks (CoaT's shared_cpe): ptflops sums it once per parent."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 4, 4)
+        self.cpe = nn.Conv2d(8, 8, 3, 1, 1, groups=8)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.BatchNorm2d(8)) for _ in range(2))
+        for block in self.blocks:
+            block.cpe = self.cpe
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(block.cpe(x))
+        return x.mean((2, 3))
+
+
+def shared() -> nn.Module:
+    return SharedPosEnc()
+
+
+class Einsum(nn.Module):
+    """Attention by einsum (torchvision's MaxViT): fvcore rounds its estimate, the others count exactly."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 24, 4, 4)
+
+    def forward(self, x):
+        t = self.patch(x).flatten(2).reshape(1, 2, 3, 4, -1).transpose(-1, -2)  # B G H I D
+        a = torch.einsum("B G H I D, B G H J D -> B G H I J", t, t)
+        return torch.einsum("bghij,bghjd->bghid", a, t).mean() + torch.einsum("abc,abd->acd", t[0, 0], t[0, 0]).mean()
+
+
+def einsum() -> nn.Module:
+    return Einsum()

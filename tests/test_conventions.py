@@ -13,7 +13,8 @@ SMALL = ["regnetx_002", "regnety_002", "efficientnet_b0", "rexnet_1.0x", "resnet
 BIG = ["resnext50_32x4d", "regnety_032", "efficientnet_b3", "wide_resnet50_2"]
 HAND = ["summary_models:tiny", "summary_models:subclassed_norms", "summary_models:uncountable",
         "summary_models:tiny_vit", "summary_models:mha", "summary_models:mha_seq_first",
-        "summary_models:inception"]
+        "summary_models:inception", "summary_models:shared",
+        "summary_models:einsum"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -77,7 +78,8 @@ def test_derived_equals_the_real_tools_on_big_members(name):
 def test_derived_equals_the_real_tools_on_any_module(model):
     """Subclassed norms (ptflops skips them), a matmul by a parameter, sdpa, '@' beside torch.matmul,
     '+' beside .add(), F.softmax, GELU, GroupNorm, LayerNorm, nn.Upsample and F.interpolate,
-    nn.MultiheadAttention fused (fvcore and FlopCounterMode see one op they have no formula for) or not."""
+    nn.MultiheadAttention fused (fvcore and FlopCounterMode see one op they have no formula for) or not,
+    a module shared by several parents (ptflops sums it once per parent), einsum (fvcore rounds it)."""
     _exact(model)
 
 

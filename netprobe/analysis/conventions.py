@@ -39,6 +39,8 @@ FACTS = {
     "op.linear_bias":        ("bias",        "linear bias adds (one per output element)"),
     "op.matmul":             ("matmul",      "mm/bmm/matmul/einsum multiply-accumulates"),
     "op.matmul_bias":        ("bias",        "the added term of baddbmm/addbmm/addmv"),
+    "op.einsum":             ("matmul",      "einsum (two operands) multiply-accumulates"),
+    "op.einsum_fvcore":      ("matmul",      "fvcore's einsum estimate (numpy's einsum_path, 4 significant digits)"),
     "op.attention":          ("matmul",      "scaled_dot_product_attention: Q K^T and A V"),
     "op.fused_attention":    ("matmul",      "fused MultiheadAttention / encoder-layer kernels"),
     "op.batch_norm":         ("norm",        "batch norm input elements, with weight"),
@@ -69,7 +71,7 @@ FACTS = {
 }
 
 NETPROBE_FACTS = ("op.conv", "op.conv_bias", "op.linear", "op.linear_bias", "op.matmul", "op.matmul_bias",
-                  "op.attention", "op.fused_attention")
+                  "op.einsum", "op.attention", "op.fused_attention")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ CONVENTIONS = {
         dict.fromkeys(NETPROBE_FACTS, 1), "all parameters"),
     "fvcore": Convention(
         "fvcore", "fvcore MACs", "fvcore.nn.FlopCountAnalysis(model, x).total()", "MACs (fvcore calls them flops)",
-        {"op.conv": 1, "op.linear": 1, "op.matmul": 1,  # no bias adds; attention kernels unsupported (0)
+        {"op.conv": 1, "op.linear": 1, "op.matmul": 1, "op.einsum_fvcore": 1,  # no bias adds; no sdpa formula
          "op.batch_norm": 2, "op.batch_norm_plain": 1,  # eval mode: 2 per element with an affine weight
          "op.norm": 5, "op.norm_plain": 4,  # its norm_flop_counter: 'a rough estimate'
          "op.adaptive_avg_pool2d": 1, "op.upsample_nearest2d": 1, "op.upsample_bilinear2d": 4,
@@ -106,7 +108,7 @@ CONVENTIONS = {
         "parameters with requires_grad"),
     "torch": Convention(
         "torch", "torch FLOPs", "torch.utils.flop_counter.FlopCounterMode", "FLOPs (2 per MAC)",
-        {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.attention": 2},  # no bias adds; no fused MHA formula
+        {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.einsum": 2, "op.attention": 2},  # no bias adds; no fused MHA
         "not counted (netprobe's)"),
 }
 
@@ -184,6 +186,7 @@ NOTES = (
     (("call.activation",), "ptflops counts F.relu/gelu/silu calls, so nn.ReLU and nn.GELU twice (hook and functional)"),
     (("call.pooling",), "ptflops counts a pooling module twice: its hook and the functional it calls"),
     (("op.norm", "op.norm_plain"), "fvcore counts layer/group/instance norms 5 per element (4 without weight)"),
+    (("op.einsum",), "fvcore estimates einsum with numpy's einsum_path, to 4 significant digits; ptflops does not patch it (0)"),
 )
 
 

@@ -37,6 +37,8 @@ def op_facts(name: str, args, kwargs, out, cost: OpCost | None) -> dict[str, int
     if cost is not None and cost.kind in ("conv", "linear", "matmul", "attention"):
         if name in FUSED_ATTENTION_OPS:
             return {"op.fused_attention": cost.macs}
+        if name == "einsum":
+            return {"op.einsum": cost.macs, "op.einsum_fvcore": _fvcore_einsum(args[0], cost.macs)}
         adds = _added(name, args, kwargs, out)
         return {f"op.{cost.kind}": cost.macs - adds, f"op.{cost.kind}_bias": adds}
     if name in BATCH_NORM_OPS:
@@ -47,6 +49,20 @@ def op_facts(name: str, args, kwargs, out, cost: OpCost | None) -> dict[str, int
         fact, side = ELEMENT_OPS[name]
         return {fact: _numel(args[0] if side == "in" else _first(out))}
     return {}
+
+
+def _fvcore_einsum(equation: str, macs: int) -> int:
+    """fvcore's einsum count: exact for its two special-cased equations, else numpy's einsum_path
+    FLOP estimate (2 per MAC when an index is summed away), which it parses from a report that
+    prints it to 4 significant digits, halved and floored."""
+    equation = equation.replace(" ", "")
+    letters = list(dict.fromkeys(c for c in equation if c.isalpha()))
+    remapped = equation.translate({ord(c): 97 + i for i, c in enumerate(letters)})
+    if remapped in ("abc,abd->acd", "abc,adc->adb"):
+        return macs
+    inputs, _, output = equation.partition("->")
+    summed = any(c not in output for c in inputs if c.isalpha())
+    return int(float(f"{macs * (2 if summed else 1):.3e}") // 2)
 
 
 def _has_arg(args, kwargs, i: int, key: str) -> bool:
@@ -91,6 +107,22 @@ def pt_hooked(m: nn.Module) -> bool:
     """Whether ptflops hooks this module (and so does not sum what its children count)."""
     t = type(m)
     return t in PT_HOOKED or _is_timm_attention(t)
+
+
+def pt_paths(model: nn.Module) -> dict[int, int]:
+    """How many times ptflops sums each hooked module: once per path to it from the root through
+    ``children()`` (a module shared by two parents counts for each), never below a hooked one."""
+    paths: dict[int, int] = {}
+
+    def walk(m: nn.Module) -> None:
+        if pt_hooked(m):
+            paths[id(m)] = paths.get(id(m), 0) + 1
+            return
+        for child in m.children():
+            walk(child)
+
+    walk(model)
+    return paths
 
 
 def module_facts(m: nn.Module, inputs, out) -> dict[str, int]:

@@ -214,6 +214,7 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
     for p in model.parameters():
         params[id(p)] = p.numel()
     counter = _OpCounter(params)
+    pt_paths = facts.pt_paths(model)
     handles = []
 
     def pre(name):
@@ -231,8 +232,8 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
         if facts.fused_mha(m, inp):
             fused = sum(call.facts.pop(k, 0) for k in facts.MHA_FUSED)
             call.facts["op.fused_attention"] += fused
-        if facts.pt_hooked(m) and not any(facts.pt_hooked(c.module) for c in counter.stack):
-            call.facts.update({k: n for k, n in facts.module_facts(m, inp, out).items() if n})
+        if id(m) in pt_paths:
+            call.facts.update({k: n * pt_paths[id(m)] for k, n in facts.module_facts(m, inp, out).items() if n})
             if call.facts and not call.listed:
                 call.listed = True
                 counter.rows.append(call)
