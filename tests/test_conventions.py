@@ -102,3 +102,31 @@ def test_a_zoo_member_in_any_convention_is_counted_without_torch():
             "s = summary('efficientnet_b7', convention='fvcore'); assert s.totals.macs > 0; "
             "assert not any(m in sys.modules for m in ('torch', 'fvcore', 'ptflops')), 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("equation, shapes", [
+    ("bij,bjk->bik", [(3, 5, 7), (3, 7, 11)]),
+    ("bij,bjk", [(3, 5, 7), (3, 7, 11)]),  # implicit output
+    ("B G H I D, B G H J D -> B G H I J", [(1, 2, 3, 49, 4), (1, 2, 3, 49, 4)]),
+    ("bhid,bhjd->bhij", [(2, 4, 197, 64), (2, 4, 197, 64)]),
+    ("abc,abd->acd", [(2, 3, 5), (2, 3, 7)]),  # fvcore's special case: exact
+    ("ij,kj->ik", [(123, 457), (311, 457)]),
+])
+def test_fvcore_einsum_estimate_is_numpys_report_read_as_fvcore_reads_it(equation, shapes):
+    import numpy as np
+    import torch
+
+    from netprobe.analysis.facts import _fvcore_einsum
+    from netprobe.analysis.ops import _einsum
+
+    arrays = [np.zeros(s) for s in shapes]
+    eq = equation.replace(" ", "")
+    letters = list(dict.fromkeys(c for c in eq if c.isalpha()))
+    remapped = eq.translate({ord(c): 97 + i for i, c in enumerate(letters)})
+    report = np.einsum_path(remapped, *arrays, optimize="optimal")[1]
+    line = next(x for x in report.split("\n") if "optimized flop" in x.lower())
+    fvcore = float(np.floor(float(line.split(":")[-1]) / 2))
+    tensors = [torch.zeros(s) for s in shapes]
+    macs = _einsum((equation, tensors), {}, torch.einsum(equation, *tensors)).macs
+    expected = macs if remapped in ("abc,abd->acd", "abc,adc->adb") else fvcore
+    assert _fvcore_einsum(equation, macs) == expected

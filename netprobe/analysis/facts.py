@@ -60,7 +60,9 @@ def _fvcore_einsum(equation: str, macs: int) -> int:
     remapped = equation.translate({ord(c): 97 + i for i, c in enumerate(letters)})
     if remapped in ("abc,abd->acd", "abc,adc->adb"):
         return macs
-    inputs, _, output = equation.partition("->")
+    inputs, arrow, output = equation.partition("->")
+    if not arrow:  # implicit output: the letters that appear once
+        output = "".join(c for c in letters if inputs.count(c) == 1)
     summed = any(c not in output for c in inputs if c.isalpha())
     return int(float(f"{macs * (2 if summed else 1):.3e}") // 2)
 
