@@ -130,3 +130,27 @@ def test_fvcore_einsum_estimate_is_numpys_report_read_as_fvcore_reads_it(equatio
     macs = _einsum((equation, tensors), {}, torch.einsum(equation, *tensors)).macs
     expected = macs if remapped in ("abc,abd->acd", "abc,adc->adb") else fvcore
     assert _fvcore_einsum(equation, macs) == expected
+
+
+@pytest.mark.parametrize("name", ["regnety_002", "efficientnet_b0"])
+def test_per_stage_numbers_equal_the_real_tools_per_module(name):
+    """Stages are modules of the built zoo model (stem, s1.., head): fvcore and FlopCounterMode report each."""
+    import torch
+    from fvcore.nn import FlopCountAnalysis
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from netprobe.build import build
+
+    model = build(registry.spec(name)).eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        fv = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).by_module()
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model(x)
+    per_module = counter.get_flop_counts()
+    root = next(k for k in per_module if k != "Global" and "." not in k)
+    for conv, measured in (("fvcore", lambda st: fv[st]),
+                           ("torch", lambda st: sum(per_module[f"{root}.{st}"].values()))):
+        s = summary(name, convention=conv)
+        assert {st.name: st.counts.macs for st in s.stages} == {st.name: measured(st.name) for st in s.stages}, conv
