@@ -40,11 +40,11 @@ def seconds(fn, repeat: int = 1) -> float:
     return statistics.median(times)
 
 
-def netprobe_time(name: str) -> tuple[float, int]:
+def netprobe_time(name: str, convention: str = "netprobe") -> tuple[float, int]:
     from netprobe.analysis.summary import summary
 
-    s = summary(name)
-    return seconds(lambda: summary(name), repeat=20), s.totals.macs
+    s = summary(name, convention=convention)
+    return seconds(lambda: summary(name, convention=convention), repeat=20), s.totals.macs
 
 
 def peer_times(name: str) -> tuple[float, int, float, int]:
@@ -135,6 +135,9 @@ def main() -> None:
         print(f"{name:<16}{res:>5}{t_np * 1e3:>13.2f}{t_fv:>10.2f}{t_pt:>11.2f}"
               f"{t_fv / t_np:>10.0f}x{t_pt / t_np:>11.0f}x"
               f"   {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G / {m_pt / 1e9:.3f}G")
+        t_derived, m_derived = netprobe_time(name, "fvcore")
+        print(f"{'':<21}--convention fvcore: {t_derived * 1e3:.2f} ms, {t_fv / t_derived:.0f}x faster than fvcore, "
+              f"{'equal to' if m_derived == m_fv else 'NOT equal to'} its {m_fv:,}")
     if importlib.util.find_spec("timm"):
         t_np, m_np, t_fv, m_fv = hub_times()
         print(f"timm:efficientnet_b7 600 px (op-level, meta): netprobe {t_np:.2f} s, fvcore {t_fv:.2f} s, "
