@@ -83,7 +83,6 @@ class Convention:
     tool: str  # the call whose number this reproduces
     unit: str  # what one of its counts is
     weights: dict
-    params: str  # what its parameter count is
 
     @property
     def legend(self) -> str:
@@ -94,22 +93,20 @@ class Convention:
 CONVENTIONS = {
     "netprobe": Convention(
         "netprobe", "MACs", "netprobe summary (the RegNet paper / pycls convention)", "MACs",
-        dict.fromkeys(NETPROBE_FACTS, 1), "all parameters"),
+        dict.fromkeys(NETPROBE_FACTS, 1)),
     "fvcore": Convention(
         "fvcore", "fvcore MACs", "fvcore.nn.FlopCountAnalysis(model, x).total()", "MACs (fvcore calls them flops)",
         {"op.conv": 1, "op.linear": 1, "op.matmul": 1, "op.einsum_fvcore": 1,  # no bias adds; no sdpa formula
          "op.batch_norm": 2, "op.batch_norm_plain": 1,  # eval mode: 2 per element with an affine weight
          "op.norm": 5, "op.norm_plain": 4,  # its norm_flop_counter: 'a rough estimate'
          "op.adaptive_avg_pool2d": 1, "op.upsample_nearest2d": 1, "op.upsample_bilinear2d": 4,
-         "op.grid_sampler": 4}, "all parameters (parameter_count)"),
+         "op.grid_sampler": 4}),
     "ptflops": Convention(
         "ptflops", "ptflops MACs", "ptflops.get_model_complexity_info(model, res, backend='pytorch')", "MACs",
-        {fact: 1 for fact in FACTS if fact.startswith(("module.", "call."))},
-        "parameters with requires_grad"),
+        {fact: 1 for fact in FACTS if fact.startswith(("module.", "call."))}),
     "torch": Convention(
         "torch", "torch FLOPs", "torch.utils.flop_counter.FlopCounterMode", "FLOPs (2 per MAC)",
-        {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.einsum": 2, "op.attention": 2},  # no bias adds; no fused MHA
-        "not counted (netprobe's)"),
+        {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.einsum": 2, "op.attention": 2}),  # no bias adds; no fused MHA
 }
 
 
