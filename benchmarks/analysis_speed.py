@@ -2,7 +2,8 @@
 
 netprobe counts from the spec (median of many runs); fvcore and ptflops trace or hook a
 real forward pass on this CPU (timed once per model: the big ones take seconds). Then the
-whole ``netprobe summary efficientnet_b7`` process against ``python -c "import torch"``.
+whole ``netprobe summary efficientnet_b7`` process against ``python -c "import torch"``, and
+against itself with ``--convention fvcore`` (fvcore's number derived, not run: target within noise).
 With timm installed, a hub model's op-level count (after import) against fvcore on the same
 built module: timm's efficientnet_b7 at 600 px (target: at most 1/5 of fvcore's time).
 
@@ -39,11 +40,11 @@ def seconds(fn, repeat: int = 1) -> float:
     return statistics.median(times)
 
 
-def netprobe_time(name: str) -> tuple[float, int]:
+def netprobe_time(name: str, convention: str = "netprobe") -> tuple[float, int]:
     from netprobe.analysis.summary import summary
 
-    s = summary(name)
-    return seconds(lambda: summary(name), repeat=20), s.totals.macs
+    s = summary(name, convention=convention)
+    return seconds(lambda: summary(name, convention=convention), repeat=20), s.totals.macs
 
 
 def peer_times(name: str) -> tuple[float, int, float, int]:
@@ -100,18 +101,19 @@ def hub_times(name: str = "efficientnet_b7", res: int = 600) -> tuple[float, int
     return t_np, macs, t_fv, out["fvcore"]
 
 
-def process_times(repeat: int) -> tuple[float, float]:
-    """Medians of whole processes, interleaved so that machine noise hits both alike."""
+def process_times(repeat: int) -> tuple[float, float, float]:
+    """Medians of whole processes, interleaved so that machine noise hits all alike."""
     env = {**os.environ, "COLUMNS": "160"}
     summary_cmd = [sys.executable, "-m", "netprobe", "summary", "efficientnet_b7"]
     torch_cmd = [sys.executable, "-c", "import torch"]
-    a, b = [], []
+    fvcore_cmd = [*summary_cmd, "--convention", "fvcore"]
+    a, b, c = [], [], []
     for _ in range(repeat):
-        for cmd, sink in ((summary_cmd, a), (torch_cmd, b)):
+        for cmd, sink in ((summary_cmd, a), (torch_cmd, b), (fvcore_cmd, c)):
             t0 = time.perf_counter()
             subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
             sink.append(time.perf_counter() - t0)
-    return statistics.median(a), statistics.median(b)
+    return statistics.median(a), statistics.median(b), statistics.median(c)
 
 
 def main() -> None:
@@ -133,13 +135,18 @@ def main() -> None:
         print(f"{name:<16}{res:>5}{t_np * 1e3:>13.2f}{t_fv:>10.2f}{t_pt:>11.2f}"
               f"{t_fv / t_np:>10.0f}x{t_pt / t_np:>11.0f}x"
               f"   {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G / {m_pt / 1e9:.3f}G")
+        t_derived, m_derived = netprobe_time(name, "fvcore")
+        print(f"{'':<21}--convention fvcore: {t_derived * 1e3:.2f} ms, {t_fv / t_derived:.0f}x faster than fvcore, "
+              f"{'equal to' if m_derived == m_fv else 'NOT equal to'} its {m_fv:,}")
     if importlib.util.find_spec("timm"):
         t_np, m_np, t_fv, m_fv = hub_times()
         print(f"timm:efficientnet_b7 600 px (op-level, meta): netprobe {t_np:.2f} s, fvcore {t_fv:.2f} s, "
               f"netprobe/fvcore {t_np / t_fv:.3f} (target <= 0.2); MACs {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G")
-    t_summary, t_torch = process_times(args.repeat)
+    t_summary, t_torch, t_fvcore = process_times(args.repeat)
     print(f"process: 'netprobe summary efficientnet_b7' {t_summary:.2f} s, 'python -c \"import torch\"' "
           f"{t_torch:.2f} s (medians of {args.repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")
+    print(f"process: 'netprobe summary efficientnet_b7 --convention fvcore' {t_fvcore:.2f} s; "
+          f"ratio to the default convention {t_fvcore / t_summary:.2f} (target: 1 within noise)")
 
 
 if __name__ == "__main__":

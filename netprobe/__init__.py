@@ -34,16 +34,18 @@ def cost(name_or_spec, resolution=None):
     return net_layers(net, _positive("resolution", resolution))
 
 
-def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, output_stride=None):
+def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, output_stride=None,
+            convention="netprobe"):
     """Totals, stages and layers of a model (docs/summary.md): a ``netprobe.analysis.summary.Summary``.
 
     ``input_size``: (C, H, W) or ``"1x224x320"`` instead of a square ``resolution``;
-    ``output_stride``: 8 or 16 dilates a ResNet-like zoo member.
+    ``output_stride``: 8 or 16 dilates a ResNet-like zoo member; ``convention``: whose MACs
+    (netprobe, fvcore, ptflops or torch; docs/conventions.md).
     """
     from netprobe.analysis.summary import summary as run
 
     return run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype,
-               input_size=input_size, output_stride=_positive("output_stride", output_stride))
+               input_size=input_size, output_stride=_positive("output_stride", output_stride), convention=convention)
 
 
 def bench(models, **options):
@@ -75,10 +77,13 @@ def profile(model, **options):
     return pd.DataFrame(run(model, **options).records(), columns=PROFILE_COLUMNS)
 
 
-def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None):
-    """Families at matched budgets (docs/compare.md): a DataFrame in the fixed schema, bench columns when timed."""
+def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None, convention="netprobe"):
+    """Families at matched budgets (docs/compare.md): a DataFrame in the fixed schema, bench columns when timed.
+
+    ``convention``: whose MACs the budgets and ``macs`` are (netprobe, fvcore, ptflops, torch)."""
     from netprobe.reports.compare import compare as rows_of
     from netprobe.reports.compare import to_frame
 
     tolerance = _positive("tolerance", tolerance, float, required=True)
-    return to_frame(rows_of(budget, families, tolerance, generate, bench, csv), timed=bench is not None)
+    return to_frame(rows_of(budget, families, tolerance, generate, bench, csv, convention=convention),
+                    timed=bench is not None)

@@ -194,3 +194,123 @@ class StochasticDepth(nn.Module):
 
 def with_stochastic_depth() -> nn.Module:
     return nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), StochasticDepth(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+
+
+class Attention(nn.Module):
+    """A transformer block as model code writes one: norms, sdpa, '@', softmax, GELU, adds spelled both ways."""
+
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x):
+        b, n, c = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        a = nn.functional.scaled_dot_product_attention(q, k, v)
+        scores = nn.functional.softmax(q @ k.transpose(-2, -1), dim=-1)
+        a = a + torch.matmul(scores, v)
+        x = x + self.proj(a.transpose(1, 2).reshape(b, n, c))
+        return x.add(self.mlp(x))
+
+
+class TinyViT(nn.Module):
+    """Patch conv, two attention blocks, an upsampled side output, group norm, mean pool, head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 4, 4)
+        self.gn = nn.GroupNorm(4, 32)
+        self.up = nn.Upsample(scale_factor=2, mode="bilinear")
+        self.blocks = nn.Sequential(Attention(), Attention())
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.gn(self.patch(x))
+        side = nn.functional.interpolate(self.up(x), size=(4, 4)).mean()
+        x = self.blocks(x.flatten(2).transpose(1, 2))
+        return self.head(x.mean(1)) + side
+
+
+def tiny_vit() -> nn.Module:
+    return TinyViT()
+
+
+class SelfAttention(nn.Module):
+    """nn.MultiheadAttention as torchvision's ViT calls it: fused on a real device in inference, not on meta."""
+
+    def __init__(self, batch_first=True):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 8, 8)
+        self.mha = nn.MultiheadAttention(32, 4, batch_first=batch_first)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        return self.mha(x, x, x, need_weights=False)[0].mean(1)
+
+
+def mha() -> nn.Module:
+    return SelfAttention()
+
+
+def mha_seq_first() -> nn.Module:
+    """Sequence-first: no fused path, the same ops everywhere."""
+    return SelfAttention(batch_first=False)
+
+
+class Inception(nn.Module):
+    """A branch pooled by F.avg_pool2d in a container's own forward (timm's Inception blocks)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 2, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        return torch.cat([x, nn.functional.avg_pool2d(x, 3, 1, 1)], 1).mean((2, 3))
+
+
+def inception() -> nn.Module:
+    return Inception()
+
+
+class SharedPosEnc(nn.Module):
+    """A conv shared by the model and each of its blocks (CoaT's shared_cpe): ptflops sums it once per parent."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 4, 4)
+        self.cpe = nn.Conv2d(8, 8, 3, 1, 1, groups=8)
+        self.blocks = nn.ModuleList(nn.Sequential(nn.BatchNorm2d(8)) for _ in range(2))
+        for block in self.blocks:
+            block.cpe = self.cpe
+
+    def forward(self, x):
+        x = self.stem(x)
+        for block in self.blocks:
+            x = block(block.cpe(x))
+        return x.mean((2, 3))
+
+
+def shared() -> nn.Module:
+    return SharedPosEnc()
+
+
+class Einsum(nn.Module):
+    """Attention by einsum (torchvision's MaxViT): fvcore rounds its estimate, the others count exactly."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 24, 4, 4)
+
+    def forward(self, x):
+        t = self.patch(x).flatten(2).reshape(1, 2, 3, 4, -1).transpose(-1, -2)  # B G H I D
+        a = torch.einsum("B G H I D, B G H J D -> B G H I J", t, t)
+        return torch.einsum("bghij,bghjd->bghid", a, t).mean() + torch.einsum("abc,abd->acd", t[0, 0], t[0, 0]).mean()
+
+
+def einsum() -> nn.Module:
+    return Einsum()

@@ -134,10 +134,24 @@ def test_cli_unknown_family():
     (["--tolerance", "0"], "tolerance"),
     (["--device", "cpu"], "--bench"),
     (["--plot", "out.jpg"], ".png"),
+    (["--convention", "flops"], "unknown convention 'flops'; choose from netprobe, fvcore, ptflops, torch"),
 ])
 def test_cli_other_bad_input(args, words):
     result = cli("compare", "--budget", "400MF", *args)
     assert result.exit_code == 2 and words in result.stderr
+
+
+def test_budgets_are_read_in_the_chosen_convention():
+    """torch counts FLOPs, 2 per MAC (no bias adds): at 800MF of them the members are those of ~400MF MACs."""
+    from netprobe.reports.zoo import net_counts
+
+    rows = netprobe.compare("800MF", "regnetx,resnet", convention="torch")
+    assert list(rows["model"]) == ["regnetx_004", "resnet18"]
+    for _, r in rows.iterrows():
+        assert r["macs"] == net_counts(r["model"], convention="torch")[1].macs
+        assert r["budget_err_pct"] == pytest.approx(100 * (r["macs"] - 800e6) / 800e6)
+    fv = netprobe.compare("400MF", "efficientnet", convention="fvcore")
+    assert fv["macs"].tolist() == [401596672]  # efficientnet_b0, as FlopCountAnalysis counts it
 
 
 def same_values(frame):

@@ -45,6 +45,15 @@ def test_family_option_and_csv(tmp_path):
     assert int(rows[0]["params"]) == zoo_rows("rexnet_1.0x")[0]["params"]
 
 
+def test_convention_relabels_and_recounts_the_macs_column():
+    rows = json.loads(runner.invoke(app, ["list", "efficientnet_b0", "--convention", "ptflops", "--json"]).output)
+    assert rows[0]["macs"] == 410071456  # as ptflops.get_model_complexity_info counts efficientnet_b0
+    r = runner.invoke(app, ["list", "efficientnet_b0", "--convention", "fvcore"])
+    assert "fvcore MACs" in r.output and "FlopCountAnalysis" in r.output
+    bad = runner.invoke(app, ["list", "--convention", "tflops"])
+    assert bad.exit_code == 2 and "unknown convention 'tflops'; choose from" in bad.output
+
+
 def test_unknown_model_exits_2_with_one_line():
     result = runner.invoke(app, ["list", "regnetx_04"])
     assert result.exit_code == 2
@@ -62,7 +71,8 @@ def test_list_and_help_do_not_import_torch():
     code = ("import sys; from netprobe.cli.app import main; sys.argv = ['netprobe'] + sys.argv[1:]\n"
             "try: main()\nexcept SystemExit: pass\n"
             "assert not any(m in sys.modules for m in ('torch', 'pandas', 'fvcore', 'ptflops', 'ray')), 'heavy import'")
-    for args in (["list"], ["--help"], ["list", "--json"]):
+    # another convention's counts come from the spec for the core families (their units carry every fact)
+    for args in (["list"], ["--help"], ["list", "--json"], ["list", "resnet*,regnety_*", "--convention", "fvcore"]):
         proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
 

@@ -264,16 +264,6 @@ def test_json_object_schema():
     assert math.prod(d["stages"][-1]["output_shape"]) == 1000
 
 
-def test_counter_notes_tell_a_missing_formula_from_the_convention():
-    from netprobe.analysis.peers import compare
-
-    s = summary("summary_models:uncountable", 32)
-    c = compare("summary_models:uncountable", s)
-    assert c.tools[0].by_kind["linear"] == c.tools[1].by_kind["linear"] == 160  # the matmul, counted alike
-    assert "netprobe: 0 by convention" in c.notes["pooling"]
-    assert "fvcore skips aten::mul x1" in c.notes["mul"]
-
-
 def test_stage_output_is_the_feature_map_when_a_block_ends_in_an_se_multiply_and_add():
     s = summary("summary_models:se_stages", 64)
     body = [st for st in s.stages if st.name != "head"]

@@ -91,37 +91,50 @@ def test_csv_writes_the_layer_rows(tmp_path):
     assert next(row for row in rows if row["name"] == "s4.b2")["output_shape"] == "512x2x2"
 
 
-def test_counter_all_puts_fvcore_and_ptflops_beside_netprobe():
+def test_counter_all_puts_every_convention_side_by_side_split_by_kind():
     r = run("regnety_002", "-r", "64", "--counter", "all", "--json")
     assert r.exit_code == 0, r.output
-    tools = {t["name"]: t for t in json.loads(r.output)["counters"]["tools"]}
-    assert set(tools) == {"netprobe", "fvcore", "ptflops"}
     d = json.loads(r.output)
-    assert tools["netprobe"]["macs"] == d["macs"]
-    assert all(t["params"] == d["params"] and not t["error"] for t in tools.values())
-    for t in tools.values():
-        assert sum(t["by_kind"].values()) == t["macs"]
-    # The three agree on the convolutions' weights; only what else each one counts differs.
-    bias = json.loads(r.output)["counters"]["bias_macs"]
-    assert tools["fvcore"]["by_kind"]["conv"] == tools["netprobe"]["by_kind"]["conv"] - bias["conv"]
+    counters = d["counters"]
+    assert set(counters["totals"]) == {"netprobe", "fvcore", "ptflops", "torch"}
+    assert counters["totals"]["netprobe"] == d["macs"]
+    for name, total in counters["totals"].items():
+        assert sum(counters["by_kind"][name].values()) == total, name
+    kinds = counters["by_kind"]
+    assert kinds["fvcore"]["conv"] == kinds["netprobe"]["conv"] == kinds["torch"]["conv"] // 2
+    assert kinds["netprobe"]["bias"] > 0 == kinds["fvcore"]["bias"]
 
 
-def test_counter_all_table_explains_the_differences():
-    r = run("resnet18", "-r", "64", "--counter", "all")
+def test_counter_all_table_is_computed_and_verify_runs_the_real_tools():
+    r = run("resnet18", "-r", "64", "--counter", "all", "--verify")
     assert r.exit_code == 0, r.output
-    assert "netprobe vs fvcore vs ptflops" in r.output
-    assert "batch norm / norm" in r.output and "netprobe: 0 by convention" in r.output
-    assert "fvcore: no bias adds" in r.output
+    assert "each counter's number, by kind of op" in r.output
+    for text in ("bias adds", "norm", "activation", "torch FLOPs", "ptflops MACs"):
+        assert text in r.output, text
+    for tool in ("fvcore", "ptflops", "torch"):
+        assert f"verify {tool}: " in r.output and "= netprobe's derivation, exactly" in r.output
+    assert "MISMATCH" not in r.output
 
 
 @pytest.mark.parametrize("model", ["summary_models:conv1d_factory", "summary_models:factorized"])
-def test_counter_all_on_1d_and_non_square_convs(model):
-    r = run(model, "-r", "32", "--counter", "all", "--json")
+def test_verify_on_1d_and_non_square_convs(model):
+    r = run(model, "-r", "32", "--verify", "--json")
     assert r.exit_code == 0, r.output
-    counters = json.loads(r.output)["counters"]
-    tools = {t["name"]: t for t in counters["tools"]}
-    assert not tools["fvcore"]["error"]
-    assert tools["fvcore"]["by_kind"]["conv"] == tools["netprobe"]["by_kind"]["conv"] - counters["bias_macs"]["conv"]
+    checks = json.loads(r.output)["verify"]
+    assert [c["convention"] for c in checks] == ["fvcore", "ptflops", "torch"]
+    assert all(c["exact"] and c["measured"] == c["derived"] for c in checks), checks
+
+
+def test_convention_changes_the_macs_column_and_nothing_else():
+    base = json.loads(run("efficientnet_b0", "--json").output)
+    r = run("efficientnet_b0", "--convention", "fvcore", "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert (d["convention"], d["macs"], d["macs_unit"]) == ("fvcore", 401596672, "MACs (fvcore calls them flops)")
+    assert (d["params"], d["acts"]) == (base["params"], base["acts"])
+    assert sum(s["macs"] for s in d["stages"]) == d["macs"]
+    table = run("efficientnet_b0", "--convention", "torch", "-d", "1").output
+    assert "torch FLOPs" in table and "FlopCounterMode" in table
 
 
 @pytest.mark.parametrize("args, message", [
@@ -135,6 +148,7 @@ def test_counter_all_on_1d_and_non_square_convs(model):
     (["regnetx_004", "-r", "-3"], "--resolution must be a positive"),
     (["regnetx_004", "--depth", "-1"], "--depth must be 0 or more"),
     (["regnetx_004", "--counter", "deepspeed"], "unknown --counter"),
+    (["regnetx_004", "--convention", "thop"], "unknown convention 'thop'; choose from netprobe, fvcore, ptflops, torch"),
     (["regnetx_004", "--dtype", "fp8"], "unknown dtype 'fp8'"),
     (["regnetx_04"], "did you mean regnetx_004"),
 ])

@@ -6,8 +6,10 @@ Each formula is the pycls one (``conv2d_cx``, ``linear_cx``, ...) under the conv
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
+from netprobe.analysis.conventions import pack
 from netprobe.analysis.layers import Layer
 from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
@@ -21,19 +23,45 @@ def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) 
     return (h + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
+# What other counters see in the modules ``build`` makes (analysis.conventions): nn.ReLU is
+# hooked by ptflops and calls F.relu, which ptflops patches too; nn.ReLU6 is hooked but calls
+# F.hardtanh; nn.SiLU is not hooked but calls F.silu; nn.Sigmoid calls torch.sigmoid (neither).
+ACTIVATION_FACTS = {
+    "relu":    ("module.activation", "call.activation"),
+    "relu6":   ("module.activation",),
+    "silu":    ("call.activation",),
+    "sigmoid": (),
+}
+
+
 def _conv(name, stage, w_in, w_out, k, s, g, hw, bias=False, dilation=1, pad=None) -> tuple[Layer, tuple[int, int]]:
     h, w = (conv_out(x, k, s, dilation * (k // 2) if pad is None else pad, dilation) for x in hw)
     if h < 1 or w < 1:
         raise NetprobeError(f"resolution too small: {name} would get a {hw[0]}x{hw[1]} input; use a larger --resolution")
     params = k * k * (w_in // g) * w_out + (w_out if bias else 0)
-    macs = k * k * (w_in // g) * w_out * h * w + (w_out * h * w if bias else 0)
-    layer = Layer(name, stage, "conv", (w_out, h, w), Counts(params, macs, w_out * h * w),
-                  kernel=k, stride=s, groups=g, dilation=dilation, w_in=w_in)
+    weights = k * k * (w_in // g) * w_out * h * w
+    adds = w_out * h * w if bias else 0
+    facts = {"op.conv": weights, "module.conv": weights, "op.conv_bias": adds, "module.conv_bias": adds}
+    layer = Layer(name, stage, "conv", (w_out, h, w), Counts(params, weights + adds, w_out * h * w),
+                  kernel=k, stride=s, groups=g, dilation=dilation, w_in=w_in, facts=pack(facts))
     return layer, (h, w)
 
 
-def _free(name, stage, op, shape, params=0, act="") -> Layer:
-    return Layer(name, stage, op, shape, Counts(params=params), act=act)
+def _free(name, stage, op, shape, params=0, act="", facts=None) -> Layer:
+    return Layer(name, stage, op, shape, Counts(params=params), act=act, facts=pack(facts or {}))
+
+
+def _numel(shape) -> int:
+    return math.prod(shape)
+
+
+def _act(name, stage, shape, kind) -> Layer:
+    return _free(name, stage, "act", shape, act=kind, facts=dict.fromkeys(ACTIVATION_FACTS[kind], _numel(shape)))
+
+
+def _bn(name, stage, shape, w) -> Layer:
+    """nn.BatchNorm2d (affine): its op reads every element, and so does ptflops' hook, twice."""
+    return _free(name, stage, "bn", shape, 2 * w, facts={"op.batch_norm": _numel(shape), "module.norm": 2 * _numel(shape)})
 
 
 def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
@@ -43,34 +71,39 @@ def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
         conv, hw = _conv(p + "conv", stage, unit.w_in, unit.w_out, unit.kernel, unit.stride, unit.groups, hw,
                          dilation=unit.dilation)
         shape = conv.out_shape
-        out = [conv, _free(p + "bn", stage, "bn", shape, 2 * unit.w_out)]
+        out = [conv, _bn(p + "bn", stage, shape, unit.w_out)]
         if unit.act:
-            out.append(_free(p + "act", stage, "act", shape, act=unit.act))
+            out.append(_act(p + "act", stage, shape, unit.act))
         return out, unit.w_out, hw
     if isinstance(unit, SE):
         one = (1, 1)
-        out = [_free(p + "pool", stage, "avgpool", (unit.w, 1, 1))]
+        read = dict.fromkeys(("op.adaptive_avg_pool2d", "module.pooling", "call.pooling"), unit.w * _numel(hw))
+        out = [_free(p + "pool", stage, "avgpool", (unit.w, 1, 1), facts=read)]
         fc1, _ = _conv(p + "fc1", stage, unit.w, unit.w_se, 1, 1, 1, one, bias=True)
         out.append(fc1)
         if unit.bn:
-            out.append(_free(p + "bn", stage, "bn", fc1.out_shape, 2 * unit.w_se))
-        out.append(_free(p + "act", stage, "act", fc1.out_shape, act=unit.act))
+            out.append(_bn(p + "bn", stage, fc1.out_shape, unit.w_se))
+        out.append(_act(p + "act", stage, fc1.out_shape, unit.act))
         fc2, _ = _conv(p + "fc2", stage, unit.w_se, unit.w, 1, 1, 1, one, bias=True)
-        out += [fc2, _free(p + "gate", stage, "act", fc2.out_shape, act="sigmoid")]
+        out += [fc2, _act(p + "gate", stage, fc2.out_shape, "sigmoid")]
         return out, c, hw
     if isinstance(unit, Act):
-        return [_free(name, stage, "act", (c, *hw), act=unit.kind)], c, hw
+        return [_act(name, stage, (c, *hw), unit.kind)], c, hw
     if isinstance(unit, MaxPool):
+        read = dict.fromkeys(("module.pooling", "call.pooling"), c * _numel(hw))  # nn.MaxPool2d calls F.max_pool2d
         hw = tuple(conv_out(x, unit.kernel, unit.stride, unit.padding) for x in hw)
         return [Layer(name, stage, "maxpool", (c, *hw), Counts(acts=c * hw[0] * hw[1]),
-                      kernel=unit.kernel, stride=unit.stride)], c, hw
+                      kernel=unit.kernel, stride=unit.stride, facts=pack(read))], c, hw
     if isinstance(unit, GlobalPool):
         return [_free(name, stage, "avgpool", (c,))], c, (1, 1)
     if isinstance(unit, Dropout):
         return [_free(name, stage, "dropout", (c,))], c, hw
     if isinstance(unit, Linear):
         n = unit.w_in * unit.w_out + unit.w_out
-        return [Layer(name, stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_in)], unit.w_out, hw
+        facts = {"op.linear": n - unit.w_out, "module.linear": n - unit.w_out,
+                 "op.linear_bias": unit.w_out, "module.linear_bias": unit.w_out}
+        return [Layer(name, stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_in,
+                      facts=pack(facts))], unit.w_out, hw
     if isinstance(unit, MOBILE_UNITS):
         return mobile_unit_layers(name, stage, unit, c, hw)
     return variant_layers(name, stage, unit, c, hw)
@@ -82,47 +115,6 @@ def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
 def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
     """Leaf layers of the ResNet variants' units, in the order the built module runs them."""
     p = f"{name}."
-    one = (1, 1)
-    if isinstance(unit, BNAct):
-        out = [_free(p + "bn", stage, "bn", (c, *hw), 2 * unit.w)]
-        if unit.act:
-            out.append(_free(p + "act", stage, "act", (c, *hw), act=unit.act))
-        return out, c, hw
-    if isinstance(unit, AvgDown):
-        out = []
-        if unit.stride > 1:  # 2x2 windows in ceil mode: a ragged edge still gets a window
-            hw = tuple(-(-x // unit.stride) for x in hw)
-            out.append(_free(p + "pool", stage, "avgpool", (c, *hw)))
-        more, c, hw = unit_layers(name, stage, ConvBN(unit.w_in, unit.w_out), c, hw)
-        return out + more, c, hw
-    if isinstance(unit, SelectiveKernel):
-        out = []
-        w_path = unit.w_in // unit.paths if unit.split_input else unit.w_in
-        groups = min(unit.w_out, unit.groups)
-        for i, d in enumerate(unit.path_dilations):
-            path = ConvBN(w_path, unit.w_out, 3, unit.stride, groups, act="relu", dilation=d)
-            more, _, out_hw = unit_layers(f"{p}paths.{i}", stage, path, w_path, hw)
-            out += more
-        fc1, _ = _conv(p + "attn.fc_reduce", stage, unit.w_out, unit.w_attn, 1, 1, 1, one)
-        fc2, _ = _conv(p + "attn.fc_select", stage, unit.w_attn, unit.w_out * unit.paths, 1, 1, 1, one)
-        out += [fc1, _free(p + "attn.bn", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
-                _free(p + "attn.act", stage, "act", fc1.out_shape, act="relu"),
-                fc2, _free(p + "attn.softmax", stage, "act", (unit.paths, unit.w_out, 1, 1), act="softmax")]
-        return out, unit.w_out, out_hw
-    if isinstance(unit, SplitAttn):
-        w_mid = unit.w * unit.radix
-        conv, hw = _conv(p + "conv", stage, unit.w, w_mid, unit.kernel, unit.stride, unit.groups * unit.radix, hw,
-                         dilation=unit.dilation)
-        fc1, _ = _conv(p + "fc1", stage, unit.w, unit.w_attn, 1, 1, unit.groups, one, bias=True)
-        fc2, _ = _conv(p + "fc2", stage, unit.w_attn, w_mid, 1, 1, unit.groups, one, bias=True)
-        out = [conv, _free(p + "bn0", stage, "bn", conv.out_shape, 2 * w_mid),
-               _free(p + "act0", stage, "act", conv.out_shape, act="relu"),
-               fc1, _free(p + "bn1", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
-               _free(p + "act1", stage, "act", fc1.out_shape, act="relu"),
-               fc2, _free(p + "rsoftmax", stage, "act", (unit.radix, unit.groups, unit.w // unit.groups), act="softmax")]
-        return out, unit.w, hw
-    if isinstance(unit, CBAM):
-        return _cbam_layers(p, stage, unit, hw), c, hw
     raise TypeError(f"no cost formula for {unit!r}")
 
 
@@ -226,9 +218,25 @@ def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> lis
             if block.proj is not None:
                 layers += unit_layers(f"{prefix}.proj", f"s{si}", block.proj, c_in, hw_in)[0]
             if block.post_act:
-                layers.append(_free(f"{prefix}.out_act", f"s{si}", "act", (c, *hw), act=block.post_act))
+                layers.append(_act(f"{prefix}.out_act", f"s{si}", (c, *hw), block.post_act))
     layers += _units_layers("head", "head", net.head, c, hw)[0]
     return layers
+
+
+# Units whose layers carry every convention's facts (analysis.conventions) when counted from the spec;
+# a net with others (the ResNet variants', the mobile families') is counted on its built module for them.
+FACT_UNITS = (ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear)
+
+
+def analytic_facts(net: Net) -> bool:
+    """Whether ``net_layers`` gives every convention's count of this net, not only netprobe's."""
+    units = [u for _, u in net.stem + net.head]
+    for stage in net.stages:
+        for block in stage.blocks:
+            if isinstance(block, Concat) or block.pre:
+                return False
+            units += [u for _, u in block.units] + ([block.proj] if block.proj is not None else [])
+    return all(type(u) in FACT_UNITS for u in units)
 
 
 def net_totals(net: Net, resolution: int | tuple[int, int] | None = None) -> Counts:

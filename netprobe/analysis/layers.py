@@ -26,6 +26,7 @@ class Layer:
     act: str = ""
     note: str = ""  # what the layer does beyond its op: "+ shuffle" (ShuffleNet), "(condensed)" (CondenseNet)
     hw: tuple[int, ...] | None = None  # measured: (H, W) of the output map, () for none; None: read out_shape
+    facts: tuple[tuple[str, int], ...] = ()  # what other counters' conventions read (analysis.conventions)
 
     @property
     def map_hw(self) -> tuple[int, ...] | None:

@@ -11,13 +11,14 @@ for the layer whose op first reads it; parameters no op reads are listed as unus
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from netprobe.analysis import ops
+from netprobe.analysis import facts, ops
+from netprobe.analysis.conventions import pack
 from netprobe.analysis.layers import Layer
 from netprobe.build import GlobalAvgPool
 from netprobe.counts import Counts
@@ -68,6 +69,7 @@ class _Call:
     acts: int = 0
     params: int = 0
     kinds: Counter = field(default_factory=Counter)
+    facts: Counter = field(default_factory=Counter)  # what other conventions read (analysis.conventions)
     out: object = None  # the module's output, or its last costed op's output
 
 
@@ -110,12 +112,24 @@ class _OpCounter(TorchDispatchMode):
         if cost is not None:
             call.macs, call.acts = call.macs + cost.macs, call.acts + cost.acts
             call.kinds[cost.kind] += 1
+        self.charge(facts.op_facts(name, args, kwargs, out, cost))
         if (read or cost is not None) and not call.listed:
             call.listed = True
             self.rows.append(call)
         if cost is not None and not _is_leaf(call.module):
             call.out = out
         return out
+
+    def charge(self, found: dict[str, int]) -> bool:
+        """Add facts to the innermost module call; whether there were any."""
+        found = {k: n for k, n in found.items() if n}
+        if found and self.stack:
+            call = self.stack[-1]
+            call.facts.update(found)
+            if not call.listed:  # a module whose only cost is in another convention (F.avg_pool2d in its forward)
+                call.listed = True
+                self.rows.append(call)
+        return bool(found)
 
 
 def _is_leaf(m: nn.Module) -> bool:
@@ -200,6 +214,7 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
     for p in model.parameters():
         params[id(p)] = p.numel()
     counter = _OpCounter(params)
+    pt_paths = facts.pt_paths(model)
     handles = []
 
     def pre(name):
@@ -210,10 +225,18 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
             counter.stack.append(call)
         return hook
 
-    def post(m, _inp, out):
+    def post(m, inp, out):
         call = counter.stack.pop()
         if _is_leaf(m) or call.out is None:
             call.out = out
+        if facts.fused_mha(m, inp):
+            fused = sum(call.facts.pop(k, 0) for k in facts.MHA_FUSED)
+            call.facts["op.fused_attention"] += fused
+        if id(m) in pt_paths:
+            call.facts.update({k: n * pt_paths[id(m)] for k, n in facts.module_facts(m, inp, out).items() if n})
+            if call.facts and not call.listed:
+                call.listed = True
+                counter.rows.append(call)
 
     for name, m in model.named_modules():
         handles += [m.register_forward_pre_hook(pre(name)), m.register_forward_hook(post)]
@@ -222,7 +245,7 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
         device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
         make = torch.empty if device.type == "meta" else torch.randn
         x = make(1, in_channels, *input_size, device=device)
-        with torch.inference_mode(), counter:
+        with torch.inference_mode(), facts.CallFacts(counter.charge), counter:
             model.eval()(x)
     finally:
         for h in handles:
@@ -232,7 +255,7 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
     layers, labels = [], {}
     for call in counter.rows:
         layer, label = _layer(call)
-        layers.append(layer)
+        layers.append(replace(layer, facts=pack(call.facts)))
         if label:
             labels[layer.name] = label
     unused = {id(p) for p in model.parameters() if id(p) in counter.params}

@@ -12,7 +12,9 @@ import math
 from dataclasses import dataclass, field, replace
 
 from netprobe import loaders
-from netprobe.analysis.cost import net_layers
+from netprobe.analysis import conventions
+from netprobe.analysis.conventions import CONVENTIONS
+from netprobe.analysis.cost import analytic_facts, net_layers
 from netprobe.analysis.layers import Layer
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES, parse_dtype
@@ -74,6 +76,7 @@ class Summary:
     kinds: dict[str, str] = field(default_factory=dict)  # labels of layers whose module netprobe does not know
     input_size: tuple[int, int, int] = (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)  # C, H, W
     notes: tuple[str, ...] = ()  # how the model had to be built or run, for the user
+    convention: str = "netprobe"  # whose MACs ``macs`` are (analysis.conventions)
 
     @property
     def output_bytes(self) -> int:
@@ -112,7 +115,9 @@ class Summary:
             "layers": self.records(depth),
             "unsupported": dict(self.unsupported),
             "notes": list(self.notes),
-            "convention": CONVENTION,
+            "convention": self.convention,
+            "macs_unit": CONVENTIONS[self.convention].unit,
+            "convention_rule": CONVENTION if self.convention == "netprobe" else CONVENTIONS[self.convention].tool,
         }
 
     def records(self, depth: int | None = None) -> list[dict]:
@@ -136,27 +141,43 @@ ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "outp
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
-            input_size=None, output_stride: int | None = None) -> Summary:
+            input_size=None, output_stride: int | None = None, convention: str = "netprobe",
+            facts: bool = False) -> Summary:
     """Summary of a registered name, alias, ``FAMILY@BUDGET``, ``package.module:factory``,
     ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``.
 
     ``input_size``: (C, H, W) or ``"CxHxW"`` (``"1x224x320"``), instead of a square ``resolution``;
     by default the model's own (a zoo member's, timm's config, torchvision's weights).
     ``output_stride`` (8, 16) dilates a ResNet-like zoo model (netprobe.families.dilation).
+    ``convention``: whose MACs to report: netprobe, fvcore, ptflops or torch (``analysis.conventions``);
+    ``facts``: every layer carries what the other conventions count (for ``--counter all``), as it
+    does whenever ``convention`` is not netprobe's.
     """
+    conventions.convention(convention)
     _check(resolution, batch)
     size = parse_input_size(input_size)
     if size and resolution:
         raise NetprobeError("give --resolution or --input-size, not both")
     dtype = parse_dtype(dtype)
     source = dilated(_source(model), output_stride)
+    if source.net is not None and (facts or convention != "netprobe") and not analytic_facts(source.net):
+        source = _built(source)  # its units have no analytic facts yet: count its built module op by op
     out = _analyze(source, size or (resolution and (None, resolution, resolution)), batch, dtype)
     if _final_height(out) == 1:
         stride = _final_stride(_analyze(source, None, 1, dtype))
         if stride and min(out.input_size[1:]) < stride:
             raise NetprobeError(f"resolution too small: {out.model} downsamples {stride}x, so its input must be "
                                 f"at least {stride} px; got {_size_text(out.input_size)}, use a larger --resolution")
-    return out
+    return conventions.in_convention(out, convention)
+
+
+def _built(source: loaders.Source) -> loaders.Source:
+    """A zoo member as the module ``build`` makes of it, counted like any other module (on meta)."""
+    from netprobe.build import build
+
+    net = source.net
+    return loaders.Source(net.name, net.family, factory=lambda: build(net, "meta"), size=(net.w_in, net.resolution,
+                                                                                          net.resolution))
 
 
 def parse_input_size(value) -> tuple[int, int, int] | None:

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Csv, Device, Dtype, Json, MinTime, Ray, Retries,
-                                  Threads, Warmup, warn_threads)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Json, MinTime, Ray,
+                                  Retries, Threads, Warmup, warn_threads)
 from netprobe.errors import NetprobeError
 
 
@@ -19,6 +19,7 @@ def compare_cmd(
     budget: Annotated[str, typer.Option("--budget", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
     families: Annotated[Optional[str], typer.Option("--families", "-f", help="Comma-separated families (default: all).")] = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Flag rows whose MACs are further than this many percent from the budget.")] = 25.0,
+    convention: Convention = "netprobe",
     generate: Annotated[bool, typer.Option("--generate", help="Also make FAMILY@BUDGET members within 2% by each family's scaling rule.")] = False,
     bench: Annotated[bool, typer.Option("--bench", help="Time every selected member with the bench engine, taking the options below as 'netprobe bench' does.")] = False,
     device: Device = None,
@@ -54,11 +55,11 @@ def compare_cmd(
 
     try:
         rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
-                       on_row=_progress if bench else None)
+                       on_row=_progress if bench else None, convention=convention)
     except KeyboardInterrupt as stop:
         if not hasattr(stop, "rows"):  # interrupted before timing began: nothing measured
             raise
-        _show(stop.rows, tolerance, json)
+        _show(stop.rows, tolerance, json, convention)
         from netprobe.cli.render import console
 
         timed = len({r["model"] for r in stop.rows})
@@ -67,19 +68,19 @@ def compare_cmd(
         raise typer.Exit(interrupt_code()) from None
     except WriteFailed as e:
         if e.rows:
-            _show(e.rows, tolerance, json)
+            _show(e.rows, tolerance, json, convention)
         raise
-    _show(rows, tolerance, json)
+    _show(rows, tolerance, json, convention)
     if plot:  # after the rows are shown, so a full disk loses nothing
         from netprobe.reports.plot import plot_compare
 
         plot_compare(rows, plot)
 
 
-def _show(rows: list[dict], tolerance: float, json: bool) -> None:
+def _show(rows: list[dict], tolerance: float, json: bool, convention: str = "netprobe") -> None:
     """Rows as JSON in the fixed schema, or as the table."""
     if not json:
-        _render(rows, tolerance)
+        _render(rows, tolerance, convention)
         return
     from netprobe.reports import io
     from netprobe.reports.compare import columns
@@ -96,9 +97,10 @@ def _progress(row: dict) -> None:
     console(stderr=True).print(f"timed {row['model']}: {took} ({row.get('status', '?')})", style="dim", markup=False)
 
 
-def _render(rows: list[dict], tolerance: float) -> None:
+def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") -> None:
     from rich.markup import escape
 
+    from netprobe.analysis.conventions import CONVENTIONS
     from netprobe.budget import format_budget
     from netprobe.cli.render import console, fitted, human, human_bytes
 
@@ -107,7 +109,8 @@ def _render(rows: list[dict], tolerance: float) -> None:
     mem = timed and any(r.get("peak_mem_bytes") for r in rows)
     failed = timed and any(r.get("status") != "ok" for r in rows)
     nodes = timed and any(r.get("node") for r in rows)  # on Ray: the worker that timed the row
-    cols = ["budget", "model", "res", "MACs", "err"]  # the model name already says its family
+    conv = CONVENTIONS[convention]
+    cols = ["budget", "model", "res", conv.header, "err"]  # the model name already says its family
     if timed:
         cols += ["batch"] * (len(batches) > 1) + ["ms", "img/s", "GFLOP/s"] + ["peak mem"] * mem + ["status"] * failed
         cols += ["node"] * nodes
@@ -143,8 +146,10 @@ def _render(rows: list[dict], tolerance: float) -> None:
         if r.get("error"):  # a member that could not be generated, or a timing that failed
             where = f"{r['model']} batch {r['batch']}: {r['status']}: " if r.get("batch") is not None else ""
             out.print(where + r["error"], markup=False)
-    out.print("MACs: multiply-accumulates (the papers' \"flops\"); err: 100 x (MACs - budget) / budget, "
-              f"'!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.")
+    what = "MACs: multiply-accumulates (the papers' \"flops\")" if conv.name == "netprobe" else \
+        f"{conv.legend}, budgets too (FAMILY@BUDGET is generated at the budget in netprobe's MACs)"
+    out.print(f"{what}; err: 100 x (MACs - budget) / budget, '!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.",
+              markup=False)
     if timed:
         r = next((x for x in rows if x.get("device")), rows[0])
         parts = (r.get("device_name") or r.get("device"), r.get("dtype"),

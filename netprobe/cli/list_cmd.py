@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, Json
+from netprobe.cli.options import Convention, Csv, Json
 
 
 @app.command("list")
@@ -15,6 +15,7 @@ from netprobe.cli.options import Csv, Json
 def list_models(
     pattern: Annotated[Optional[str], typer.Argument(help="Name, alias, wildcard ('regnety_*') or family; comma separated.")] = None,
     family: Annotated[Optional[str], typer.Option("--family", "-f", help="Only this family.")] = None,
+    convention: Convention = "netprobe",
     json: Json = False,
     csv: Csv = None,
 ) -> None:
@@ -24,22 +25,28 @@ def list_models(
 
     if csv:
         io.check_csv(csv, ZOO_COLUMNS)
-    rows = zoo_rows(pattern, family)
+    rows = zoo_rows(pattern, family, convention)
     if json:
         typer.echo(io.to_json(rows))
     else:
-        _render(rows)
+        _render(rows, convention)
     if csv:  # after the rows are shown, so a full disk loses nothing
         io.write_csv(csv, rows, ZOO_COLUMNS)
 
 
-def _render(rows: list[dict]) -> None:
+
+def _render(rows: list[dict], convention: str) -> None:
+    from netprobe.analysis.conventions import convention as find
     from netprobe.cli.render import console, fitted, human
 
+    conv = find(convention)
     columns = [("model", "model", "left"), ("family", "family", "left"), ("res", "res", "right"),
-               ("params", "params", "right"), ("macs", "MACs", "right"), ("acts", "acts", "right")]
+               ("params", "params", "right"), ("macs", conv.header, "right"), ("acts", "acts", "right")]
     lines = [([r["model"], r["family"], str(r["resolution"]), human(r["params"]), human(r["macs"]),
                human(r["acts"])], None) for r in rows]
     out = console()
     out.print(fitted(out, f"{len(rows)} models", columns, lines, drop=("family", "res")))
-    out.print("MACs: multiply-accumulates (the papers' \"flops\"); acts: conv/linear/max-pool outputs at batch 1.")
+    if conv.name == "netprobe":
+        out.print("MACs: multiply-accumulates (the papers' \"flops\"); acts: conv/linear/max-pool outputs at batch 1.")
+    else:
+        out.print(f"{conv.legend}; acts: netprobe's, at batch 1.")

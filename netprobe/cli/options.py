@@ -45,3 +45,6 @@ Mode = Annotated[str, typer.Option("--mode", help="infer, train (forward, backwa
 MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
 Ray = Annotated[Optional[str], typer.Option("--ray", help="Run the sweep on Ray, one task per configuration: local, auto or ray://HOST:PORT (needs netprobe[ray]; docs/scale.md).")]
 Retries = Annotated[Optional[int], typer.Option("--retries", help="With --ray: times a configuration whose worker was lost is run again (default: 1).")]
+Convention = Annotated[str, typer.Option(
+    "--convention", help="Whose MACs: netprobe (default), fvcore, ptflops or torch (FLOPs = 2 x MACs); "
+    "see docs/conventions.md.")]

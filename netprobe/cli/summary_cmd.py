@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, InputSize, Json, OutputStride, Resolution
+from netprobe.cli.options import Convention, Csv, InputSize, Json, OutputStride, Resolution
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -19,7 +19,9 @@ Flops = Annotated[bool, typer.Option(
 Dtype = Annotated[str, typer.Option(
     "--dtype", help="Element type for output bytes: fp32, fp16 or bf16.")]
 Counter = Annotated[str, typer.Option(
-    "--counter", help="'all': also run fvcore and ptflops and show where they differ.")]
+    "--counter", help="'all': every convention's MACs side by side, split by kind of op (computed, no other tool run).")]
+Verify = Annotated[bool, typer.Option(
+    "--verify", help="Also run the real fvcore, ptflops and FlopCounterMode and report any mismatch with netprobe's numbers.")]
 Model = Annotated[str, typer.Argument(
     help="Registered name or alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")]
 
@@ -36,6 +38,8 @@ def summary_command(
     flops: Flops = False,
     dtype: Dtype = "fp32",
     counter: Counter = "netprobe",
+    convention: Convention = "netprobe",
+    verify: Verify = False,
     json: Json = False,
     csv: Csv = None,
     output_stride: OutputStride = None,
@@ -53,29 +57,41 @@ def summary_command(
         raise NetprobeError(f"--layers is --depth 0; give one of --layers and --depth {depth}")
     if layers:
         depth = 0
+    if flops and convention != "netprobe":
+        raise NetprobeError(f"--flops shows netprobe's MACs as FLOPs; --convention {convention} shows its own unit, "
+                            "leave one out")
     if csv:
         from netprobe.analysis.summary import ROWS
 
         io.check_csv(csv, ROWS)
-    s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride)
+    s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
+                convention=convention, facts=counter == "all")
     for note in s.notes:
         from netprobe.cli.render import console
 
         console(stderr=True).print(f"note: {note}", markup=False)
-    comparison = None
+    explanation = checks = None
     if counter == "all":
-        from netprobe.analysis.peers import compare
+        from netprobe.analysis.conventions import explain
 
-        comparison = compare(model if output_stride is None else _dilated_spec(model, output_stride), s)
+        explanation = explain(s.layers)
+    if verify:
+        from netprobe.analysis.peers import verify as run_tools
+
+        checks = run_tools(model if output_stride is None else _dilated_spec(model, output_stride), s)
     if json:
         obj = s.to_dict(depth)
-        if comparison:
-            obj["counters"] = _counters_dict(comparison)
+        if explanation:
+            obj["counters"] = {"totals": explanation.totals, "by_kind": explanation.by_kind, "facts": explanation.facts,
+                               "notes": list(explanation.notes)}
+        if checks is not None:
+            obj["verify"] = [{"convention": c.convention, "derived": c.derived, "measured": c.measured,
+                              "exact": c.exact, "error": c.error or None} for c in checks]
         typer.echo(io.to_json(obj))
     else:
         from netprobe.analysis.footprint import footprint
 
-        _render(s, TABLE_DEPTH if depth is None else depth, comparison, footprint(s, model), flops)
+        _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s, model), flops)
     if csv:  # after the table is shown, so a full disk loses nothing
         _write_csv(csv, s.records(depth))
 
@@ -97,12 +113,6 @@ def _write_csv(path, records: list[dict]) -> None:
     frame = pd.DataFrame(records, columns=ROWS)
     frame["output_shape"] = ["x".join(map(str, shape)) for shape in frame["output_shape"]]
     io.write_frame(path, frame)
-
-
-def _counters_dict(c) -> dict:
-    return {"tools": [{"name": t.name, "params": t.params, "macs": t.macs, "by_kind": t.by_kind,
-                       "error": t.error or None} for t in c.tools],
-            "bias_macs": c.bias_macs, "notes": c.notes}
 
 
 def _shape(shape) -> str:
@@ -128,7 +138,8 @@ BYTES_COLUMNS = [
 BYTES_DROPS = ("layer", "os", "output", "%")
 
 
-def _render(s, depth, comparison, fp, flops: bool) -> None:
+def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
+    from netprobe.analysis.conventions import CONVENTIONS
     from netprobe.analysis.footprint import MB
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
     from netprobe.cli.render import console, fitted, human, human_bytes
@@ -158,7 +169,8 @@ def _render(s, depth, comparison, fp, flops: bool) -> None:
                 lines.append(([f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts)], None))
     lines.append((["total", f"{len(s.layers)} layers", "", "", *cells(t)], "bold"))
     title = f"{s.model}{family} at {size}, batch {s.batch}"
-    columns = [(k, "FLOPs" if flops and k == "macs" else h, j) for k, h, j in SUMMARY_COLUMNS]
+    macs_header = "FLOPs" if flops else CONVENTIONS[s.convention].header
+    columns = [(k, macs_header if k == "macs" else h, j) for k, h, j in SUMMARY_COLUMNS]
     out.print(fitted(out, title, columns, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
     out.print(f"params: {human(fp.trainable)} trainable, {human(fp.frozen)} frozen; "
               f"params size {fp.params_bytes / MB:.2f} MB; layer outputs {fp.output_bytes / MB:.2f} MB "
@@ -170,7 +182,8 @@ def _render(s, depth, comparison, fp, flops: bool) -> None:
         seen = ", ".join(f"{name} x{n}" for name, n in sorted(s.unsupported.items(), key=lambda kv: -kv[1]))
         out.print(f"not counted (ops that do arithmetic netprobe has no formula for): {seen}", style="yellow",
                   markup=False)
-    out.print(CONVENTION + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
+    rule = CONVENTION if s.convention == "netprobe" else CONVENTIONS[s.convention].legend
+    out.print(rule + (f"; macs and acts here at batch {s.batch}" if s.batch != 1 else ""))
     lines = [([st.name, _shape(st.output_shape), str(st.output_stride or "-"), human_bytes(st.output_bytes),
                _pct(st.output_bytes, s.output_bytes), human_bytes(st.largest_output_bytes),
                st.largest_output_layer], None) for st in s.stages]
@@ -178,31 +191,46 @@ def _render(s, depth, comparison, fp, flops: bool) -> None:
     title = f"layer output bytes per stage ({s.dtype}, batch {s.batch})"
     out.print(fitted(out, title, BYTES_COLUMNS, lines, BYTES_DROPS, sections=(len(lines) - 1,)))
     out.print(OUTPUT_BYTES_RULE)
-    if comparison:
-        out.print(_counter_table(comparison, human))
+    if explanation:
+        out.print(_counter_table(explanation, human))
+        for note in explanation.notes:
+            out.print(f"- {note}", markup=False)
+    if checks is not None:
+        for line in _check_lines(checks):
+            out.print(line, markup=False)
 
 
-def _counter_table(c, human):
+def _counter_table(e, human):
+    """Each convention's total, and per kind of op what each counts: the differences add up to the unit."""
     from rich.table import Table
 
-    from netprobe.analysis.peers import KIND_LABELS, KINDS
+    from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 
-    table = Table(title="netprobe vs fvcore vs ptflops (MACs, batch 1; fvcore's 'flops' are MACs)",
-                  title_justify="left")
+    table = Table(title="each counter's number, by kind of op (batch 1, computed by netprobe)", title_justify="left")
     table.add_column("op kind", no_wrap=True)
-    for tool in c.tools:
-        table.add_column(tool.name, justify="right", no_wrap=True)
-    table.add_column("where they differ")
+    for name in CONVENTIONS:
+        table.add_column(CONVENTIONS[name].header, justify="right", no_wrap=True)
     for kind in KINDS:
-        values = [tool.by_kind.get(kind, 0) for tool in c.tools]
-        if any(values) or c.notes.get(kind):
-            table.add_row(KIND_LABELS[kind], *(human(v) if not tool.error else "-" for v, tool in zip(values, c.tools)),
-                          "; ".join(c.notes.get(kind, [])))
+        values = [e.by_kind[name][kind] for name in CONVENTIONS]
+        if any(values):
+            table.add_row(KIND_LABELS[kind], *(f"{v:,}" for v in values))
     table.add_section()
-    table.add_row("MACs total", *(human(tool.macs) if tool.macs is not None else "failed" for tool in c.tools), "",
-                  style="bold")
-    table.add_row("params", *(human(tool.params) if tool.params is not None else "-" for tool in c.tools), "")
-    failed = [f"{tool.name} failed: {tool.error}" for tool in c.tools if tool.error]
-    if failed:
-        table.caption = "; ".join(failed)
+    table.add_row("total", *(f"{e.totals[name]:,}" for name in CONVENTIONS), style="bold")
+    table.add_row("", *(human(e.totals[name]) for name in CONVENTIONS))
+    table.caption = ("fvcore's 'flops' and ptflops' numbers are MACs; torch's are FLOPs, 2 per MAC. "
+                     "What each counts per op: docs/conventions.md")
     return table
+
+
+def _check_lines(checks) -> list[str]:
+    """One line per real tool run: equal to netprobe's derivation, or by how much it is not."""
+    lines = []
+    for c in checks:
+        if c.error:
+            lines.append(f"verify {c.convention}: the tool failed ({c.error}); netprobe's derivation: {c.derived:,}")
+        elif c.exact:
+            lines.append(f"verify {c.convention}: {c.measured:,} = netprobe's derivation, exactly")
+        else:
+            lines.append(f"verify {c.convention}: MISMATCH: the tool returned {c.measured:,}, netprobe derived "
+                         f"{c.derived:,} ({c.measured - c.derived:+,})")
+    return lines

@@ -14,6 +14,7 @@ import os
 from typing import Callable
 
 from netprobe import registry
+from netprobe.analysis import conventions
 from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
@@ -62,26 +63,31 @@ def err_pct(macs: int, budget: int) -> float:
     return 100 * (macs - budget) / budget
 
 
-def _row(budget: int, family: str, name: str, generated: bool, tolerance: float) -> dict:
-    res, c = net_counts(name)
+def _row(budget: int, family: str, name: str, generated: bool, tolerance: float, convention: str) -> dict:
+    res, c = net_counts(name, convention=convention)
     err = err_pct(c.macs, budget)
     return {"budget_macs": budget, "family": family, "model": name, "generated": generated, "resolution": res,
             "params": c.params, "macs": c.macs, "acts": c.acts, "budget_err_pct": err,
             "within_tolerance": abs(err) <= tolerance, "error": None}
 
 
-def _generated_row(budget: int, family: str, label: str, tolerance: float) -> dict:
-    """The row of ``FAMILY@BUDGET``; a budget out of the family's reach is a row with its reason, no counts."""
+def _generated_row(budget: int, family: str, label: str, tolerance: float, convention: str) -> dict:
+    """The row of ``FAMILY@BUDGET``; a budget out of the family's reach is a row with its reason, no counts.
+
+    Members are generated at the budget in netprobe's MACs; the row counts them in ``convention``."""
     name = f"{family}@{label}"
     try:
-        return _row(budget, family, name, True, tolerance)
+        return _row(budget, family, name, True, tolerance, convention)
     except NetprobeError as e:
         return {**dict.fromkeys(COMPARE_COLUMNS), "budget_macs": budget, "family": family, "model": name,
                 "generated": True, "within_tolerance": False, "error": str(e)}
 
 
-def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool = False) -> list[dict]:
-    """Analytic rows: per budget, per family, the nearest registered member [and a generated one]."""
+def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool = False,
+                 convention: str = "netprobe") -> list[dict]:
+    """Analytic rows: per budget, per family, the nearest registered member [and a generated one];
+    budgets and MACs in ``convention`` (analysis.conventions)."""
+    conventions.convention(convention)
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not (
             tolerance > 0 and math.isfinite(tolerance)):
         raise NetprobeError(f"bad tolerance {tolerance}; use a positive percentage such as 25")
@@ -90,14 +96,14 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
     macs = {}
     for fam in fams:
         for name in registry.resolve(fam):
-            macs[name] = net_counts(name)[1].macs
+            macs[name] = net_counts(name, convention=convention)[1].macs
     rows = []
     for label, b in budgets:
         for fam in fams:
             member = nearest({n: macs[n] for n in registry.resolve(fam)}, b)
-            rows.append(_row(b, fam, member, False, tolerance))
+            rows.append(_row(b, fam, member, False, tolerance, convention))
             if generate and fam in scalable:
-                rows.append(_generated_row(b, fam, label, tolerance))
+                rows.append(_generated_row(b, fam, label, tolerance, convention))
     return rows
 
 
@@ -131,7 +137,8 @@ def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> 
 
 
 def compare(budget, families=None, tolerance: float = 25.0, generate: bool = False, bench: dict | None = None,
-            csv: str | os.PathLike | None = None, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+            csv: str | os.PathLike | None = None, on_row: Callable[[dict], None] | None = None,
+            convention: str = "netprobe") -> list[dict]:
     """Rows comparing families at each budget; ``bench``: options for the bench engine, or None.
 
     With ``csv`` the rows are written there (replacing the file whole, atomically), while
@@ -140,7 +147,7 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     """
     if csv:
         io.check_csv(csv, columns([], timed=bench is not None))
-    rows = matched_rows(budget, families, tolerance, generate)
+    rows = matched_rows(budget, families, tolerance, generate, convention)
     if bench is None:
         if csv:
             _write(csv, rows, timed=False)

@@ -1,23 +1,36 @@
-"""The zoo as rows: one per registered member, analytic costs only (no torch)."""
+"""The zoo as rows: one per registered member, analytic costs (no torch; another convention's count of a
+family whose units carry no analytic facts is made on its built module)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from netprobe import registry
-from netprobe.analysis.cost import net_totals
-from netprobe.counts import Counts
+from netprobe.analysis import conventions
+from netprobe.analysis.cost import analytic_facts, net_layers
+from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
 
 ZOO_COLUMNS = ["model", "family", "resolution", "params", "macs", "acts"]
 
 
-def net_counts(name: str, resolution: int | None = None) -> tuple[int, Counts]:
-    """(resolution, totals) of a registered or generated member."""
+def net_counts(name: str, resolution: int | None = None, convention: str = "netprobe") -> tuple[int, Counts]:
+    """(resolution, totals) of a registered or generated member, MACs in a convention (analysis.conventions)."""
+    conv = conventions.convention(convention)
     net = registry.spec(name)
     res = resolution or net.resolution
-    return res, net_totals(net, res)
+    if conv.name != "netprobe" and not analytic_facts(net):  # counted on its built module (imports torch)
+        from netprobe.analysis.summary import summary
+
+        return res, summary(net, res, convention=conv.name).totals
+    layers = net_layers(net, res)
+    totals = total(layer.counts for layer in layers)
+    if conv.name == "netprobe":
+        return res, totals
+    return res, replace(totals, macs=conventions.count(conventions.merged(layers), conv))
 
 
-def zoo_rows(pattern: str | None = None, family: str | None = None) -> list[dict]:
+def zoo_rows(pattern: str | None = None, family: str | None = None, convention: str = "netprobe") -> list[dict]:
     """Members matching a pattern and/or family, sorted by family then MACs."""
     names = registry.resolve(pattern) if pattern else registry.names()
     if family:
@@ -25,9 +38,10 @@ def zoo_rows(pattern: str | None = None, family: str | None = None) -> list[dict
         if fam not in registry.FAMILIES:
             raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(registry.FAMILIES)}")
         names = [n for n in names if registry.spec(n).family == fam]
+    conventions.convention(convention)
     rows = []
     for name in names:
-        res, c = net_counts(name)
+        res, c = net_counts(name, convention=convention)
         rows.append({"model": name, "family": registry.spec(name).family, "resolution": res,
                      "params": c.params, "macs": c.macs, "acts": c.acts})
     order = {f: i for i, f in enumerate(registry.FAMILIES)}

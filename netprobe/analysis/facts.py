@@ -1,0 +1,285 @@
+"""The facts of ``analysis.conventions`` for any ``nn.Module``, read in the op-level counter's one pass.
+
+``op_facts`` reads an aten op as the dispatcher sees it; ``module_facts`` a module of the
+exact classes ptflops hooks; ``CallFacts`` (a function mode) the Python functions ptflops
+patches. Each returns plain counts; ``analysis.measure`` charges them to the module running.
+"""
+
+from __future__ import annotations
+
+import dis
+import math
+import sys
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from netprobe.analysis.ops import OpCost, _bias_arg, _first, _numel
+
+LINEAR_OPS = ("linear", "mkldnn_linear")
+ADDED_OPS = ("addmm", "_addmm_activation")  # bias + a @ b: a decomposed linear
+MATMUL_ADDED_OPS = ("baddbmm", "addbmm", "addmv")
+FUSED_ATTENTION_OPS = ("_native_multi_head_attention", "_transformer_encoder_layer_fwd")
+# aten norm op -> index of its weight argument (fvcore's norm_flop_counter reads the same one).
+NORM_WEIGHT = {"layer_norm": 2, "group_norm": 2, "instance_norm": 1}
+BATCH_NORM_OPS = ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training")
+# aten ops fvcore prices by their input ('in') or output ('out') elements.
+ELEMENT_OPS = {"adaptive_avg_pool2d": ("op.adaptive_avg_pool2d", "in"),
+               "upsample_nearest2d": ("op.upsample_nearest2d", "out"),
+               "upsample_bilinear2d": ("op.upsample_bilinear2d", "out"),
+               "grid_sampler": ("op.grid_sampler", "out")}
+
+
+def op_facts(name: str, args, kwargs, out, cost: OpCost | None) -> dict[str, int]:
+    """Facts of one aten op; ``cost`` is netprobe's price of it (None for a free op)."""
+    if cost is not None and cost.kind in ("conv", "linear", "matmul", "attention"):
+        if name in FUSED_ATTENTION_OPS:
+            return {"op.fused_attention": cost.macs}
+        if name == "einsum":
+            return {"op.einsum": cost.macs, "op.einsum_fvcore": _fvcore_einsum(args[0], cost.macs)}
+        adds = _added(name, args, kwargs, out)
+        return {f"op.{cost.kind}": cost.macs - adds, f"op.{cost.kind}_bias": adds}
+    if name in BATCH_NORM_OPS:
+        return {"op.batch_norm" if _has_arg(args, kwargs, 1, "weight") else "op.batch_norm_plain": _numel(args[0])}
+    if name in NORM_WEIGHT:
+        return {"op.norm" if _has_arg(args, kwargs, NORM_WEIGHT[name], "weight") else "op.norm_plain": _numel(args[0])}
+    if name in ELEMENT_OPS:
+        fact, side = ELEMENT_OPS[name]
+        return {fact: _numel(args[0] if side == "in" else _first(out))}
+    return {}
+
+
+def _fvcore_einsum(equation: str, macs: int) -> int:
+    """fvcore's einsum count: exact for its two special-cased equations, else numpy's einsum_path
+    FLOP estimate (2 per MAC when an index is summed away), which it parses from a report that
+    prints it to 4 significant digits, halved and floored."""
+    equation = equation.replace(" ", "")
+    letters = list(dict.fromkeys(c for c in equation if c.isalpha()))
+    remapped = equation.translate({ord(c): 97 + i for i, c in enumerate(letters)})
+    if remapped in ("abc,abd->acd", "abc,adc->adb"):
+        return macs
+    inputs, arrow, output = equation.partition("->")
+    if not arrow:  # implicit output: the letters that appear once
+        output = "".join(c for c in letters if inputs.count(c) == 1)
+    summed = any(c not in output for c in inputs if c.isalpha())
+    return int(float(f"{macs * (2 if summed else 1):.3e}") // 2)
+
+
+def _has_arg(args, kwargs, i: int, key: str) -> bool:
+    return (args[i] if len(args) > i else kwargs.get(key)) is not None
+
+
+def _added(name: str, args, kwargs, out) -> int:
+    """Bias adds inside a priced op: one per output element where a bias or added term is given."""
+    out = _first(out)
+    if name in ADDED_OPS or name in MATMUL_ADDED_OPS:
+        return _numel(out)
+    if name == "torchvision::deform_conv2d":
+        return _numel(out) if isinstance(args[4], nn.Parameter) else 0
+    if name.startswith(("conv", "_conv", "convolution", "cudnn_conv", "mkldnn_conv", "slow_conv", "thnn_conv",
+                        "miopen_conv", "_nnpack", "_slow_conv")) or name in LINEAR_OPS:
+        return _numel(out) if _bias_arg(args, kwargs, 2) is not None else 0
+    return 0
+
+
+# ptflops' module hooks, by exact class (its MODULES_MAPPING).
+PT_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+PT_CONV_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+PT_ACTIVATIONS = (nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6, nn.GELU)
+PT_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
+            nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
+            nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
+PT_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d,
+            nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm)
+PT_OTHERS = (nn.Linear, nn.Upsample, nn.MultiheadAttention, nn.RNN, nn.GRU, nn.LSTM, nn.RNNCell, nn.LSTMCell,
+             nn.GRUCell)
+PT_HOOKED = frozenset(PT_CONVS + PT_CONV_TRANSPOSED + PT_ACTIVATIONS + PT_POOLS + PT_NORMS + PT_OTHERS)
+
+
+def _is_timm_attention(t: type) -> bool:
+    """ptflops hooks ``timm.models.vision_transformer.Attention`` when timm is installed (a model of
+    that class has imported timm, so it is found without importing timm here)."""
+    module = sys.modules.get("timm.models.vision_transformer")
+    return t.__name__ == "Attention" and module is not None and getattr(module, "Attention", None) is t
+
+
+def pt_hooked(m: nn.Module) -> bool:
+    """Whether ptflops hooks this module (and so does not sum what its children count)."""
+    t = type(m)
+    return t in PT_HOOKED or _is_timm_attention(t)
+
+
+def pt_paths(model: nn.Module) -> dict[int, int]:
+    """How many times ptflops sums each hooked module: once per path to it from the root through
+    ``children()`` (a module shared by two parents counts for each), never below a hooked one."""
+    paths: dict[int, int] = {}
+
+    def walk(m: nn.Module) -> None:
+        if pt_hooked(m):
+            paths[id(m)] = paths.get(id(m), 0) + 1
+            return
+        for child in m.children():
+            walk(child)
+
+    walk(model)
+    return paths
+
+
+def module_facts(m: nn.Module, inputs, out) -> dict[str, int]:
+    """What ptflops' hook on a module of one of its exact classes adds, as facts."""
+    t, x, y = type(m), inputs[0] if inputs else None, _first(out)
+    if t in PT_CONVS or t in PT_CONV_TRANSPOSED:
+        positions = x.shape[0] * math.prod((x if t in PT_CONV_TRANSPOSED else y).shape[2:])
+        weights = math.prod(m.kernel_size) * m.in_channels * (m.out_channels // m.groups) * positions
+        return {"module.conv": weights, "module.conv_bias": _numel(y) if m.bias is not None else 0}
+    if t is nn.Linear:
+        rows = math.prod(x.shape[:-1])
+        return {"module.linear": rows * x.shape[-1] * y.shape[-1],
+                "module.linear_bias": rows * y.shape[-1] if m.bias is not None else 0}
+    if t in PT_NORMS:
+        return {"module.norm": _numel(x) * (2 if getattr(m, "affine", False) else 1)}
+    if t in PT_ACTIVATIONS:
+        return {"module.activation": _numel(y)}
+    if t in PT_POOLS:
+        return {"module.pooling": _numel(x)}
+    if t is nn.Upsample:
+        return {"module.upsample": _numel(y)}
+    if t is nn.MultiheadAttention:
+        return {"module.attention": _pt_mha(m, *inputs[:3])}
+    if _is_timm_attention(t):
+        b, n, _ = x.shape
+        heads, dim = m.num_heads, m.head_dim
+        return {"module.timm_attention": b * heads * (n * dim + n * n * dim + n * n + n * n * dim)}
+    return {}
+
+
+# Facts of nn.MultiheadAttention's own ops that its fused inference kernel replaces.
+MHA_FUSED = ("op.linear", "op.linear_bias", "op.attention", "op.matmul", "op.matmul_bias")
+
+
+def fused_mha(m: nn.Module, args) -> bool:
+    """Whether nn.MultiheadAttention would take its fused inference path on a CPU or CUDA device.
+
+    netprobe counts on ``meta``, where it never does; the real tools run where it does, and
+    see one ``_native_multi_head_attention`` op. The conditions are those of torch's
+    ``MultiheadAttention.forward`` (eval, batched self-attention, batch_first, even heads...).
+    """
+    if type(m) is not nn.MultiheadAttention or len(args) < 3:
+        return False
+    q, k, v = args[:3]
+    return (not m.training and q.dim() == 3 and q is k is v and m.batch_first and m.num_heads % 2 == 0
+            and m.in_proj_weight is not None and m._qkv_same_embed_dim and m.bias_k is None
+            and m.bias_v is None and not m.add_zero_attn and torch.backends.mha.get_fastpath_enabled())
+
+
+def _pt_mha(m: nn.MultiheadAttention, q, k, v) -> int:
+    """ptflops' formula for nn.MultiheadAttention: scaling, projections, heads, out-projection."""
+    first = getattr(m, "batch_first", False)
+    batch, at = (q.shape[0], 1) if first else (q.shape[1], 0)
+    lq, lk, lv = q.shape[at], k.shape[at], v.shape[at]
+    e, ek, ev = q.shape[2], k.shape[2], v.shape[2]
+    flops = lq * e + lq * e * e + lk * ek * ek + lv * ev * ev
+    if m.in_proj_bias is not None:
+        flops += (lq + lk + lv) * e
+    flops += m.num_heads * (lq * lk * (e // m.num_heads) + lq * lk + lq * lk * (ev // m.num_heads))
+    return batch * (flops + lq * ev * (ev + 1))
+
+
+def _input(args, kwargs):
+    return args[0] if args else kwargs.get("input")
+
+
+def _elements(args, kwargs) -> int:
+    return _numel(_input(args, kwargs))
+
+
+def _interpolated(args, kwargs) -> int:
+    """ptflops' formula for F.interpolate: from the size asked for, else input elements x scale."""
+    x = _input(args, kwargs)
+    size = kwargs.get("size", args[1] if len(args) > 1 else None)
+    if size is not None:
+        spatial = math.prod(size) if isinstance(size, (tuple, list)) else size ** (x.dim() - 2)
+        return int(spatial * math.prod(x.shape[:2]))
+    scale = kwargs.get("scale_factor", args[2] if len(args) > 2 else None)
+    if isinstance(scale, (tuple, list)) and len(scale) == x.dim() - 2:
+        return _numel(x) * int(math.prod(scale))
+    return int(_numel(x) * scale ** (x.dim() - 2))
+
+
+def _product(args, kwargs) -> dict[str, int]:
+    a, b = args[0], args[1]
+    return {"call.matmul": _numel(a) * b.shape[-1]}
+
+
+def _added_product(args, kwargs) -> dict[str, int]:
+    c, a, b = args[0], args[1], args[2]
+    return {"call.matmul": _numel(a) * b.shape[-1], "call.matmul_bias": _numel(c) if kwargs.get("beta", 1) else 0}
+
+
+def _broadcast(args, kwargs) -> dict[str, int]:
+    """ptflops' count for add/mul: elements of the broadcast shape (one operand may be a number)."""
+    shapes = [tuple(a.shape) for a in args[:2] if isinstance(a, torch.Tensor)]
+    if len(shapes) < 2:
+        return {"call.elementwise": math.prod(shapes[0]) if shapes else 1}
+    n = max(len(s) for s in shapes)
+    padded = [(1,) * (n - len(s)) + s for s in shapes]
+    return {"call.elementwise": math.prod(max(d) for d in zip(*padded))}
+
+
+def _act(args, kwargs):
+    return {"call.activation": _elements(args, kwargs)}
+
+
+def _pool(args, kwargs):
+    return {"call.pooling": _elements(args, kwargs)}
+
+
+# The functions ptflops patches while it runs (its FUNCTIONAL_MAPPING and TENSOR_OPS_MAPPING;
+# F.linear it leaves alone). Tensor methods are in METHODS: see CallFacts.
+CALLS = {
+    **dict.fromkeys((F.relu, F.prelu, F.elu, F.relu6, F.gelu, F.silu), _act),
+    **dict.fromkeys((F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.max_pool1d, F.max_pool2d, F.max_pool3d,
+                     F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
+                     F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d), _pool),
+    F.softmax: lambda args, kwargs: {"call.softmax": _elements(args, kwargs)},
+    F.interpolate: lambda args, kwargs: {"call.upsample": _interpolated(args, kwargs)},
+    F.upsample: lambda args, kwargs: {"call.upsample": _interpolated(args, kwargs)},
+    **dict.fromkeys((torch.matmul, torch.mm, torch.bmm), _product),
+    **dict.fromkeys((torch.addmm, torch.baddbmm), _added_product),
+    **dict.fromkeys((torch.add, torch.mul), _broadcast),
+}
+METHODS = {
+    **dict.fromkeys((torch.Tensor.matmul, torch.Tensor.mm, torch.Tensor.bmm), _product),
+    torch.Tensor.addmm: _added_product,
+    **dict.fromkeys((torch.Tensor.add, torch.Tensor.mul), _broadcast),
+}
+
+
+class CallFacts(TorchFunctionMode):
+    """Records the calls ptflops would count, charged to ``charge(facts)`` (the innermost module).
+
+    ``a + b`` reaches a function mode as ``Tensor.add``, ``a @ b`` as ``Tensor.matmul``; ptflops
+    patches the methods, not the operators, so the calling instruction tells them apart.
+    """
+
+    def __init__(self, charge):
+        super().__init__()
+        self.charge = charge
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        rule = CALLS.get(func)
+        if rule is None and func in METHODS and not _operator_call():
+            rule = METHODS[func]
+        if rule is not None:
+            self.charge(rule(args, kwargs))
+        return func(*args, **kwargs)
+
+
+def _operator_call() -> bool:
+    """Whether the Python code that reached the mode wrote an operator (``a + b``), not a call."""
+    frame = sys._getframe(2)  # 0: here, 1: __torch_function__, 2: the code that made the call
+    op = dis.opname[frame.f_code.co_code[frame.f_lasti]]
+    return op.startswith(("BINARY_", "INPLACE_"))
