@@ -115,6 +115,47 @@ def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
 def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
     """Leaf layers of the ResNet variants' units, in the order the built module runs them."""
     p = f"{name}."
+    one = (1, 1)
+    if isinstance(unit, BNAct):
+        out = [_free(p + "bn", stage, "bn", (c, *hw), 2 * unit.w)]
+        if unit.act:
+            out.append(_free(p + "act", stage, "act", (c, *hw), act=unit.act))
+        return out, c, hw
+    if isinstance(unit, AvgDown):
+        out = []
+        if unit.stride > 1:  # 2x2 windows in ceil mode: a ragged edge still gets a window
+            hw = tuple(-(-x // unit.stride) for x in hw)
+            out.append(_free(p + "pool", stage, "avgpool", (c, *hw)))
+        more, c, hw = unit_layers(name, stage, ConvBN(unit.w_in, unit.w_out), c, hw)
+        return out + more, c, hw
+    if isinstance(unit, SelectiveKernel):
+        out = []
+        w_path = unit.w_in // unit.paths if unit.split_input else unit.w_in
+        groups = min(unit.w_out, unit.groups)
+        for i, d in enumerate(unit.path_dilations):
+            path = ConvBN(w_path, unit.w_out, 3, unit.stride, groups, act="relu", dilation=d)
+            more, _, out_hw = unit_layers(f"{p}paths.{i}", stage, path, w_path, hw)
+            out += more
+        fc1, _ = _conv(p + "attn.fc_reduce", stage, unit.w_out, unit.w_attn, 1, 1, 1, one)
+        fc2, _ = _conv(p + "attn.fc_select", stage, unit.w_attn, unit.w_out * unit.paths, 1, 1, 1, one)
+        out += [fc1, _free(p + "attn.bn", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
+                _free(p + "attn.act", stage, "act", fc1.out_shape, act="relu"),
+                fc2, _free(p + "attn.softmax", stage, "act", (unit.paths, unit.w_out, 1, 1), act="softmax")]
+        return out, unit.w_out, out_hw
+    if isinstance(unit, SplitAttn):
+        w_mid = unit.w * unit.radix
+        conv, hw = _conv(p + "conv", stage, unit.w, w_mid, unit.kernel, unit.stride, unit.groups * unit.radix, hw,
+                         dilation=unit.dilation)
+        fc1, _ = _conv(p + "fc1", stage, unit.w, unit.w_attn, 1, 1, unit.groups, one, bias=True)
+        fc2, _ = _conv(p + "fc2", stage, unit.w_attn, w_mid, 1, 1, unit.groups, one, bias=True)
+        out = [conv, _free(p + "bn0", stage, "bn", conv.out_shape, 2 * w_mid),
+               _free(p + "act0", stage, "act", conv.out_shape, act="relu"),
+               fc1, _free(p + "bn1", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
+               _free(p + "act1", stage, "act", fc1.out_shape, act="relu"),
+               fc2, _free(p + "rsoftmax", stage, "act", (unit.radix, unit.groups, unit.w // unit.groups), act="softmax")]
+        return out, unit.w, hw
+    if isinstance(unit, CBAM):
+        return _cbam_layers(p, stage, unit, hw), c, hw
     raise TypeError(f"no cost formula for {unit!r}")
 
 

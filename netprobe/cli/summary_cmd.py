@@ -65,7 +65,7 @@ def summary_command(
 
         io.check_csv(csv, ROWS)
     s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
-                convention=convention, facts=counter == "all")
+                convention=convention, facts=counter == "all" or verify)
     for note in s.notes:
         from netprobe.cli.render import console
 
