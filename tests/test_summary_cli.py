@@ -133,7 +133,7 @@ def test_convention_changes_the_macs_column_and_nothing_else():
     assert (d["convention"], d["macs"], d["macs_unit"]) == ("fvcore", 401596672, "MACs (fvcore calls them flops)")
     assert (d["params"], d["acts"]) == (base["params"], base["acts"])
     assert sum(s["macs"] for s in d["stages"]) == d["macs"]
-    table = run("efficientnet_b0", "--convention", "torch", "-d", "1").output
+    table = run("efficientnet_b0", "--convention", "torch", "--depth", "1").output
     assert "torch FLOPs" in table and "FlopCounterMode" in table
 
 
