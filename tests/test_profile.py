@@ -141,3 +141,12 @@ def test_cuda_stages_are_timed_with_events():
     assert [u.name for u in p.units] == [st.name for st in summary("regnetx_002", 64, 8).stages]
     assert p.stage_sum_ms == pytest.approx(p.median_ms, rel=0.10)
     assert p.peak_mem_bytes > 0 and p.roof.dtype == "fp16" and p.context["cuda_version"]
+
+
+def test_input_size_and_output_stride_reach_the_profiled_model():
+    p = profile("resnet18", output_stride=8, resolution=64, **FAST)
+    s = summary("resnet18", 64, output_stride=8)
+    assert p.model == s.model == "resnet18_os8"
+    assert [u.name for u in p.units] == [st.name for st in s.stages]
+    wide = profile("regnetx_002", input_size="3x32x64", **FAST)
+    assert wide.resolution == 32 and wide.units

@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Csv, Device, Dtype, InputSize, Json, MinTime, Resolution, Threads, Warmup
+from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, OutputStride, Resolution, Threads,
+                                  Warmup)
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
@@ -23,6 +24,7 @@ def profile_model(
     batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size.")] = "1",
     resolution: Resolution = None,
     input_size: InputSize = None,
+    output_stride: OutputStride = None,
     dtype: Dtype = "fp32",
     mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
     depth: Annotated[str, typer.Option("--depth", help="1: one row per stage; 2: per block.")] = "1",
@@ -49,6 +51,7 @@ def profile_model(
 
     with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2):
         result = profile(model, device=device, batch=batch, resolution=resolution, input_size=input_size,
+                         output_stride=output_stride,
                          dtype=dtype, mode=mode,
                          depth=depth, threads=threads, warmup=warmup, min_time=min_time,
                          remeasure_roof=remeasure_roof)

@@ -14,6 +14,7 @@ import copy
 import statistics
 from dataclasses import dataclass
 
+from netprobe import loaders
 from netprobe.errors import NetprobeError
 from netprobe.timing import boundaries, engine
 from netprobe.timing.bench import DEFAULT_MIN_TIME, positive
@@ -146,8 +147,8 @@ def parse_depth(depth) -> int:
     return int(text)
 
 
-def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, dtype="fp32", mode="infer", depth=1,
-            threads=None, warmup=None, min_time=None, remeasure_roof=False) -> Profile:
+def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, output_stride=None, dtype="fp32",
+            mode="infer", depth=1, threads=None, warmup=None, min_time=None, remeasure_roof=False) -> Profile:
     """Profile any model ``summary`` accepts; NetprobeError for bad input, before anything is built.
 
     The roofline comes from the cache unless ``remeasure_roof`` (or nothing is cached for this context).
@@ -162,8 +163,11 @@ def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, d
     threads = positive("threads", threads, hint="; use e.g. 4")
     warm = engine.parse_warmup(warmup)
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
-    from netprobe.analysis.summary import summary
+    from netprobe.analysis.summary import dilated, summary
 
+    if output_stride is not None:  # a dilated zoo member: its spec, for the summary and the module alike
+        model = dilated(loaders.load(model) if isinstance(model, str) else loaders.Source("model", None, net=model),
+                        positive("output-stride", output_stride, hint="; use 8 or 16")).net
     s = summary(model, resolution, batch, dtype, input_size=input_size)
     net, module = _module(model, dev, train=modes[0] == "train")
     with _configured(dev, threads):
