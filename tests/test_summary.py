@@ -150,6 +150,13 @@ def test_non_square_and_1d_convs_count_their_whole_window():
     assert layers["2"].counts == Counts(params=16 * 8 * 3 + 16, macs=(8 * 3 + 1) * 16 * 256, acts=16 * 256)
 
 
+def test_a_block_row_says_what_its_layers_do():
+    kinds = {r.name: r.kind for r in summary("regnety_004", 64).rows(2)}
+    assert kinds["s2.b2"] == "conv1x1 + gconv3x3 g=13 + SE + ..."  # cut at a kind, to fit 80 columns
+    assert summary("densenet121", 64).rows(2)[4].kind.startswith("conv1x1 + conv3x3")
+    assert summary("resnet18", 64).rows(2)[2].kind == "conv3x3 x2"
+
+
 def test_depth_groups_blocks_and_stages():
     s = summary("resnet18", 64)
     assert [r.name for r in s.rows(1)] == ["stem", "s1", "s2", "s3", "s4", "head"]

@@ -366,13 +366,41 @@ def _group_name(name: str, depth: int, container: str) -> str:
     return ".".join(name.split(".")[:depth])
 
 
+UNIT_PREFIXES = ("SE", "sk", "split-attn", "CBAM")  # layers of one attention unit read as the unit
+GROUP_LABEL_CHARS = 30  # a block's label stays this short, so that the kind column fits an 80-column table
+
+
+def _group_kind(rows: list[Row]) -> str:
+    """What a block does, from the kinds of its layers that compute or join: 'conv1x1 + gconv3x3 g=16 /2 +
+    SE + conv1x1', 'conv1x1 + conv3x3 + concat (dense, k=32)'; 'N layers' when none does."""
+    runs: list[list] = []  # [kind, times in a row]
+    for r in rows:
+        if not (r.counts.macs or r.kind.startswith("concat")):
+            continue
+        kind = next((u for u in UNIT_PREFIXES if r.kind.startswith(u + " ")), r.kind)
+        kind = kind.replace(" (pointwise)", "").replace(" (depthwise)", "")  # dwconv and 1x1 say it already
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += kind not in UNIT_PREFIXES  # a unit's own layers are one unit
+        else:
+            runs.append([kind, 1])
+    if not runs:
+        return f"{len(rows)} layers"
+    kinds = [f"{kind} x{n}" if n > 1 else kind for kind, n in runs]
+    label = kinds[0]
+    for kind in kinds[1:]:
+        if len(label) + len(kind) + 3 > GROUP_LABEL_CHARS:
+            return label + " + ..."
+        label += " + " + kind
+    return label
+
+
 def _group(rows: list[Row], name: str) -> Row:
     if len(rows) == 1:
         return rows[0]
     w_in = next((r.w_in for r in rows if r.w_out), 0)
     w_out = next((r.w_out for r in reversed(rows) if r.w_out), 0)
     shape = next((r.output_shape for r in reversed(rows) if r.output_shape), ())
-    return Row(name, rows[0].stage, f"{len(rows)} layers", w_in, w_out, shape,
+    return Row(name, rows[0].stage, _group_kind(rows), w_in, w_out, shape,
                total(r.counts for r in rows), sum(r.output_bytes for r in rows))
 
 
