@@ -135,7 +135,7 @@ def _sdpa(args, kwargs, out) -> OpCost:
 
 def _native_mha(args, kwargs, out) -> OpCost:
     """``nn.MultiheadAttention``'s fused eval path: in-projections, attention, out-projection."""
-    q, k, v, e = args[0], args[1], args[2], args[3]
+    q, k, e = args[0], args[1], args[3]  # value has the shape of key
     batch, lq, lk = q.shape[0], q.shape[-2], k.shape[-2]
     proj = batch * (lq + 2 * lk) * e * (e + 1) + batch * lq * e * (e + 1)  # weights and bias adds
     attention = 2 * batch * lq * lk * e  # scores and values, all heads together
