@@ -25,12 +25,14 @@ def conv_out(h: int, kernel: int, stride: int, padding: int, dilation: int = 1) 
 
 # What other counters see in the modules ``build`` makes (analysis.conventions): nn.ReLU is
 # hooked by ptflops and calls F.relu, which ptflops patches too; nn.ReLU6 is hooked but calls
-# F.hardtanh; nn.SiLU is not hooked but calls F.silu; nn.Sigmoid calls torch.sigmoid (neither).
+# F.hardtanh; nn.SiLU is not hooked but calls F.silu; nn.Sigmoid calls torch.sigmoid (neither);
+# nn.Softmax is not hooked but calls F.softmax.
 ACTIVATION_FACTS = {
     "relu":    ("module.activation", "call.activation"),
     "relu6":   ("module.activation",),
     "silu":    ("call.activation",),
     "sigmoid": (),
+    "softmax": ("call.softmax",),
 }
 
 
@@ -62,6 +64,19 @@ def _act(name, stage, shape, kind) -> Layer:
 def _bn(name, stage, shape, w) -> Layer:
     """nn.BatchNorm2d (affine): its op reads every element, and so does ptflops' hook, twice."""
     return _free(name, stage, "bn", shape, 2 * w, facts={"op.batch_norm": _numel(shape), "module.norm": 2 * _numel(shape)})
+
+
+def _avgpool(name, stage, shape, read: int) -> Layer:
+    """nn.AvgPool2d: ptflops hooks it and patches the F.avg_pool2d it calls; fvcore has no handle for it."""
+    return _free(name, stage, "avgpool", shape, facts=dict.fromkeys(("module.pooling", "call.pooling"), read))
+
+
+def _linear(name, stage, w_in, w_out, params=True, note="") -> Layer:
+    """nn.Linear with bias; ``params`` False for a second call of a shared one (its params count once)."""
+    n = w_in * w_out + w_out
+    facts = {"op.linear": n - w_out, "module.linear": n - w_out, "op.linear_bias": w_out, "module.linear_bias": w_out}
+    return Layer(name, stage, "linear", (w_out,), Counts(n if params else 0, n, w_out), w_in=w_in, note=note,
+                 facts=pack(facts))
 
 
 def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
@@ -99,11 +114,7 @@ def unit_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int]):
     if isinstance(unit, Dropout):
         return [_free(name, stage, "dropout", (c,))], c, hw
     if isinstance(unit, Linear):
-        n = unit.w_in * unit.w_out + unit.w_out
-        facts = {"op.linear": n - unit.w_out, "module.linear": n - unit.w_out,
-                 "op.linear_bias": unit.w_out, "module.linear_bias": unit.w_out}
-        return [Layer(name, stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_in,
-                      facts=pack(facts))], unit.w_out, hw
+        return [_linear(name, stage, unit.w_in, unit.w_out)], unit.w_out, hw
     if isinstance(unit, MOBILE_UNITS):
         return mobile_unit_layers(name, stage, unit, c, hw)
     return variant_layers(name, stage, unit, c, hw)
@@ -117,15 +128,16 @@ def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int
     p = f"{name}."
     one = (1, 1)
     if isinstance(unit, BNAct):
-        out = [_free(p + "bn", stage, "bn", (c, *hw), 2 * unit.w)]
+        out = [_bn(p + "bn", stage, (c, *hw), unit.w)]
         if unit.act:
-            out.append(_free(p + "act", stage, "act", (c, *hw), act=unit.act))
+            out.append(_act(p + "act", stage, (c, *hw), unit.act))
         return out, c, hw
     if isinstance(unit, AvgDown):
         out = []
         if unit.stride > 1:  # 2x2 windows in ceil mode: a ragged edge still gets a window
+            read = c * _numel(hw)
             hw = tuple(-(-x // unit.stride) for x in hw)
-            out.append(_free(p + "pool", stage, "avgpool", (c, *hw)))
+            out.append(_avgpool(p + "pool", stage, (c, *hw), read))
         more, c, hw = unit_layers(name, stage, ConvBN(unit.w_in, unit.w_out), c, hw)
         return out + more, c, hw
     if isinstance(unit, SelectiveKernel):
@@ -138,9 +150,9 @@ def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int
             out += more
         fc1, _ = _conv(p + "attn.fc_reduce", stage, unit.w_out, unit.w_attn, 1, 1, 1, one)
         fc2, _ = _conv(p + "attn.fc_select", stage, unit.w_attn, unit.w_out * unit.paths, 1, 1, 1, one)
-        out += [fc1, _free(p + "attn.bn", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
-                _free(p + "attn.act", stage, "act", fc1.out_shape, act="relu"),
-                fc2, _free(p + "attn.softmax", stage, "act", (unit.paths, unit.w_out, 1, 1), act="softmax")]
+        out += [fc1, _bn(p + "attn.bn", stage, fc1.out_shape, unit.w_attn),
+                _act(p + "attn.act", stage, fc1.out_shape, "relu"),
+                fc2, _act(p + "attn.softmax", stage, (unit.paths, unit.w_out, 1, 1), "softmax")]
         return out, unit.w_out, out_hw
     if isinstance(unit, SplitAttn):
         w_mid = unit.w * unit.radix
@@ -148,11 +160,9 @@ def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int
                          dilation=unit.dilation)
         fc1, _ = _conv(p + "fc1", stage, unit.w, unit.w_attn, 1, 1, unit.groups, one, bias=True)
         fc2, _ = _conv(p + "fc2", stage, unit.w_attn, w_mid, 1, 1, unit.groups, one, bias=True)
-        out = [conv, _free(p + "bn0", stage, "bn", conv.out_shape, 2 * w_mid),
-               _free(p + "act0", stage, "act", conv.out_shape, act="relu"),
-               fc1, _free(p + "bn1", stage, "bn", fc1.out_shape, 2 * unit.w_attn),
-               _free(p + "act1", stage, "act", fc1.out_shape, act="relu"),
-               fc2, _free(p + "rsoftmax", stage, "act", (unit.radix, unit.groups, unit.w // unit.groups), act="softmax")]
+        out = [conv, _bn(p + "bn0", stage, conv.out_shape, w_mid), _act(p + "act0", stage, conv.out_shape, "relu"),
+               fc1, _bn(p + "bn1", stage, fc1.out_shape, unit.w_attn), _act(p + "act1", stage, fc1.out_shape, "relu"),
+               fc2, _act(p + "rsoftmax", stage, (unit.radix, unit.groups, unit.w // unit.groups), "softmax")]
         return out, unit.w, hw
     if isinstance(unit, CBAM):
         return _cbam_layers(p, stage, unit, hw), c, hw
@@ -162,21 +172,21 @@ def variant_layers(name: str, stage: str, unit: Unit, c: int, hw: tuple[int, int
 def _cbam_layers(p: str, stage: str, unit: CBAM, hw: tuple[int, int]) -> list[Layer]:
     """CBAM: the shared MLP runs on the average- and on the max-pooled vector (its params count once)."""
     w, mid = unit.w, unit.w_mid
+    read = w * _numel(hw)  # ptflops hooks both adaptive pools and patches their functionals; fvcore: the avg one
     out = []
-    for pool, params in (("avg", 1), ("max", 0)):
+    for pool, params in (("avg", True), ("max", False)):
         if pool == "avg":
-            out.append(_free(p + "channel.avg", stage, "avgpool", (w, 1, 1)))
+            facts = dict.fromkeys(("op.adaptive_avg_pool2d", "module.pooling", "call.pooling"), read)
+            out.append(_free(p + "channel.avg", stage, "avgpool", (w, 1, 1), facts=facts))
         else:  # a global max pool: a max-pool layer, so its outputs are activations
-            out.append(Layer(p + "channel.max", stage, "maxpool", (w, 1, 1), Counts(acts=w)))
-        for fc, w_in, w_out in (("fc1", w, mid), ("fc2", mid, w)):
-            n = w_in * w_out + w_out
-            out.append(Layer(f"{p}channel.{fc}", stage, "linear", (w_out,), Counts(n * params, n, w_out), w_in=w_in))
-            if fc == "fc1":
-                out.append(_free(p + "channel.act", stage, "act", (mid,), act="relu"))
-    out.append(_free(p + "channel.gate", stage, "act", (w,), act="sigmoid"))
+            facts = pack(dict.fromkeys(("module.pooling", "call.pooling"), read))
+            out.append(Layer(p + "channel.max", stage, "maxpool", (w, 1, 1), Counts(acts=w), facts=facts))
+        out += [_linear(p + "channel.fc1", stage, w, mid, params), _act(p + "channel.act", stage, (mid,), "relu"),
+                _linear(p + "channel.fc2", stage, mid, w, params)]
+    out.append(_act(p + "channel.gate", stage, (w,), "sigmoid"))
     conv, _ = _conv(p + "spatial.conv", stage, 2, 1, unit.kernel, 1, 1, hw)
-    out += [conv, _free(p + "spatial.bn", stage, "bn", conv.out_shape, 2),
-            _free(p + "spatial.gate", stage, "act", conv.out_shape, act="sigmoid")]
+    out += [conv, _bn(p + "spatial.bn", stage, conv.out_shape, 1),
+            _act(p + "spatial.gate", stage, conv.out_shape, "sigmoid")]
     return out
 
 
@@ -201,22 +211,21 @@ def mobile_unit_layers(name: str, stage: str, unit, c: int, hw: tuple[int, int])
                          bias=unit.bias, dilation=unit.dilation, pad=unit.pad)
         return [conv], unit.w_out, hw
     if isinstance(unit, BN):
-        return [_free(name, stage, "bn", (unit.w, *hw), 2 * unit.w)], c, hw
+        return [_bn(name, stage, (unit.w, *hw), unit.w)], c, hw
     if isinstance(unit, AvgPool):
+        read = c * _numel(hw)
         hw = tuple(conv_out(x, unit.kernel, unit.stride, unit.padding) for x in hw)
-        return [_free(name, stage, "avgpool", (c, *hw))], c, hw
+        return [_avgpool(name, stage, (c, *hw), read)], c, hw
     if isinstance(unit, ShuffleConvBN):
         out, c, hw = unit_layers(name, stage, ConvBN(unit.w_in, unit.w_out, 1, groups=unit.groups, act=unit.act), c, hw)
         return [replace(out[0], note="+ shuffle"), *out[1:]], c, hw
     if isinstance(unit, CondensedConv):
         shape = (unit.w_in, *hw)
-        out = [_free(p + "norm", stage, "bn", shape, 2 * unit.w_in), _free(p + "relu", stage, "act", shape, act="relu")]
+        out = [_bn(p + "norm", stage, shape, unit.w_in), _act(p + "relu", stage, shape, "relu")]
         conv, hw = _conv(p + "conv", stage, unit.w_in, unit.w_out, 1, 1, unit.groups, hw)
         return [*out, replace(conv, note="(condensed) + shuffle")], unit.w_out, hw
     assert isinstance(unit, CondensedLinear), unit  # MOBILE_UNITS lists no other
-    n = unit.w_keep * unit.w_out + unit.w_out
-    fc = Layer(p + "fc", stage, "linear", (unit.w_out,), Counts(n, n, unit.w_out), w_in=unit.w_keep, note="(condensed)")
-    return [fc], unit.w_out, hw
+    return [_linear(p + "fc", stage, unit.w_keep, unit.w_out, note="(condensed)")], unit.w_out, hw
 
 
 def concat_layers(prefix: str, stage: str, block: Concat, c: int, hw: tuple[int, int]):
@@ -235,7 +244,7 @@ def concat_layers(prefix: str, stage: str, block: Concat, c: int, hw: tuple[int,
     note = f"(dense, k={c - c_branch})" if grows else f"+ shuffle g={block.shuffle}" if block.shuffle else ""
     layers.append(Layer(f"{prefix}.cat", stage, "concat", (c, *hw), Counts(), note=note))
     if block.post_act:
-        layers.append(_free(f"{prefix}.out_act", stage, "act", (c, *hw), act=block.post_act))
+        layers.append(_act(f"{prefix}.out_act", stage, (c, *hw), block.post_act))
     return layers, c, hw
 
 
@@ -264,9 +273,11 @@ def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> lis
     return layers
 
 
-# Units whose layers carry every convention's facts (analysis.conventions) when counted from the spec;
-# a net with others (the ResNet variants', the mobile families') is counted on its built module for them.
-FACT_UNITS = (ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear)
+# Units whose layers carry every convention's facts (analysis.conventions) when counted from the spec:
+# each formula above sets them beside the layer it describes (tests/test_zoo.py checks them against
+# the facts measured on the built module). A net with any other unit is counted on its built module.
+FACT_UNITS = (ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear, BNAct, AvgDown, SelectiveKernel, SplitAttn, CBAM,
+              *MOBILE_UNITS)
 
 
 def analytic_facts(net: Net) -> bool:
@@ -274,9 +285,10 @@ def analytic_facts(net: Net) -> bool:
     units = [u for _, u in net.stem + net.head]
     for stage in net.stages:
         for block in stage.blocks:
-            if isinstance(block, Concat) or block.pre:
-                return False
-            units += [u for _, u in block.units] + ([block.proj] if block.proj is not None else [])
+            if isinstance(block, Concat):
+                units += [u for _, branch in block.branches for _, u in branch]
+                continue
+            units += [u for _, u in block.pre + block.units] + ([block.proj] if block.proj is not None else [])
     return all(type(u) in FACT_UNITS for u in units)
 
 
