@@ -32,7 +32,6 @@ class Source:
     net: Net | None = None
     factory: Callable | None = None
     instance: bool = False  # the factory hands back a module the caller owns: never moved or changed
-    size: tuple[int, int, int] | None = None  # (C, H, W) the model is designed for, where the source says
 
 
 def load(model: str) -> Source:
@@ -89,8 +88,6 @@ def instantiate_for_counting(source: Source):
 def default_input_size(source: Source, model) -> tuple[int, int, int] | None:
     """(C, H, W) the model was designed for: timm's pretrained config, torchvision's image size or
     its default weights' crop; None when it does not say."""
-    if source.size:
-        return source.size
     hub = source.name.partition(":")[0] if source.factory is not None else ""
     if hub == "timm":
         size = (getattr(model, "pretrained_cfg", None) or {}).get("input_size")

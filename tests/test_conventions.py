@@ -11,7 +11,7 @@ from netprobe.errors import NetprobeError
 
 NAMES = registry.names()
 # Members whose layers carry every convention's facts from the spec (tests/test_zoo.py checks them
-# against the facts measured on the built module); a net with other units is counted on its built module.
+# against the facts measured on the built module); a unit without them would make its conventions wrong.
 ANALYTIC = [n for n in NAMES if analytic_facts(registry.spec(n))]
 # One small member of each family beyond the core ones, checked against the real tools.
 FAMILIES = ["seresnet18", "skresnet18", "resnest14d", "cbam_resnet18", "wrn_16_8", "mobilenetv2_050",
@@ -31,7 +31,7 @@ def test_every_member_has_analytic_facts():
 
 @pytest.mark.parametrize("name", ANALYTIC)
 def test_every_convention_is_its_facts_and_netprobes_is_todays_macs(name):
-    s = summary(name, facts=True)
+    s = summary(name)
     for layer in s.layers:
         assert conventions.count(layer.facts, CONVENTIONS["netprobe"]) == layer.counts.macs, layer.name
         assert all(fact in FACTS and n > 0 for fact, n in layer.facts), layer.name
@@ -68,7 +68,7 @@ def test_unknown_convention_is_one_line_listing_the_known_ones(bad):
 def _exact(model):
     from netprobe.analysis.peers import verify
 
-    s = summary(model, facts=True)
+    s = summary(model)
     checks = verify(model, s)
     assert [(c.convention, c.error) for c in checks] == [(t, "") for t in ("fvcore", "ptflops", "torch")]
     assert [c.measured for c in checks] == [c.derived for c in checks], model

@@ -32,7 +32,7 @@ def run(*args):
 @pytest.mark.parametrize("dtype", sorted(DTYPE_BYTES))
 def test_zoo_members_are_all_trainable_and_sizes_follow_the_dtype(name, dtype):
     s = netprobe.summary(name, dtype=dtype)
-    fp = footprint(s, name)
+    fp = footprint(s)
     assert (fp.trainable, fp.frozen) == (s.totals.params, 0)
     assert fp.params_bytes == s.totals.params * DTYPE_BYTES[dtype] and fp.output_bytes == s.output_bytes
 
@@ -41,7 +41,7 @@ def test_frozen_parameters_of_a_module_are_counted_apart(tmp_path, monkeypatch):
     (tmp_path / "frozen_stem.py").write_text(FROZEN_STEM)
     monkeypatch.syspath_prepend(str(tmp_path))
     s = netprobe.summary("frozen_stem:make", resolution=32)
-    fp = footprint(s, "frozen_stem:make")
+    fp = footprint(s)
     assert (fp.frozen, fp.trainable) == (3 * 8 * 9 + 8, 8 * 4 + 4)
     r = run("frozen_stem:make", "-r", "32")
     assert r.exit_code == 0, r.output

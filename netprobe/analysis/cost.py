@@ -275,7 +275,7 @@ def net_layers(net: Net, resolution: int | tuple[int, int] | None = None) -> lis
 
 # Units whose layers carry every convention's facts (analysis.conventions) when counted from the spec:
 # each formula above sets them beside the layer it describes (tests/test_zoo.py checks them against
-# the facts measured on the built module). A net with any other unit is counted on its built module.
+# the facts measured on the built module); tests/test_conventions.py holds every registered net to them.
 FACT_UNITS = (ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear, BNAct, AvgDown, SelectiveKernel, SplitAttn, CBAM,
               *MOBILE_UNITS)
 

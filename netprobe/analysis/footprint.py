@@ -25,22 +25,8 @@ class Footprint:
     output_bytes: int
 
 
-def frozen_params(model) -> int:
-    """Parameters with ``requires_grad`` off: 0 for a zoo member (built trainable), counted for any module."""
-    from netprobe import loaders
-
-    if isinstance(model, str):
-        source = loaders.load(model)
-        if source.net is not None:
-            return 0
-        model = loaders.instantiate_for_counting(source)[0]  # built on the cpu where meta cannot
-    if not hasattr(model, "parameters"):
-        return 0  # a spec: netprobe builds every parameter trainable
-    return sum(p.numel() for p in model.parameters() if not p.requires_grad)
-
-
-def footprint(s, model) -> Footprint:
-    """The footprint of summary ``s`` of ``model`` (the name, spec or module it was made from)."""
-    frozen = frozen_params(model)
+def footprint(s) -> Footprint:
+    """The footprint of summary ``s``: its parameters split by ``requires_grad``, and the sizes in MB."""
+    frozen = s.frozen_params
     return Footprint(trainable=s.totals.params - frozen, frozen=frozen,
                      params_bytes=s.totals.params * DTYPE_BYTES[s.dtype], output_bytes=s.output_bytes)

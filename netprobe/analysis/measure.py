@@ -56,6 +56,7 @@ class Measured:
     layers: list[Layer]
     unsupported: Counter = field(default_factory=Counter)
     labels: dict[str, str] = field(default_factory=dict)  # kinds of layers whose module netprobe does not know
+    frozen: int = 0  # parameters with requires_grad off
 
 
 @dataclass
@@ -264,5 +265,6 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
         if n:
             layers.append(Layer(name or "(root)", "", "unused", (), Counts(params=n)))
             labels[name or "(root)"] = f"{type(m).__name__} (parameters no op reads)"
-    return Measured(layers, counter.unsupported, labels)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    return Measured(layers, counter.unsupported, labels, frozen)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from netprobe import loaders
 from netprobe.analysis import conventions
 from netprobe.analysis.conventions import CONVENTIONS
-from netprobe.analysis.cost import analytic_facts, net_layers
+from netprobe.analysis.cost import net_layers
 from netprobe.analysis.layers import Layer
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES, parse_dtype
@@ -77,6 +77,7 @@ class Summary:
     input_size: tuple[int, int, int] = (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)  # C, H, W
     notes: tuple[str, ...] = ()  # how the model had to be built or run, for the user
     convention: str = "netprobe"  # whose MACs ``macs`` are (analysis.conventions)
+    frozen_params: int = 0  # parameters with requires_grad off (a zoo member is built trainable)
 
     @property
     def output_bytes(self) -> int:
@@ -141,8 +142,7 @@ ROWS = ["name", "stage", "kind", "params", "macs", "acts", "output_shape", "outp
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
-            input_size=None, output_stride: int | None = None, convention: str = "netprobe",
-            facts: bool = False) -> Summary:
+            input_size=None, output_stride: int | None = None, convention: str = "netprobe") -> Summary:
     """Summary of a registered name, alias, ``FAMILY@BUDGET``, ``package.module:factory``,
     ``timm:NAME``, ``torchvision:NAME``, a spec, a module class or factory, or an ``nn.Module``.
 
@@ -150,8 +150,7 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
     by default the model's own (a zoo member's, timm's config, torchvision's weights).
     ``output_stride`` (8, 16) dilates a ResNet-like zoo model (netprobe.families.dilation).
     ``convention``: whose MACs to report: netprobe, fvcore, ptflops or torch (``analysis.conventions``);
-    ``facts``: every layer carries what the other conventions count (for ``--counter all``), as it
-    does whenever ``convention`` is not netprobe's.
+    every layer carries what each convention counts (its facts), from the spec or the op-level pass.
     """
     conventions.convention(convention)
     _check(resolution, batch)
@@ -160,8 +159,6 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
         raise NetprobeError("give --resolution or --input-size, not both")
     dtype = parse_dtype(dtype)
     source = dilated(_source(model), output_stride)
-    if source.net is not None and (facts or convention != "netprobe") and not analytic_facts(source.net):
-        source = _built(source)  # its units have no analytic facts yet: count its built module op by op
     out = _analyze(source, size or (resolution and (None, resolution, resolution)), batch, dtype)
     if _final_height(out) == 1:
         stride = _final_stride(_analyze(source, None, 1, dtype))
@@ -169,15 +166,6 @@ def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "
             raise NetprobeError(f"resolution too small: {out.model} downsamples {stride}x, so its input must be "
                                 f"at least {stride} px; got {_size_text(out.input_size)}, use a larger --resolution")
     return conventions.in_convention(out, convention)
-
-
-def _built(source: loaders.Source) -> loaders.Source:
-    """A zoo member as the module ``build`` makes of it, counted like any other module (on meta)."""
-    from netprobe.build import build
-
-    net = source.net
-    return loaders.Source(net.name, net.family, factory=lambda: build(net, "meta"), size=(net.w_in, net.resolution,
-                                                                                          net.resolution))
 
 
 def parse_input_size(value) -> tuple[int, int, int] | None:
@@ -293,7 +281,8 @@ def _measured(source: loaders.Source, size, batch: int, dtype: str):
     containers = stage_modules(model)
     names = find_stages(measured.layers, containers)
     layers = [replace(layer, stage=stage) for layer, stage in zip(measured.layers, names)]
-    return (c, h, w), batch, dtype, layers, dict(measured.unsupported), measured.labels, tuple(notes), containers
+    return ((c, h, w), batch, dtype, layers, dict(measured.unsupported), measured.labels, tuple(notes), containers,
+            measured.frozen)
 
 
 def _run_counted(source, model, hw, channels, notes: list[str]):
@@ -320,7 +309,7 @@ def _run_counted(source, model, hw, channels, notes: list[str]):
     return counted
 
 
-def _assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=()) -> Summary:
+def _assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=(), frozen=0) -> Summary:
     draft = Summary(source.name, source.family, size[1], batch, dtype, tuple(layers), (), Counts(), unsupported,
                     kinds, tuple(size), notes)
     order = list(dict.fromkeys(layer.stage for layer in layers))
@@ -328,7 +317,7 @@ def _assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, con
     stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers)
                    for name in order)
     totals = total(s.counts for s in stages)
-    return replace(draft, stages=stages, totals=totals)
+    return replace(draft, stages=stages, totals=totals, frozen_params=frozen)
 
 
 def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=()) -> StageRow:

@@ -65,7 +65,7 @@ def summary_command(
 
         io.check_csv(csv, ROWS)
     s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
-                convention=convention, facts=counter == "all" or verify)
+                convention=convention)
     for note in s.notes:
         from netprobe.cli.render import console
 
@@ -91,7 +91,7 @@ def summary_command(
     else:
         from netprobe.analysis.footprint import footprint
 
-        _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s, model), flops)
+        _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops)
     if csv:  # after the table is shown, so a full disk loses nothing
         _write_csv(csv, s.records(depth))
 

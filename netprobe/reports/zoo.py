@@ -1,5 +1,4 @@
-"""The zoo as rows: one per registered member, analytic costs (no torch; another convention's count of a
-family whose units carry no analytic facts is made on its built module)."""
+"""The zoo as rows: one per registered member, analytic costs only (no torch)."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from dataclasses import replace
 
 from netprobe import registry
 from netprobe.analysis import conventions
-from netprobe.analysis.cost import analytic_facts, net_layers
+from netprobe.analysis.cost import net_layers
 from netprobe.counts import Counts, total
 from netprobe.errors import NetprobeError
 
@@ -19,10 +18,6 @@ def net_counts(name: str, resolution: int | None = None, convention: str = "netp
     conv = conventions.convention(convention)
     net = registry.spec(name)
     res = resolution or net.resolution
-    if conv.name != "netprobe" and not analytic_facts(net):  # counted on its built module (imports torch)
-        from netprobe.analysis.summary import summary
-
-        return res, summary(net, res, convention=conv.name).totals
     layers = net_layers(net, res)
     totals = total(layer.counts for layer in layers)
     if conv.name == "netprobe":
