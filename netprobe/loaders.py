@@ -3,8 +3,8 @@
 ``regnetx_004``, ``RegNetX-400MF``, ``regnety@1.6GF``: the zoo (no torch needed).
 ``package.module:factory`` (a callable returning a module, or a module class),
 ``timm:NAME`` (pretrained tags too: ``timm:resnet50.a1_in1k``) and ``torchvision:NAME``:
-built by calling the factory, on the ``meta`` device so that nothing is allocated, or on
-the CPU when the factory cannot build there. A hub model's own input size is its default.
+built by calling the factory on a device (``models.materialize`` says which, and when).
+A hub model's own input size is its default.
 """
 
 from __future__ import annotations
@@ -68,21 +68,6 @@ def instantiate(source: Source, device: str = "meta"):
         raise NetprobeError(f"{source.name} returned {type(model).__name__}, not an nn.Module; "
                             "give a module class or a function that returns a module")
     return model
-
-
-def instantiate_for_counting(source: Source):
-    """The module on ``meta``; a factory that cannot build there (``.tolist()``, ``.item()`` in its
-    constructor) is built on the CPU and moved to ``meta``. Returns (module, note for the user)."""
-    try:
-        return instantiate(source, "meta"), ""
-    except NetprobeError as e:
-        meta_error = e
-    try:
-        model = instantiate(source, "cpu")
-    except NetprobeError:
-        raise meta_error from None
-    reason = first_line(meta_error.__cause__ or meta_error, 80)
-    return model, f"{source.name} cannot be built on the meta device ({reason}); built on cpu instead"
 
 
 def default_input_size(source: Source, model) -> tuple[int, int, int] | None:

@@ -22,6 +22,7 @@ from netprobe.analysis.conventions import pack
 from netprobe.analysis.layers import Layer
 from netprobe.build import GlobalAvgPool
 from netprobe.counts import Counts
+from netprobe.models.inputs import example_inputs
 
 NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)  # _NormBase: batch and instance norms
 ACTIVATIONS = (nn.ReLU, nn.Hardtanh, nn.SiLU, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.GELU, nn.Tanh,
@@ -209,8 +210,11 @@ def _label(m: nn.Module, call: _Call) -> str:
     return f"{type(m).__name__}: {' + '.join(done)}" if done else type(m).__name__
 
 
-def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3) -> Measured:
-    """Run the model once on a batch-1 input on the device of its parameters and count every op."""
+def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_channels: int = 3,
+            inputs: tuple[tuple, dict] | None = None) -> Measured:
+    """Run the model once on a batch-1 input on the device of its parameters and count every op;
+    ``inputs``: the (args, kwargs) of that forward (``models.inputs.example_inputs``), else a
+    ``in_channels`` x ``input_size`` image."""
     params = {}
     for p in model.parameters():
         params[id(p)] = p.numel()
@@ -243,11 +247,12 @@ def measure(model: nn.Module, input_size: tuple[int, int], in_channels: int = 3)
         handles += [m.register_forward_pre_hook(pre(name)), m.register_forward_hook(post)]
     modes = {m: m.training for m in model.modules()}  # a caller's module is handed back as it came
     try:
-        device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
-        make = torch.empty if device.type == "meta" else torch.randn
-        x = make(1, in_channels, *input_size, device=device)
+        if inputs is None:
+            device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
+            inputs = example_inputs((in_channels, *input_size), 1, device)
+        args, kwargs = inputs
         with torch.inference_mode(), facts.CallFacts(counter.charge), counter:
-            model.eval()(x)
+            model.eval()(*args, **kwargs)
     finally:
         for h in handles:
             h.remove()

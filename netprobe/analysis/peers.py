@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from netprobe.analysis import conventions
 from netprobe.analysis.summary import Summary
 from netprobe.errors import NetprobeError, first_line
+from netprobe.models.inputs import example_inputs
+from netprobe.models.materialize import materialize
+from netprobe.models.resolve import resolve
 
 TOOLS = ("fvcore", "ptflops", "torch")
 
@@ -33,35 +36,39 @@ class Check:
         return self.measured == self.derived
 
 
-def fvcore_total(model, x) -> int:
+def fvcore_total(model, args) -> int:
+    """fvcore's total for positional inputs (a tensor or a tuple of them: fvcore takes no keyword arguments)."""
     from fvcore.nn import FlopCountAnalysis
 
-    flops = FlopCountAnalysis(model, x)
+    flops = FlopCountAnalysis(model, args)
     flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
     return int(flops.total())
 
 
-def ptflops_total(model, input_size: tuple[int, ...]) -> int:
+def ptflops_total(model, args) -> int:
+    """ptflops' total for one positional input, handed to it through its ``input_constructor``."""
     from ptflops import get_model_complexity_info
 
+    (x,) = args
     with contextlib.redirect_stdout(io.StringIO()) as out:
-        macs, _ = get_model_complexity_info(model, tuple(input_size), as_strings=False, print_per_layer_stat=False,
-                                            backend="pytorch")
+        macs, _ = get_model_complexity_info(model, tuple(x.shape[1:]), input_constructor=lambda _size: x,
+                                            as_strings=False, print_per_layer_stat=False, backend="pytorch")
     if macs is None:
         lines = [line for line in out.getvalue().splitlines() if line.strip()]
         raise RuntimeError(lines[-1] if lines else "ptflops failed")
     return int(macs)
 
 
-def torch_total(model, x) -> int:
+def torch_total(model, args, kwargs=None) -> int:
     """FlopCounterMode's total; attention through the math kernel, since on the CPU the flash
     kernel torch picks has no formula in FlopCounterMode (it has them for the CUDA kernels)."""
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
+    args = args if isinstance(args, tuple) else (args,)
     with sdpa_kernel([SDPBackend.MATH]), counter:
-        model(x)
+        model(*args, **(kwargs or {}))
     return int(counter.get_total_flops())
 
 
@@ -70,9 +77,9 @@ def verify(model, s: Summary, names=TOOLS) -> list[Check]:
     import torch
 
     real = _real_model(model, s)
-    x = torch.randn(1, *s.input_size)
-    runs = {"fvcore": lambda: fvcore_total(real, x), "ptflops": lambda: ptflops_total(real, s.input_size),
-            "torch": lambda: torch_total(real, x)}
+    args, kwargs = example_inputs(s.input_size, 1, "cpu")
+    runs = {"fvcore": lambda: fvcore_total(real, args), "ptflops": lambda: ptflops_total(real, args),
+            "torch": lambda: torch_total(real, args, kwargs)}
     facts = conventions.merged(s.layers)
     checks = []
     for name in names:
@@ -87,16 +94,8 @@ def verify(model, s: Summary, names=TOOLS) -> list[Check]:
 
 
 def _real_model(model, s: Summary):
-    from netprobe import loaders
-    from netprobe.analysis.summary import _source
-
-    source = _source(model)
-    if source.net is not None:
-        from netprobe.build import build
-
-        built = build(source.net)
-    else:
-        built = loaders.instantiate(source, device="cpu")
+    """The model ``s`` describes, built on the CPU with real weights (``models.materialize``)."""
+    built = materialize(resolve(model), "cpu", "count").module
     if any(p.is_meta for p in built.parameters()):
         raise NetprobeError(f"--verify runs {s.model} for real; give a factory or a model with real weights, "
                             "not one on the meta device")

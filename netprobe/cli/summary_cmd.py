@@ -77,8 +77,9 @@ def summary_command(
         explanation = explain(s.layers)
     if verify:
         from netprobe.analysis.peers import verify as run_tools
+        from netprobe.models.resolve import resolve
 
-        checks = run_tools(model if output_stride is None else _dilated_spec(model, output_stride), s)
+        checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
     if json:
         obj = s.to_dict(depth)
         if explanation:
@@ -94,14 +95,6 @@ def summary_command(
         _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops)
     if csv:  # after the table is shown, so a full disk loses nothing
         _write_csv(csv, s.records(depth))
-
-
-def _dilated_spec(model: str, output_stride: int):
-    """The dilated spec that ``summary`` counted, for the other counters to count too."""
-    from netprobe import registry
-    from netprobe.families.dilation import with_output_stride
-
-    return with_output_stride(registry.spec(model), output_stride)
 
 
 def _write_csv(path, records: list[dict]) -> None:

@@ -1,0 +1,76 @@
+"""Stage rows from leaf layers: subtotals, each stage's output and output stride, and the module it was found from."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from netprobe.analysis.layers import Layer
+from netprobe.analysis.result import Summary, StageRow, _scaled
+from netprobe.counts import Counts, total
+
+
+def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=(), frozen=0,
+             module_shapes=None) -> Summary:
+    """The summary of leaf layers already given their stages; ``module_shapes``: each module's own output."""
+    draft = Summary(source.name, source.family, size[1], batch, dtype, tuple(layers), (), Counts(), unsupported,
+                    kinds, tuple(size), notes)
+    order = list(dict.fromkeys(layer.stage for layer in layers))
+    detected = source.net is None
+    stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers)
+                   for name in order)
+    totals = total(s.counts for s in stages)
+    return replace(draft, stages=stages, totals=totals, frozen_params=frozen, module_shapes=dict(module_shapes or {}))
+
+
+def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=()) -> StageRow:
+    shaped = [layer for layer in layers if layer.out_shape]
+    output = shaped[-1] if name == "head" and shaped else _stage_output(shaped)
+    hw = output.map_hw if output else None
+    stride = output_stride(draft.input_size[1:], *hw) if hw else None
+    sizes = [(draft._bytes(layer), layer.name) for layer in layers]
+    largest = max(sizes, key=lambda s: s[0], default=(0, ""))
+    modules = _common_prefix([layer.name for layer in shaped], containers) if detected else ""
+    return StageRow(name, _scaled(total(layer.counts for layer in layers), draft.batch),
+                    output.out_shape if output else (), stride, sum(b for b, _ in sizes), largest[0], largest[1],
+                    modules)
+
+
+def _stage_output(shaped: list[Layer]) -> Layer | None:
+    """A body stage's last layer on its main path: the last with a map larger than 1x1 (a block
+    may end in an SE multiply and an add, which are no layers, after its 1x1 gate), else the last."""
+    big = [layer for layer in shaped if layer.map_hw and max(layer.map_hw) > 1]
+    return (big or shaped or [None])[-1]
+
+
+def output_stride(resolution: int | tuple[int, int], *sizes: int) -> int:
+    """Product of the strides that take the input (``resolution`` px, or (H, W)) down to ``sizes``.
+
+    A padded conv or pool of stride 2 gives ceil(in / 2) (ResNet's 3x3/2 max-pool with
+    padding 1 too), so the stride is the smallest power of two s with ceil(in / s) equal
+    to every output size, axis by axis; a network that fits no power of two gets round(in / out).
+    """
+    inputs = (resolution,) * len(sizes) if isinstance(resolution, int) else tuple(resolution)
+    s = 1
+    while True:
+        if all(-(-r // s) == n for r, n in zip(inputs, sizes)):
+            return s
+        if s >= max(inputs):
+            return round(inputs[0] / sizes[0])
+        s *= 2
+
+
+def _common_prefix(names: list[str], containers=()) -> str:
+    """The stage container or module all names share ('layer2'), else their top-level modules ('stem+s1')."""
+    if not names:
+        return ""
+    tops = list(dict.fromkeys(n.split(".")[0] for n in names))
+    if len(tops) > 1:
+        return "+".join(tops) if len(tops) <= 3 else f"{tops[0]}+...+{tops[-1]}"
+    split = [n.split(".") for n in names]
+    out = []
+    for parts in zip(*split):
+        if len(set(parts)) > 1:
+            break
+        out.append(parts[0])
+    shared = ".".join(out)
+    return next((c for c in containers if shared == c or shared.startswith(c + ".")), shared)

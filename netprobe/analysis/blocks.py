@@ -1,0 +1,61 @@
+"""What a block is, for ``summary --depth 2`` and ``profile --depth 2`` alike.
+
+A block is a child of its stage's own container (``layer2.0``), or the numbered child of the
+run of blocks the container holds (``encoder.layers.3``, ``stages.1.blocks.0``); where a stage
+has no container (the zoo, stages found by stride), it is the first two name parts (``s2.b1``,
+``stem.conv``). At depth N > 2 a layer is grouped under its first N name parts. Consecutive
+layers of one block form one group, in execution order.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+UNIT_PREFIXES = ("SE", "sk", "split-attn", "CBAM")  # layers of one attention unit read as the unit
+GROUP_LABEL_CHARS = 30  # a block's label stays this short, so that the kind column fits an 80-column table
+
+
+def block_name(name: str, depth: int, container: str = "") -> str:
+    """The module a layer named ``name`` is grouped under at ``depth``; ``container``: its stage's container."""
+    if depth == 2 and container and name.startswith(container + "."):
+        rest = name[len(container) + 1:].split(".")
+        run = len(rest) > 2 and not rest[0].isdigit() and rest[1].isdigit()
+        return ".".join([container, *rest[:2 if run else 1]])
+    return ".".join(name.split(".")[:depth])
+
+
+def group(items: Sequence, depth: int, containers: dict[str, str]) -> list[tuple[str, str, list]]:
+    """(block, stage, its items) for layers or rows (anything with ``name`` and ``stage``), in order;
+    ``containers``: stage name -> the module it was found from ('' for none)."""
+    groups: list[tuple[str, str, list]] = []
+    for item in items:
+        name = block_name(item.name, depth, containers.get(item.stage, ""))
+        if groups and groups[-1][:2] == (name, item.stage):
+            groups[-1][2].append(item)
+        else:
+            groups.append((name, item.stage, [item]))
+    return groups
+
+
+def block_kind(rows: list) -> str:
+    """What a block does, from the kinds of its rows that compute or join: 'conv1x1 + gconv3x3 g=16 /2 +
+    SE + conv1x1', 'conv1x1 + conv3x3 + concat (dense, k=32)'; 'N layers' when none does."""
+    runs: list[list] = []  # [kind, times in a row]
+    for r in rows:
+        if not (r.counts.macs or r.kind.startswith("concat")):
+            continue
+        kind = next((u for u in UNIT_PREFIXES if r.kind.startswith(u + " ")), r.kind)
+        kind = kind.replace(" (pointwise)", "").replace(" (depthwise)", "")  # dwconv and 1x1 say it already
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += kind not in UNIT_PREFIXES  # a unit's own layers are one unit
+        else:
+            runs.append([kind, 1])
+    if not runs:
+        return f"{len(rows)} layers"
+    kinds = [f"{kind} x{n}" if n > 1 else kind for kind, n in runs]
+    label = kinds[0]
+    for kind in kinds[1:]:
+        if len(label) + len(kind) + 3 > GROUP_LABEL_CHARS:
+            return label + " + ..."
+        label += " + " + kind
+    return label
