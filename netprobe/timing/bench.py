@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Callable
 
 from netprobe import registry
+from netprobe.analysis.summary import summary
 from netprobe.args import positive
 from netprobe.errors import NetprobeError, first_line
-from netprobe.timing import engine
+from netprobe.loaders import Source
+from netprobe.models.inputs import Inputs, example_inputs, parse_input_size
+from netprobe.models.materialize import materialize
+from netprobe.models.resolve import resolve
+from netprobe.timing import engine, runtime
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
@@ -44,16 +49,14 @@ class Interrupted(KeyboardInterrupt):
 
 @dataclass(frozen=True)
 class Target:
-    """A model to time: a registered spec, a factory (``module:callable``, ``timm:``, ``torchvision:``)
-    or a module given as is, and the input (C, H, W) it is timed at."""
+    """A model to time: its source (``models.resolve``: a spec, a factory, or a module given as is; what Ray
+    ships to a worker) and the input it is timed at."""
 
     name: str
     family: str
-    input_size: tuple[int, int, int]
+    input_size: Inputs  # the input description (``models.inputs``)
     macs: int | None  # per image; None where some op has no formula (achieved FLOP/s would be wrong)
-    net: object = None
-    factory: object = None
-    module: object = None
+    source: Source
 
     @property
     def resolution(self) -> int:
@@ -80,9 +83,6 @@ def resolve_targets(models, resolution: int | None, input_size=None, output_stri
     """
     from torch import nn
 
-    from netprobe import loaders
-    from netprobe.analysis.summary import dilated, parse_input_size, summary
-
     size = parse_input_size(input_size)
     if size and resolution:
         raise NetprobeError("give --resolution or --input-size, not both")
@@ -92,29 +92,23 @@ def resolve_targets(models, resolution: int | None, input_size=None, output_stri
                                                              for m in models or [] if not isinstance(m, str) or m.strip()]
     targets: list[Target] = []
     for item in items:
-        names = [item] if isinstance(item, nn.Module) or ":" in item else registry.resolve(item)
-        for name in names:
-            source = loaders.Source(type(name).__name__, None, factory=lambda m=name: m, instance=True) \
-                if isinstance(name, nn.Module) else loaders.load(name)
-            if output_stride is not None:  # dilated ResNets: a transform of a zoo spec
-                if isinstance(name, nn.Module):
-                    raise NetprobeError(f"output_stride applies to zoo models only, not to a {source.name} module")
-                source = dilated(source, output_stride)
-            if isinstance(name, nn.Module) and not (size or resolution):
+        for name in [item] if not isinstance(item, str) or ":" in item else registry.resolve(item):
+            given = isinstance(name, nn.Module)  # a module as is: no spec, no size of its own
+            if given and output_stride is not None:
+                raise NetprobeError(f"output_stride applies to zoo models only, not to a {type(name).__name__} module")
+            source = resolve(name, output_stride)
+            if given and not (size or resolution):
                 raise NetprobeError(f"a resolution is needed to time a {source.name} module; pass resolution=224")
             try:
-                counted = summary(name if isinstance(name, nn.Module) else source.net or name, resolution,
-                                  input_size=size)
+                counted = summary(source, resolution, input_size=size)
             except NetprobeError:
-                if not isinstance(name, nn.Module):
+                if not given:
                     raise
                 counted = None  # a module given as is that fails fails again, in its row, when timed
             macs = counted.totals.macs if counted and not counted.unsupported else None
             shape = counted.input_size if counted else size or (3, resolution, resolution)
-            label = getattr(name, "spec_name", source.name) if isinstance(name, nn.Module) else source.name
-            targets.append(Target(label, source.family or "custom", shape, macs, net=source.net,
-                                  factory=None if source.net else source.factory,
-                                  module=name if isinstance(name, nn.Module) else None))
+            label = getattr(name, "spec_name", source.name) if given else source.name
+            targets.append(Target(label, source.family or "custom", shape, macs, source))
     if not targets:
         raise NetprobeError("no models given; name some, e.g. resnet18,regnetx_004 (see 'netprobe list')")
     return targets
@@ -201,21 +195,10 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
 
 @contextlib.contextmanager
 def timing_state(settings: dict):
-    """Threads, cuDNN autotuning and CUDA device set for timing, restored after; yields (settings as run, context)."""
-    import torch
-
+    """The runtime set for timing (``timing.runtime``); yields (settings as run, context)."""
     dev = settings["device"]
-    cuda = dev.startswith("cuda")
-    threads_before, cudnn_before = torch.get_num_threads(), torch.backends.cudnn.benchmark
-    try:
-        torch.set_num_threads(settings["threads"] or threads_before)
-        if cuda:
-            torch.backends.cudnn.benchmark = True  # autotuned per shape, hence warm-up per batch
-        with torch.cuda.device(dev) if cuda else contextlib.nullcontext():
-            yield {**settings, "threads": torch.get_num_threads()}, machine_context(dev)
-    finally:
-        torch.set_num_threads(threads_before)
-        torch.backends.cudnn.benchmark = cudnn_before
+    with runtime.configured(dev, settings["threads"]) as threads:
+        yield {**settings, "threads": threads}, machine_context(dev)
 
 
 def time_one(target: Target, batch: int, mode: str, settings: dict, warmup: engine.Warmup, min_time: float) -> dict:
@@ -265,27 +248,10 @@ def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...]
 
 
 def _prepare(target: Target, settings: dict, train: bool = False):
-    """The model on the device in eval mode (and channels-last).
-
-    A module given by the caller is copied before a training step could change its weights.
-    """
-    import copy
-
-    import torch
-
-    from netprobe import loaders
-    from netprobe.build import build
-
-    if target.module is not None:
-        model = (copy.deepcopy(target.module) if train else target.module).to(settings["device"])
-    elif target.factory is not None:
-        model = loaders.instantiate(loaders.Source(target.name, None, factory=target.factory), settings["device"])
-    else:
-        model = build(target.net, settings["device"])
-    model.eval()
-    if settings["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    """The model on the device in eval mode (and channels-last); a caller's module is copied before a
+    training step could change its weights (``models.materialize``)."""
+    return materialize(target.source, settings["device"], "train" if train else "time",
+                       channels_last=settings["channels_last"]).module
 
 
 def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm: engine.Warmup, min_time: float):
@@ -295,9 +261,7 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
     dev, cuda = settings["device"], settings["device"].startswith("cuda")
     peak = PeakMemory(dev, model)
     peak.start()
-    x = torch.randn(batch, *target.input_size, device=dev)
-    if settings["channels_last"]:
-        x = x.contiguous(memory_format=torch.channels_last)
+    args, kwargs = example_inputs(target.input_size, batch, dev, settings["channels_last"])
     fn = model
     if settings["compile"]:
         torch._dynamo.reset()  # a fresh compile per configuration: honest compile_s, no recompile limit
@@ -305,14 +269,14 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
     if mode == "train":
         model.train()
         try:
-            step = train_step(fn, x, dev, settings["dtype"], sgd(model))
+            step = train_step(fn, (args, kwargs), dev, settings["dtype"], sgd(model))
             timing = engine.time_config(step, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"])
         finally:
             model.zero_grad(set_to_none=True)
             model.eval()
         return timing, peak.peak_bytes()
     with torch.inference_mode(), autocast(dev, settings["dtype"]):
-        timing = engine.time_config(lambda: fn(x), cuda=cuda, warmup=warm, min_time=min_time,
+        timing = engine.time_config(lambda: fn(*args, **kwargs), cuda=cuda, warmup=warm, min_time=min_time,
                                     compile=settings["compile"])
     return timing, peak.peak_bytes()
 

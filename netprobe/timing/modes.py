@@ -49,16 +49,19 @@ def loss_of(out):
     return out.float().mean()
 
 
-def train_step(model, x, device: str, dtype: str, optimizer=None):
-    """A callable for one training iteration: forward and loss under autocast, backward, then the SGD step.
+def train_step(model, inputs, device: str, dtype: str, optimizer=None):
+    """A callable for one training iteration on ``inputs`` (the (args, kwargs) of ``models.inputs.example_inputs``,
+    or one tensor): forward and loss under autocast, backward, then the SGD step.
 
     Without an optimizer it is forward and backward only (what ``profile --mode train`` times).
     """
 
+    args, kwargs = inputs if isinstance(inputs, tuple) else ((inputs,), {})
+
     def step():
         model.zero_grad(set_to_none=True)
         with autocast(device, dtype):
-            loss = loss_of(model(x))
+            loss = loss_of(model(*args, **kwargs))
         loss.backward()
         if optimizer is not None:
             optimizer.step()

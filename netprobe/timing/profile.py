@@ -9,14 +9,18 @@ FLOPs (2 per MAC) over those bytes; the roofline (``roofline``) says which roof 
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import statistics
 from dataclasses import dataclass
 
-from netprobe import loaders
+from netprobe.analysis import blocks
+from netprobe.analysis.result import NO_NEW_TENSOR
+from netprobe.analysis.summary import summary
+from netprobe.dtypes import DTYPE_BYTES
 from netprobe.errors import NetprobeError
-from netprobe.timing import boundaries, engine
+from netprobe.models.inputs import example_inputs
+from netprobe.models.materialize import materialize
+from netprobe.models.resolve import resolve
+from netprobe.timing import boundaries, engine, runtime
 from netprobe.timing.bench import DEFAULT_MIN_TIME, positive
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
@@ -163,89 +167,47 @@ def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, o
     threads = positive("threads", threads, hint="; use e.g. 4")
     warm = engine.parse_warmup(warmup)
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
-    from netprobe.analysis.summary import dilated, summary
-
-    if output_stride is not None:  # a dilated zoo member: its spec, for the summary and the module alike
-        model = dilated(loaders.load(model) if isinstance(model, str) else loaders.Source("model", None, net=model),
-                        positive("output-stride", output_stride, hint="; use 8 or 16")).net
-    s = summary(model, resolution, batch, dtype, input_size=input_size)
-    net, module = _module(model, dev, train=modes[0] == "train")
-    with _configured(dev, threads):
+    source = resolve(model, positive("output-stride", output_stride, hint="; use 8 or 16"))
+    s = summary(source, resolution, batch, dtype, input_size=input_size)
+    module = materialize(source, dev, "train" if modes[0] == "train" else "time").module
+    with runtime.configured(dev, threads):
         ceiling = roof(dev, dtype, refresh=remeasure_roof)
-        return _run(s, net, module, ceiling, dev, dtype, modes[0], depth, warm, min_time)
-
-
-def _module(model, device: str, train: bool):
-    """(spec or None, the model on the device); a caller's module is copied before training could change it."""
-    from torch import nn
-
-    from netprobe import loaders
-    from netprobe.build import build
-    from netprobe.spec import Net
-
-    if isinstance(model, nn.Module):
-        return None, (copy.deepcopy(model) if train else model).to(device)
-    if isinstance(model, Net):
-        return model, build(model, device)
-    source = loaders.load(model) if isinstance(model, str) else loaders.Source(getattr(model, "__name__", "model"),
-                                                                                None, factory=model)
-    if source.net is not None:
-        return source.net, build(source.net, device)
-    return None, loaders.instantiate(source, device)
-
-
-@contextlib.contextmanager
-def _configured(device: str, threads: int | None):
-    """torch's thread count and cuDNN autotuning set for the run, restored afterwards."""
-    import torch
-
-    threads_before, cudnn_before = torch.get_num_threads(), torch.backends.cudnn.benchmark
-    try:
-        torch.set_num_threads(threads or threads_before)
-        torch.backends.cudnn.benchmark = device.startswith("cuda") or cudnn_before
-        with torch.cuda.device(device) if device.startswith("cuda") else contextlib.nullcontext():
-            yield
-    finally:
-        torch.set_num_threads(threads_before)
-        torch.backends.cudnn.benchmark = cudnn_before
+        return _run(s, module, ceiling, dev, dtype, modes[0], depth, warm, min_time)
 
 
 def _units(s, depth: int) -> dict[tuple[str, str], list]:
-    """Leaf layers grouped into units, in the summary's order: (name, stage) -> layers.
+    """Leaf layers grouped into units, in the summary's order: (name, stage) -> layers; at depth 2 the
+    blocks of ``summary --depth 2`` (``analysis.blocks``)."""
+    if depth == 1:
+        groups = [(layer.stage, layer.stage, [layer]) for layer in s.layers]
+    else:
+        groups = blocks.group(s.layers, 2, {st.name: st.modules for st in s.stages})
+    units: dict[tuple[str, str], list] = {}
+    for name, stage, layers in groups:
+        units.setdefault((name, stage), []).extend(layers)
+    return units
 
-    Blocks are a stage's children (``s2.b1``, ``layer2.0``); the stem and head have none, and stay whole.
-    """
-    groups: dict[tuple[str, str], list] = {}
-    for layer in s.layers:
-        whole = depth == 1 or layer.stage in ("stem", "head")
-        name = layer.stage if whole else ".".join(layer.name.split(".")[:2])
-        groups.setdefault((name, layer.stage), []).append(layer)
-    return groups
 
-
-def _run(s, net, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, warm: engine.Warmup,
+def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, warm: engine.Warmup,
          min_time: float) -> Profile:
     import torch
-
-    from netprobe.analysis.summary import NO_NEW_TENSOR
-    from netprobe.dtypes import DTYPE_BYTES
 
     groups = _units(s, depth)
     unit_of = {layer.name: name for (name, _), layers in groups.items() for layer in layers}
     peak = PeakMemory(dev, model)
     peak.start()
-    x = torch.randn(s.batch, *s.input_size, device=dev)
+    args, kwargs = example_inputs(s.input_size, s.batch, dev)
     model.train(mode == "train")
     with torch.no_grad(), autocast(dev, dtype):
-        lay = boundaries.layout(model, lambda: model(x), unit_of)
+        lay = boundaries.layout(model, lambda: model(*args, **kwargs), unit_of)
     marks = boundaries.Marks(dev.startswith("cuda"))
     handles = boundaries.attach(model, lay, marks)
     try:
         if mode == "train":
-            times = boundaries.sample(train_step(model, x, dev, dtype), lay, marks, warm, min_time)
+            times = boundaries.sample(train_step(model, (args, kwargs), dev, dtype), lay, marks, warm, min_time)
         else:
             with torch.inference_mode(), autocast(dev, dtype):
-                times = boundaries.sample(lambda: model(x), lay, marks, warm, min_time)
+                times = boundaries.sample(lambda: model(*args, **kwargs), lay, marks, warm, min_time)
     finally:
         for h in handles:
             h.remove()
