@@ -52,3 +52,15 @@ def test_summary_and_profile_group_the_same_blocks(model, resolution):
 def test_blocks_of_a_run_inside_a_stage_container_are_its_numbered_children():
     names = [u.name for u in profile("hub_patterns:TinySwin", resolution=32, depth=2, **FAST).units]
     assert names[1:4] == ["layers.0.downsample", "layers.0.blocks.0", "layers.0.blocks.1"]
+
+
+@pytest.mark.parametrize("name", ["regnety_002", "cbam_resnet18", "densenet121"])
+def test_a_zoo_block_row_shows_what_the_built_block_outputs(name):
+    """The spec lists each block's layers ending at its output (the last unit, the projection or the concat)."""
+    from netprobe import registry
+    from netprobe.build import build
+
+    net = registry.spec(name)
+    built = summary(lambda: build(net, "meta"), 64)
+    blocks = [r for r in summary(name, 64).rows(2) if r.stage not in ("stem", "head")]
+    assert blocks and all(r.output_shape == built.module_shapes[r.name] for r in blocks)

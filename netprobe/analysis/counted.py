@@ -79,7 +79,7 @@ def _count(model, inputs):
     device = device.device if device is not None else "meta"
     handles = [m.register_forward_hook(keep(name)) for name, m in model.named_modules() if name]
     try:
-        return measure(model, inputs=example_inputs(inputs, 1, device)), shapes
+        return measure(model, inputs=example_inputs(model, inputs, 1, device)), shapes
     finally:
         for h in handles:
             h.remove()

@@ -249,7 +249,7 @@ def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_chan
     try:
         if inputs is None:
             device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
-            inputs = example_inputs((in_channels, *input_size), 1, device)
+            inputs = example_inputs(model, (in_channels, *input_size), 1, device)
         args, kwargs = inputs
         with torch.inference_mode(), facts.CallFacts(counter.charge), counter:
             model.eval()(*args, **kwargs)

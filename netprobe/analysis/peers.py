@@ -77,7 +77,7 @@ def verify(model, s: Summary, names=TOOLS) -> list[Check]:
     import torch
 
     real = _real_model(model, s)
-    args, kwargs = example_inputs(s.input_size, 1, "cpu")
+    args, kwargs = example_inputs(real, s.input_size, 1, "cpu")
     runs = {"fvcore": lambda: fvcore_total(real, args), "ptflops": lambda: ptflops_total(real, args),
             "torch": lambda: torch_total(real, args, kwargs)}
     facts = conventions.merged(s.layers)

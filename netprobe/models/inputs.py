@@ -1,8 +1,10 @@
 """What a model is fed: one input description, turned into the (args, kwargs) of a forward in one place.
 
 Today the description is one image size, (C, H, W) without the batch. Every caller (counting,
-bench, profile, ``--verify``) takes its inputs from ``example_inputs``, so a richer description
-(several inputs, any rank, dtypes, keyword arguments, a factory) changes this module only.
+bench, profile, ``--verify``, a Ray worker through bench) takes its inputs from ``example_inputs``,
+so a richer description (several inputs, any rank, dtypes, keyword arguments, a factory) is parsed
+and made into tensors here; elsewhere it is carried as a value (``Summary.input_size``,
+``bench.Target.input_size``), read only by the resolution columns and messages.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ def parse_input_size(value) -> Inputs | None:
     return tuple(dims)
 
 
-def example_inputs(inputs: Inputs, batch: int, device, channels_last: bool = False) -> tuple[tuple, dict]:
-    """The (args, kwargs) a forward takes for ``inputs`` at ``batch`` on ``device``: random values, or
-    uninitialized ones on ``meta`` (where nothing is computed)."""
+def example_inputs(model, inputs: Inputs, batch: int, device, channels_last: bool = False) -> tuple[tuple, dict]:
+    """The (args, kwargs) a forward of ``model`` (a module or its source) takes for ``inputs`` at ``batch`` on
+    ``device``: random values, or uninitialized ones on ``meta`` (where nothing is computed). ``model`` is
+    where an input's valid values would come from (token ids below a vocabulary size); one image needs none."""
     import torch
 
     make = torch.empty if torch.device(device).type == "meta" else torch.randn
@@ -44,7 +47,3 @@ def example_inputs(inputs: Inputs, batch: int, device, channels_last: bool = Fal
         x = x.contiguous(memory_format=torch.channels_last)
     return (x,), {}
 
-
-def describe(inputs: Inputs) -> str:
-    """'CxHxW', as rows and messages write an input."""
-    return "x".join(map(str, inputs))

@@ -261,7 +261,7 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
     dev, cuda = settings["device"], settings["device"].startswith("cuda")
     peak = PeakMemory(dev, model)
     peak.start()
-    args, kwargs = example_inputs(target.input_size, batch, dev, settings["channels_last"])
+    args, kwargs = example_inputs(model, target.input_size, batch, dev, settings["channels_last"])
     fn = model
     if settings["compile"]:
         torch._dynamo.reset()  # a fresh compile per configuration: honest compile_s, no recompile limit

@@ -196,7 +196,7 @@ def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, w
     unit_of = {layer.name: name for (name, _), layers in groups.items() for layer in layers}
     peak = PeakMemory(dev, model)
     peak.start()
-    args, kwargs = example_inputs(s.input_size, s.batch, dev)
+    args, kwargs = example_inputs(model, s.input_size, s.batch, dev)
     model.train(mode == "train")
     with torch.no_grad(), autocast(dev, dtype):
         lay = boundaries.layout(model, lambda: model(*args, **kwargs), unit_of)
