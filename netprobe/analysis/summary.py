@@ -17,11 +17,11 @@ from netprobe.analysis.counted import measured
 from netprobe.analysis.result import NO_NEW_TENSOR, OUTPUT_BYTES_RULE, ROWS, Row, StageRow, Summary
 from netprobe.dtypes import parse_dtype
 from netprobe.errors import NetprobeError
-from netprobe.models.inputs import DEFAULT_RESOLUTION, parse_input_size
+from netprobe.models.inputs import parse_input_size
 from netprobe.models.resolve import dilated, resolve
 
 __all__ = ["summary", "Summary", "Row", "StageRow", "ROWS", "NO_NEW_TENSOR", "OUTPUT_BYTES_RULE",
-           "DEFAULT_RESOLUTION", "output_stride", "parse_input_size", "dilated"]
+           "output_stride", "parse_input_size", "dilated"]
 
 
 def summary(model, resolution: int | None = None, batch: int = 1, dtype: str = "fp32",
