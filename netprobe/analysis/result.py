@@ -71,15 +71,13 @@ class Summary:
     frozen_params: int = 0  # parameters with requires_grad off (a zoo member is built trainable)
     module_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # measured: each module's own output
 
-
     @property
     def output_bytes(self) -> int:
         return sum(s.output_bytes for s in self.stages)
 
     def rows(self, depth: int | None = None) -> list[Row]:
-        """Rows at a depth: None or 0 every leaf, 1 one per stage, 2 one per block (a child of the stage's
-        own container, ``encoder.layers.3``, where the stage was found from one), N leaves grouped by N
-        name parts."""
+        """Rows at a depth: None or 0 every leaf, 1 one per stage, 2 one per block, N leaves grouped by N
+        name parts (``analysis.blocks``, which ``profile --depth 2`` uses too)."""
         leaves = [self._row(layer) for layer in self.layers]
         if not depth:
             return leaves
