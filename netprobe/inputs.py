@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netprobe.errors import NetprobeError
+from netprobe.errors import NetprobeError, first_line
 from netprobe.refs import Ref, parse_ref
 
 # dtype spelling -> (torch attribute, kind): kind decides how values are filled in.
@@ -150,3 +150,12 @@ def parse_inputs(input_size=None, inputs=None):
     if inputs is not None:
         return inputs
     return parse_input_size(input_size)
+
+
+def rejected(model: str, inputs, error: BaseException) -> NetprobeError:
+    """The error for inputs the model's forward refused: which inputs, and what the model said."""
+    described = isinstance(inputs, Factory) or (
+        isinstance(inputs, tuple) and bool(inputs) and all(isinstance(i, Input) for i in inputs))
+    given = describe(inputs) if described else "the inputs given"
+    return NetprobeError(f"{model} rejected inputs {given}: {type(error).__name__}: {first_line(error)}; "
+                         "check --input-size (shapes without the batch) or --inputs")

@@ -1,4 +1,4 @@
-"""Small modules shaped like torchvision's task models (video, segmentation, detection), for stage tests without torchvision."""
+"""Small modules shaped like torchvision's task models (video, segmentation, detection), for stage tests."""
 
 from collections import OrderedDict
 

@@ -92,3 +92,9 @@ def test_unknown_names():
         hub.factory("torchvision", "resnet5O")
     with pytest.raises(NetprobeError, match="needs a model name"):
         hub.factory("torchvision", "")
+
+
+def test_inputs_for_takes_the_users_shapes_in_the_tasks_form():
+    assert hub.inputs_for("torchvision", "r3d_18").inputs == parse_input_size("3x16x112x112")
+    found = hub.inputs_for("torchvision", "retinanet_resnet50_fpn", given=parse_input_size("3x64x96"))
+    assert found.task == "detection" and found.inputs == (Input((3, 64, 96), listed=True),) and not found.note

@@ -197,3 +197,12 @@ def test_inputs_module_imports_no_torch():
 def test_input_is_frozen_data():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Input((3,)).dtype = "int64"
+
+
+def test_a_rejected_input_names_the_inputs_and_the_model_error():
+    from netprobe.inputs import rejected
+
+    error = rejected("mymod:Net", parse_input_size("3x8x8,int64:4"), RuntimeError("Expected 4D input\nmore"))
+    assert str(error) == ("mymod:Net rejected inputs 3x8x8,int64:4: RuntimeError: Expected 4D input; "
+                          "check --input-size (shapes without the batch) or --inputs")
+    assert "the inputs given" in str(rejected("m", (torch.zeros(1),), ValueError("no")))
