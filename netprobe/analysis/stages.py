@@ -231,6 +231,7 @@ def find_stages(layers: list[Layer], containers: list[str] = ()) -> list[str]:
 
 
 def _body_stages(layers: list[Layer], containers) -> list[str]:
+    """Stages from the containers, else from output-stride runs."""
     return (_by_containers(layers, list(containers)) if containers else None) or _by_stride(layers)
 
 
