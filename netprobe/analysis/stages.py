@@ -7,6 +7,11 @@ downsampling). What runs before the first container is the stem, what runs after
 head; a layer between two containers joins the next one when the map shrinks there (a
 ConvNeXt or Swin downsampling layer), else the previous one.
 
+A task model (torchvision's segmentation and detection models: a ``backbone``, then heads)
+has its backbone's stages (found as above, inside ``backbone.body`` where there is one), then
+its neck (an FPN, SSD's extra layers) and its heads (a classifier, an RPN and ROI heads),
+each named by the model's own child that holds it.
+
 Without containers, runs of equal map size on the main path are stages. A squeezed side
 branch (SE, SK or CBAM attention at 1x1, however computed) never splits one; the head
 starts at the global pool, whatever follows it (a conv, a norm).
@@ -15,11 +20,24 @@ starts at the global pool, whatever follows it (a conv, a norm).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from netprobe.analysis.layers import Layer
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
 ONE_CONTAINER_SHARE = 0.5  # a lone container is the body only when it holds this share of the MACs
+# Parts of a task model after its backbone, by the child's name, and the stage each is.
+PARTS = {
+    "fpn": "neck",              # torchvision detection: backbone.fpn (BackboneWithFPN)
+    "extra": "neck",            # SSD / SSDlite: backbone.extra, the layers past the classifier's features
+    "neck": "neck",             # mmdet-style detectors
+    "classifier": "head",       # segmentation: DeepLabHead, FCNHead, LRASPPHead
+    "aux_classifier": "head",   # segmentation's auxiliary FCN head
+    "rpn": "head",              # Faster/Mask/Keypoint R-CNN
+    "roi_heads": "head",        # the same, after the RPN
+    "head": "head",             # RetinaNet, FCOS, SSD
+    "decode_head": "head",      # mmseg-style segmentors
+}
 
 
 def _seq(m) -> bool:
@@ -50,7 +68,31 @@ def _numbered(name: str, siblings: list[tuple[str, object]]) -> bool:
 
 
 def stage_modules(model) -> list[str]:
-    """Names of the model's outermost stage containers."""
+    """Names of the model's outermost stage containers; for a task model, its backbone's, then its parts."""
+    kids = dict(model.named_children())
+    backbone = kids.get("backbone")
+    parts = _parts(model, backbone)
+    if not parts:
+        return _containers(model)
+    body, body_name = (backbone.body, "backbone.body") if hasattr(backbone, "body") else (backbone, "backbone")
+    inner = [f"{body_name}.{n}" for n in _containers(body) if not any(_under(f"{body_name}.{n}", p) for p in parts)]
+    return inner + parts
+
+
+def _parts(model, backbone) -> list[str]:
+    """The neck and head containers of a task model ([] unless it has a backbone and one of them)."""
+    if backbone is None:
+        return []
+    necks = [f"backbone.{n}" for n, _ in backbone.named_children() if PARTS.get(n) == "neck"]
+    heads = [n for n, m in model.named_children() if n in PARTS and n != "backbone" and _has_params(m)]
+    return necks + heads if heads else []
+
+
+def _has_params(m) -> bool:
+    return next(m.parameters(), None) is not None
+
+
+def _containers(model) -> list[str]:
     found = []
     for parent_name, parent in model.named_modules():
         siblings = list(parent.named_children())
@@ -68,7 +110,16 @@ def _under(name: str, container: str) -> bool:
 
 def _big(layer: Layer) -> bool:
     hw = layer.map_hw
-    return bool(hw) and max(hw) > 1
+    return bool(hw) and max(hw[-2:]) > 1  # a clip's T x H x W map is big by its H x W
+
+
+def _clip_maps(layers: list[Layer]) -> list[Layer]:
+    """A video model's layers with their T x H x W maps (the counter reads H x W of 4-D outputs only);
+    a model is video when a conv has a 3-D kernel."""
+    if not any(layer.op == "conv" and len(layer.window) == 3 for layer in layers):
+        return layers
+    return [replace(layer, hw=layer.out_shape[1:]) if len(layer.out_shape) == 4 and not layer.hw else layer
+            for layer in layers]
 
 
 def side_branch(layers: list[Layer]) -> list[bool]:
@@ -171,9 +222,34 @@ def _adjust(layers: list[Layer], a: int, b: int, c: int) -> int:
 
 
 def find_stages(layers: list[Layer], containers: list[str] = ()) -> list[str]:
-    """Stage name of every layer: stem, s1..sN, head."""
-    names = (_by_containers(layers, list(containers)) if containers else None) or _by_stride(layers)
-    return _place_unused(layers, names)
+    """Stage name of every layer: stem, s1..sN, head (and neck for a detector)."""
+    layers = _clip_maps(layers)
+    parts = [c for c in containers if _part(c)]
+    if parts:
+        return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts))
+    return _place_unused(layers, _body_stages(layers, containers))
+
+
+def _body_stages(layers: list[Layer], containers) -> list[str]:
+    """Stages from the containers, else from output-stride runs."""
+    return (_by_containers(layers, list(containers)) if containers else None) or _by_stride(layers)
+
+
+def _part(container: str) -> bool:
+    """A task model's neck or head: a child of the model, or of its backbone, named in PARTS."""
+    *parents, name = container.split(".")
+    return name in PARTS and parents in ([], ["backbone"])
+
+
+def _by_parts(layers: list[Layer], inner: list[str], parts: list[str]) -> list[str]:
+    """The backbone's stages, then each part's stage; what runs after the first part and belongs to
+    none (anchors, post-processing) is the head."""
+    part_of = {i: PARTS[next(p for p in parts if _under(layer.name, p)).rsplit(".", 1)[-1]]
+               for i, layer in enumerate(layers) if any(_under(layer.name, p) for p in parts)}
+    first = min(part_of, default=len(layers))
+    body = [i for i in range(first) if layers[i].op != "unused"]
+    names = dict(zip(body, _body_stages([layers[i] for i in body], inner))) if body else {}
+    return [part_of.get(i) or names.get(i) or ("" if layers[i].op == "unused" else "head") for i in range(len(layers))]
 
 
 def _place_unused(layers: list[Layer], names: list[str]) -> list[str]:
