@@ -6,12 +6,11 @@ The Python API mirrors the commands; heavy imports happen only when a function i
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 __all__ = ["__version__", "spec", "cost", "summary", "bench", "profile", "compare", "NetprobeError"]
 
 from netprobe.errors import NetprobeError
 from netprobe.registry import spec
+from netprobe.version import __version__
 
 
 def _positive(what: str, value, kind=int, required: bool = False):
@@ -48,19 +47,29 @@ def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, outp
                input_size=input_size, output_stride=_positive("output_stride", output_stride), convention=convention)
 
 
-def bench(models, **options):
+def bench(models, csv=None, on_row=None, **options):
     """Time forward passes (docs/bench.md): a DataFrame, one row per (model, batch), columns BENCH_COLUMNS.
 
-    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ray, ...); on
-    Ctrl-C the ``Interrupted`` raised holds the rows measured so far, as dicts. On Ray (``ray="local"``,
-    docs/scale.md) the columns are RAY_COLUMNS: a ``node`` column follows.
+    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ray, ...); ``csv``:
+    a file each row is appended to as it is measured (the ``--csv`` rule). On Ctrl-C the ``Interrupted`` raised
+    holds the rows measured so far, as dicts. On Ray (``ray="local"``, docs/scale.md) the columns are
+    RAY_COLUMNS: a ``node`` column follows.
     """
     import pandas as pd
 
+    from netprobe.reports.sink import csv_sink
     from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS
     from netprobe.timing.bench import bench as run
 
-    return pd.DataFrame(run(models, **options), columns=BENCH_COLUMNS if options.get("ray") is None else RAY_COLUMNS)
+    columns = BENCH_COLUMNS if options.get("ray") is None else RAY_COLUMNS
+    sink = csv_sink(csv, columns, append=True)
+
+    def emit(row: dict) -> None:
+        sink.on_row(row)
+        if on_row:
+            on_row(row)
+
+    return pd.DataFrame(run(models, on_row=emit, **options), columns=columns)
 
 
 def profile(model, **options):

@@ -35,12 +35,15 @@ def bench_models(
     retries: Retries = None,
 ) -> None:
     """Time the forward pass or a training step: median, p10/p90, IQR, images/s and GFLOP/s, with the context."""
-    from netprobe.timing.bench import Interrupted, plan, run
+    from netprobe.reports.io import WriteFailed
+    from netprobe.reports.sink import csv_sink
+    from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS, Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
+    sink = csv_sink(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS, append=True)
     todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, input_size=input_size,
                 dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
-                min_time=min_time, csv=csv, output_stride=output_stride, ray=ray, retries=retries)
+                min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)
     progress = _progress()
     task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
@@ -49,10 +52,9 @@ def bench_models(
         progress.update(task, description=escape(f"{model} batch {b}"))
 
     def on_row(row: dict) -> None:
+        sink.on_row(row)
         progress.console.print(_line(row), markup=False)
         progress.advance(task)
-
-    from netprobe.reports.io import WriteFailed
 
     try:
         with progress:

@@ -21,17 +21,16 @@ def list_models(
 ) -> None:
     """List registered models with params, MACs and activations (sorted by family, then MACs)."""
     from netprobe.reports import io
+    from netprobe.reports.sink import csv_sink
     from netprobe.reports.zoo import ZOO_COLUMNS, zoo_rows
 
-    if csv:
-        io.check_csv(csv, ZOO_COLUMNS)
+    sink = csv_sink(csv, ZOO_COLUMNS)
     rows = zoo_rows(pattern, family, convention)
     if json:
         typer.echo(io.to_json(rows))
     else:
         _render(rows, convention)
-    if csv:  # after the rows are shown, so a full disk loses nothing
-        io.write_csv(csv, rows, ZOO_COLUMNS)
+    sink.write(rows)  # after the rows are shown, so a full disk loses nothing
 
 
 

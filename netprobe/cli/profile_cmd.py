@@ -41,10 +41,10 @@ def profile_model(
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
     from netprobe.reports import io
     from netprobe.reports.plot import check_path
+    from netprobe.reports.sink import csv_sink
     from netprobe.timing.profile import PROFILE_COLUMNS, profile
 
-    if csv is not None:
-        io.check_writable(csv)
+    sink = csv_sink(csv, PROFILE_COLUMNS)
     if plot is not None:
         check_path(plot)
     from netprobe.cli.render import console
@@ -55,8 +55,6 @@ def profile_model(
                          dtype=dtype, mode=mode,
                          depth=depth, threads=threads, warmup=warmup, min_time=min_time,
                          remeasure_roof=remeasure_roof)
-    if csv is not None:
-        io.write_csv(csv, result.records(), PROFILE_COLUMNS)
     if plot is not None:
         from netprobe.reports.roofline_plot import plot_roofline
 
@@ -65,6 +63,7 @@ def profile_model(
         typer.echo(io.to_json(result.to_json()))
     else:
         _show(result)
+    sink.write(result.records())  # after the rows are shown, so a full disk loses nothing
 
 
 def _num(x, digits: int = 3) -> str:

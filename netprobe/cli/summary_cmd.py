@@ -60,10 +60,10 @@ def summary_command(
     if flops and convention != "netprobe":
         raise NetprobeError(f"--flops shows netprobe's MACs as FLOPs; --convention {convention} shows its own unit, "
                             "leave one out")
-    if csv:
-        from netprobe.analysis.summary import ROWS
+    from netprobe.analysis.summary import ROWS
+    from netprobe.reports.sink import csv_sink
 
-        io.check_csv(csv, ROWS)
+    sink = csv_sink(csv, ROWS)
     s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
                 convention=convention)
     for note in s.notes:
@@ -93,7 +93,8 @@ def summary_command(
 
         _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops)
     if csv:  # after the table is shown, so a full disk loses nothing
-        _write_csv(csv, s.records(depth))
+        records = s.records(depth)
+        sink.write(records, frame=_frame(records))
 
 
 def _dilated_spec(model: str, output_stride: int):
@@ -104,15 +105,15 @@ def _dilated_spec(model: str, output_stride: int):
     return with_output_stride(registry.spec(model), output_stride)
 
 
-def _write_csv(path, records: list[dict]) -> None:
+def _frame(records: list[dict]):
+    """The CSV's rows as pandas formats them, shapes written as CxHxW."""
     import pandas as pd
 
-    from netprobe.reports import io
     from netprobe.analysis.summary import ROWS
 
     frame = pd.DataFrame(records, columns=ROWS)
     frame["output_shape"] = ["x".join(map(str, shape)) for shape in frame["output_shape"]]
-    io.write_frame(path, frame)
+    return frame
 
 
 def _shape(shape) -> str:
