@@ -48,12 +48,6 @@ def families() -> tuple[str, ...]:
     return tuple(_FAMILIES)
 
 
-def dilatable() -> tuple[str, ...]:
-    """The families declared dilatable (``--output-stride``)."""
-    _load()
-    return tuple(f.name for f in _FAMILIES.values() if f.dilatable)
-
-
 def normalize(name: str) -> str:
     """Lower case, with '-' and spaces read as '_' (``RegNetX-400MF`` is ``regnetx_400mf``)."""
     return name.strip().lower().replace("-", "_").replace(" ", "_")
