@@ -8,15 +8,15 @@ from __future__ import annotations
 
 __all__ = ["__version__", "spec", "cost", "summary", "bench", "profile", "compare", "NetprobeError"]
 
+from netprobe.args import positive
 from netprobe.errors import NetprobeError
 from netprobe.registry import spec
+from netprobe.spec import Net
 from netprobe.version import __version__
 
 
 def _positive(what: str, value, kind=int, required: bool = False):
     """A positive number, given as one or as its text; anything else is a NetprobeError."""
-    from netprobe.args import positive
-
     if value is None and required:
         raise NetprobeError(f"{what} is required; give a positive {'integer' if kind is int else 'number'}")
     return positive(what, value, kind)
@@ -25,7 +25,6 @@ def _positive(what: str, value, kind=int, required: bool = False):
 def cost(name_or_spec, resolution=None):
     """Per-layer analytic costs (list of ``Layer``) of a name or spec."""
     from netprobe.analysis.cost import net_layers
-    from netprobe.spec import Net
 
     net = spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
     if not isinstance(net, Net):

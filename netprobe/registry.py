@@ -95,7 +95,7 @@ def register_generator(family: str, generate: Callable[[str, float], Net]) -> No
 
 
 def _load() -> None:
-    """Read the zoo's families and members, once (specs are made only when asked for)."""
+    """Read the zoo's families, members and generators, once (specs are made only when asked for)."""
     if not _ENTRIES:
         from netprobe import families as zoo  # here, not at the top: `netprobe --help` reads no family
 
@@ -103,15 +103,7 @@ def _load() -> None:
             register_family(family)
         for m in zoo.members():
             register(m.name, m.family, m.make, m.aliases)
-
-
-def _load_generators() -> None:
-    """Read the families' generators, once: they are loaded only when a generated member is asked for."""
-    _load()
-    if not _GENERATORS:
-        from netprobe import families as zoo
-
-        for family, generate in zoo.generators().items():
+        for family, generate in zoo.GENERATORS.items():
             register_generator(family, generate)
 
 
@@ -159,7 +151,7 @@ def spec(name: str) -> Net:
 
 def generate(family: str, budget: str | float) -> Net:
     """A new member of ``family`` matched to a compute budget (see netprobe.families.scaling)."""
-    _load_generators()
+    _load()
     fam = normalize(family)
     if fam not in _GENERATORS:
         if fam in _FAMILIES:
@@ -175,7 +167,7 @@ def generate(family: str, budget: str | float) -> Net:
 
 def generator_families() -> list[str]:
     """Families that have a budget generator, in registration order."""
-    _load_generators()
+    _load()
     return list(_GENERATORS)
 
 

@@ -6,8 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Convention, Csv, InputSize, Json, OutputStride, Resolution
+from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.counts import CONVENTION
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -140,11 +143,8 @@ BYTES_DROPS = ("layer", "os", "output", "%")
 
 
 def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
-    from netprobe.analysis.conventions import CONVENTIONS
     from netprobe.analysis.footprint import MB
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
-    from netprobe.cli.render import console, fitted, human, human_bytes
-    from netprobe.counts import CONVENTION
 
     out = console()
     t = s.totals
@@ -204,8 +204,6 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
 def _counter_table(e, human):
     """Each convention's total, and per kind of op what each counts: the differences add up to the unit."""
     from rich.table import Table
-
-    from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 
     table = Table(title="each counter's number, by kind of op (batch 1, computed by netprobe)", title_justify="left")
     table.add_column("op kind", no_wrap=True)

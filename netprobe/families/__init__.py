@@ -1,7 +1,7 @@
 """The zoo as data: each family declared once, its members and its budget generator; ``netprobe.registry`` reads it.
 
 Each family is a pure function from design parameters to a spec. Adding one is a row in
-``FAMILIES``, its members in ``members()`` and, if it scales, its generator in ``generators()``.
+``FAMILIES``, its members in ``members()`` and, if it scales, its generator in ``GENERATORS``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from netprobe.families.regnet import REGNETS, regnet
 from netprobe.families.resnest import RESNESTS, resnest
 from netprobe.families.resnet import RESNETS, family_of, resnet
 from netprobe.families.rexnet import REXNETS, rexnet
+from netprobe.families.scaling import GENERATORS as SCALED
+from netprobe.families.scaling_mobile import MOBILE_GENERATORS
 from netprobe.families.shufflenet import SHUFFLENETV1S, SHUFFLENETV2S, shufflenetv1, shufflenetv2
 from netprobe.families.wrn import WRNS, wrn
 from netprobe.families.xception import xception
@@ -115,9 +117,5 @@ def _mobile_dense() -> Iterator[Member]:
         yield Member(name, "condensenet", partial(condensenet, name, cfg))
 
 
-def generators() -> dict[str, Callable[[str, float], Net]]:
-    """Each scalable family's budget-matched generator (``FAMILY@BUDGET``), by family."""
-    from netprobe.families.scaling import GENERATORS  # the searches count MACs: loaded when first needed
-    from netprobe.families.scaling_mobile import MOBILE_GENERATORS
-
-    return {**GENERATORS, **MOBILE_GENERATORS}
+# Each scalable family's budget-matched generator (``FAMILY@BUDGET``), by family.
+GENERATORS: dict[str, Callable[[str, float], Net]] = {**SCALED, **MOBILE_GENERATORS}

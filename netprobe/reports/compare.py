@@ -108,12 +108,9 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
 
 
 def _bench_columns(on_ray: bool) -> list[str]:
-    if on_ray:
-        from netprobe.timing.bench import RAY_COLUMNS as bench_columns
-    else:
-        from netprobe.timing.bench import BENCH_COLUMNS as bench_columns
+    from netprobe.timing import bench as timing  # the timing engine is loaded only when a run is timed
 
-    return [c for c in bench_columns if c not in COMPARE_COLUMNS]
+    return [c for c in (timing.RAY_COLUMNS if on_ray else timing.BENCH_COLUMNS) if c not in COMPARE_COLUMNS]
 
 
 def columns(rows: list[dict], timed: bool | None = None) -> list[str]:
@@ -150,8 +147,7 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     if bench is None:
         _write(sink, rows, timed=False)
         return rows
-    from netprobe.timing.bench import Interrupted
-    from netprobe.timing.bench import bench as run_bench
+    from netprobe.timing import bench as timing
 
     if not isinstance(bench, dict) or {"resolution", "csv", "on_row", "on_start"} & set(bench):
         raise NetprobeError("bench takes a dict of timing options (device, batch, dtype, ...); no resolution, csv "
@@ -167,9 +163,9 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
 
     models = list(dict.fromkeys(r["model"] for r in rows if not r["error"]))
     try:
-        returned = run_bench(models, **bench, resolution=None, on_row=timed)
+        returned = timing.bench(models, **bench, resolution=None, on_row=timed)
     except KeyboardInterrupt:
-        raise Interrupted(_join(rows, timings)) from None
+        raise timing.Interrupted(_join(rows, timings)) from None
     out = _join(rows, returned, keep_untimed=True)
     _write(sink, out, timed=True)
     return out
