@@ -6,18 +6,17 @@ The Python API mirrors the commands; heavy imports happen only when a function i
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 __all__ = ["__version__", "spec", "cost", "summary", "bench", "profile", "compare", "NetprobeError"]
 
+from netprobe.args import positive
 from netprobe.errors import NetprobeError
 from netprobe.registry import spec
+from netprobe.spec import Net
+from netprobe.version import __version__
 
 
 def _positive(what: str, value, kind=int, required: bool = False):
     """A positive number, given as one or as its text; anything else is a NetprobeError."""
-    from netprobe.args import positive
-
     if value is None and required:
         raise NetprobeError(f"{what} is required; give a positive {'integer' if kind is int else 'number'}")
     return positive(what, value, kind)
@@ -26,7 +25,6 @@ def _positive(what: str, value, kind=int, required: bool = False):
 def cost(name_or_spec, resolution=None):
     """Per-layer analytic costs (list of ``Layer``) of a name or spec."""
     from netprobe.analysis.cost import net_layers
-    from netprobe.spec import Net
 
     net = spec(name_or_spec) if isinstance(name_or_spec, str) else name_or_spec
     if not isinstance(net, Net):
@@ -48,19 +46,29 @@ def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, outp
                input_size=input_size, output_stride=_positive("output_stride", output_stride), convention=convention)
 
 
-def bench(models, **options):
+def bench(models, csv=None, on_row=None, **options):
     """Time forward passes (docs/bench.md): a DataFrame, one row per (model, batch), columns BENCH_COLUMNS.
 
-    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ray, ...); on
-    Ctrl-C the ``Interrupted`` raised holds the rows measured so far, as dicts. On Ray (``ray="local"``,
-    docs/scale.md) the columns are RAY_COLUMNS: a ``node`` column follows.
+    Options are those of ``netprobe.timing.bench.plan`` (device, batch, dtype, output_stride, ray, ...); ``csv``:
+    a file each row is appended to as it is measured (the ``--csv`` rule). On Ctrl-C the ``Interrupted`` raised
+    holds the rows measured so far, as dicts. On Ray (``ray="local"``, docs/scale.md) the columns are
+    RAY_COLUMNS: a ``node`` column follows.
     """
     import pandas as pd
 
+    from netprobe.reports.sink import csv_sink
     from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS
     from netprobe.timing.bench import bench as run
 
-    return pd.DataFrame(run(models, **options), columns=BENCH_COLUMNS if options.get("ray") is None else RAY_COLUMNS)
+    columns = BENCH_COLUMNS if options.get("ray") is None else RAY_COLUMNS
+    sink = csv_sink(csv, columns, append=True)
+
+    def emit(row: dict) -> None:
+        sink.on_row(row)
+        if on_row:
+            on_row(row)
+
+    return pd.DataFrame(run(models, on_row=emit, **options), columns=columns)
 
 
 def profile(model, **options):

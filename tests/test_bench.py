@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from conftest import read_csv
+import netprobe
 from netprobe import NetprobeError
 from netprobe.timing import bench as bench_mod
 from netprobe.timing import engine
@@ -300,7 +301,7 @@ def test_interrupted_run_keeps_rows_in_csv(tmp_path, monkeypatch):
     before = torch.get_num_threads()
     seen = []
     with pytest.raises(Interrupted) as stop:
-        bench("regnetx_002", resolution=32, batch=[1, 2, 4], csv=out, threads=1, on_row=seen.append, **FAST)
+        netprobe.bench("regnetx_002", resolution=32, batch=[1, 2, 4], csv=out, threads=1, on_row=seen.append, **FAST)
     assert [r["batch"] for r in stop.value.rows] == [1] == [r["batch"] for r in seen]
     with open(out) as f:
         written = list(csv.DictReader(f))
@@ -310,8 +311,8 @@ def test_interrupted_run_keeps_rows_in_csv(tmp_path, monkeypatch):
 
 def test_csv_is_appended_with_one_header(tmp_path):
     out = tmp_path / "bench.csv"
-    bench(Probe(), resolution=8, csv=out, **FAST)
-    bench(Probe(), resolution=8, batch=[1, 2], csv=out, **FAST)
+    netprobe.bench(Probe(), resolution=8, csv=out, **FAST)
+    netprobe.bench(Probe(), resolution=8, batch=[1, 2], csv=out, **FAST)
     lines = out.read_text().splitlines()
     assert lines[0].split(",") == BENCH_COLUMNS
     assert len(lines) == 4 and sum(line.startswith("model,") for line in lines) == 1
@@ -346,7 +347,7 @@ def test_bad_input_fails_before_any_work(kwargs, message, monkeypatch, tmp_path)
     calls = interrupt_on(0, monkeypatch)
     kwargs = {"models": "regnetx_002", **kwargs}
     with pytest.raises(NetprobeError, match=message):
-        bench(**kwargs)
+        netprobe.bench(**kwargs)  # the Python API: csv is its sink's, the rest the plan's
     assert not calls
 
 
@@ -374,7 +375,7 @@ def test_csv_with_other_columns_is_refused(tmp_path):
     out = tmp_path / "other.csv"
     out.write_text("a,b\n1,2\n")
     with pytest.raises(NetprobeError, match="other columns"):
-        bench(Probe(), resolution=8, csv=out, **FAST)
+        netprobe.bench(Probe(), resolution=8, csv=out, **FAST)
     assert out.read_text() == "a,b\n1,2\n"
 
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from netprobe import NetprobeError
 from netprobe.cli.app import _register, app
+from netprobe.reports.sink import csv_sink
 from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS, Interrupted, bench, plan
 from ray_models import Doomed, Sleeper
 
@@ -47,7 +48,8 @@ def _cpus_free(wanted: float, within_s: float) -> bool:
 
 def test_sweep_gives_the_local_schema_plus_node(cluster, tmp_path):
     out = tmp_path / "sweep.csv"
-    rows = bench("regnetx_002,resnet18", batch=[1, 2], resolution=32, ray="local", csv=out, **FAST)
+    rows = bench("regnetx_002,resnet18", batch=[1, 2], resolution=32, ray="local",
+                 on_row=csv_sink(out, RAY_COLUMNS, append=True).on_row, **FAST)
     assert [(r["model"], r["batch"], r["status"]) for r in rows] == [
         ("regnetx_002", 1, "ok"), ("regnetx_002", 2, "ok"), ("resnet18", 1, "ok"), ("resnet18", 2, "ok")]
     assert RAY_COLUMNS == BENCH_COLUMNS + ["node"]
@@ -83,12 +85,15 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_rows(cluster, tmp_path):
     out = tmp_path / "stopped.csv"
     models = [Sleeper("quick", 0.0), Sleeper("slow_a", 30.0), Sleeper("slow_b", 30.0)]
 
+    sink = csv_sink(out, RAY_COLUMNS, append=True)
+
     def stop(row):
+        sink.on_row(row)
         raise KeyboardInterrupt
 
     started = time.monotonic()
     with pytest.raises(Interrupted) as stopped:
-        bench(models, resolution=16, threads=1, ray="local", csv=out, on_row=stop, **FAST)
+        bench(models, resolution=16, threads=1, ray="local", on_row=stop, **FAST)
     assert time.monotonic() - started < 60  # a slow model alone takes over 3 minutes (>= 7 calls of 30 s)
     assert [r["model"] for r in stopped.value.rows] == ["quick"]
     with open(out, newline="") as f:

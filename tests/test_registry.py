@@ -56,3 +56,23 @@ def test_family_names_are_suggested_only_where_lists_are_accepted():
     with pytest.raises(NetprobeError) as e:
         registry.entry("regnetz")
     assert "regnetx," not in str(e.value)
+
+
+def test_the_family_list_is_what_the_members_were_registered_in():
+    assert set(registry.families()) == {registry.entry(n).family for n in registry.names()}
+    assert registry.FAMILIES == registry.families()
+
+
+def test_a_member_of_an_undeclared_family_is_refused(monkeypatch):
+    registry.names()
+    monkeypatch.setattr(registry, "_ENTRIES", dict(registry._ENTRIES))
+    with pytest.raises(ValueError, match="family 'vit' is not declared"):
+        registry.register("vit_tiny", "vit", lambda: None)
+
+
+def test_a_spec_that_names_another_family_is_refused_when_made(monkeypatch):
+    registry.names()
+    monkeypatch.setattr(registry, "_ENTRIES", dict(registry._ENTRIES))
+    registry.register("not_a_resnet", "resnet", registry.entry("regnetx_002").make)
+    with pytest.raises(ValueError, match="registered in family 'resnet' but its spec says 'regnetx'"):
+        registry.spec("not_a_resnet")

@@ -9,24 +9,40 @@ import stat
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from netprobe.cli.app import _register, app
 from netprobe.reports import io
 from netprobe.timing import engine
+from netprobe.timing import profile as profile_mod
 from netprobe.timing.bench import BENCH_COLUMNS
 
 _register()
 FAST = ["--warmup", "2", "--min-time", "0.05", "-r", "32"]
 COLUMNS = ["model", "ms"]
-# Every command that writes a file, with the option that names it.
-WRITERS = {
-    "list": (["list", "resnet18"], "--csv"),
-    "summary": (["summary", "regnetx_002"], "--csv"),
-    "compare": (["compare", "--budget", "400MF", "--families", "regnetx"], "--csv"),
-    "compare-plot": (["compare", "--budget", "400MF", "--families", "regnetx"], "--plot"),
-    "bench": (["bench", "--models", "regnetx_002", *FAST], "--csv"),
+
+
+def _csv_help() -> dict[str, str]:
+    """Each command that takes ``--csv``, read from the app itself, with that option's help."""
+    group = typer.main.get_command(app)
+    return {name: next(p.help for p in cmd.params if "--csv" in getattr(p, "opts", ()))
+            for name, cmd in group.commands.items() if any("--csv" in getattr(p, "opts", ()) for p in cmd.params)}
+
+
+CSV_HELP = _csv_help()
+CSV_COMMANDS = sorted(CSV_HELP)
+# A quick run of each command that takes --csv (a new one fails test_every_csv_command_has_a_quick_run).
+RUNS = {
+    "list": ["list", "resnet18"],
+    "summary": ["summary", "regnetx_002"],
+    "compare": ["compare", "--budget", "400MF", "--families", "regnetx"],
+    "bench": ["bench", "--models", "regnetx_002", *FAST],
+    "profile": ["profile", "regnetx_002", *FAST, "--threads", "1"],
 }
+# Every command that writes a file, with the option that names it.
+WRITERS = {name: (RUNS[name], "--csv") for name in CSV_COMMANDS if name in RUNS}
+WRITERS["compare-plot"] = (RUNS["compare"], "--plot")
 
 
 def cli(*args):
@@ -37,7 +53,13 @@ def cli(*args):
 def no_timing(monkeypatch):
     calls = []
     monkeypatch.setattr(engine, "time_config", lambda *a, **kw: calls.append(1))
+    monkeypatch.setattr(profile_mod, "profile", lambda *a, **kw: calls.append(1))
     return calls
+
+
+def test_every_csv_command_has_a_quick_run():
+    assert set(CSV_COMMANDS) == set(RUNS)
+    assert {"list", "summary", "compare", "bench", "profile"} <= set(CSV_COMMANDS)  # the introspection sees them
 
 
 def test_an_append_after_a_last_line_without_newline_starts_a_new_line(tmp_path):
@@ -154,7 +176,7 @@ def full_device(tmp_path) -> Path:
     pytest.skip("the copy of /dev/full accepted a write")
 
 
-@pytest.mark.parametrize("writer", ["list", "summary", "compare", "compare-plot", "bench"])
+@pytest.mark.parametrize("writer", [*CSV_COMMANDS, "compare-plot"])
 def test_a_full_disk_keeps_the_rows_and_names_the_path(writer, full_device):
     args, option = WRITERS[writer]
     if option == "--plot" and full_device.suffix != ".png":
@@ -166,17 +188,18 @@ def test_a_full_disk_keeps_the_rows_and_names_the_path(writer, full_device):
     assert stat.S_ISCHR(os.stat(full_device).st_mode)  # written to, never replaced
 
 
-@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+@pytest.mark.parametrize("writer", CSV_COMMANDS)
 def test_a_file_of_other_columns_is_never_overwritten(writer, tmp_path, no_timing):
     args, option = WRITERS[writer]
     path = tmp_path / "notes.csv"
     path.write_text("name,comment\nx,keep me\n")
     result = cli(*args, option, str(path))
     assert result.exit_code == 2 and result.stderr.startswith(f"error: --csv {path} already holds other columns")
+    assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
     assert path.read_text() == "name,comment\nx,keep me\n" and not no_timing
 
 
-@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+@pytest.mark.parametrize("writer", CSV_COMMANDS)
 def test_a_csv_that_is_not_utf8_is_one_line_naming_the_file(writer, tmp_path, no_timing):
     args, option = WRITERS[writer]
     path = tmp_path / "latin.csv"
@@ -186,7 +209,7 @@ def test_a_csv_that_is_not_utf8_is_one_line_naming_the_file(writer, tmp_path, no
     assert result.stderr == f"error: --csv {path} is not a UTF-8 CSV file; choose a new file\n" and not no_timing
 
 
-@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+@pytest.mark.parametrize("writer", CSV_COMMANDS)
 def test_every_csv_ends_lines_with_newline_only(writer, tmp_path):
     args, option = WRITERS[writer]
     path = tmp_path / "out.csv"
@@ -197,21 +220,33 @@ def test_every_csv_ends_lines_with_newline_only(writer, tmp_path):
     assert len(list(csv.reader(data.decode().splitlines()))) >= 2
 
 
-def test_bench_appends_and_the_others_replace(tmp_path):
-    bench, summary = tmp_path / "b.csv", tmp_path / "s.csv"
-    for _ in range(2):
-        assert cli(*WRITERS["bench"][0], "--json", "--csv", str(bench)).exit_code == 0
-        assert cli(*WRITERS["summary"][0], "--json", "--csv", str(summary)).exit_code == 0
-    with open(bench) as f:
-        assert [r["model"] for r in csv.DictReader(f)] == ["regnetx_002"] * 2
-    assert list(csv.reader(open(bench)))[0] == BENCH_COLUMNS
-    first = summary.read_text()
-    assert cli(*WRITERS["summary"][0], "--json", "--csv", str(summary)).exit_code == 0
-    assert summary.read_text() == first
+def _appends(command: str) -> bool:
+    return CSV_HELP[command].startswith("Append each row")
 
 
-@pytest.mark.parametrize("writer", ["list", "summary", "compare", "bench"])
+def test_bench_alone_appends():
+    assert [c for c in CSV_COMMANDS if _appends(c)] == ["bench"]
+    assert all("replacing it whole" in CSV_HELP[c] for c in CSV_COMMANDS if c != "bench")
+
+
+@pytest.mark.parametrize("writer", CSV_COMMANDS)
+def test_a_file_of_its_own_columns_is_appended_to_or_replaced(writer, tmp_path):
+    path = tmp_path / "own.csv"
+    assert cli(*RUNS[writer], "--json", "--csv", str(path)).exit_code == 0
+    first = list(csv.reader(path.read_text().splitlines()))
+    assert cli(*RUNS[writer], "--json", "--csv", str(path)).exit_code == 0
+    second = list(csv.reader(path.read_text().splitlines()))
+    assert second[0] == first[0] and len(first) >= 2 and sum(r == first[0] for r in second) == 1  # one header
+    if _appends(writer):
+        assert second[: len(first)] == first and len(second) == 2 * len(first) - 1  # rows added after the old
+        assert first[0] == BENCH_COLUMNS
+    else:
+        assert len(second) == len(first)  # the same rows, the file replaced whole
+        assert [r[0] for r in second] == [r[0] for r in first]
+
+
+@pytest.mark.parametrize("writer", CSV_COMMANDS)
 def test_help_states_the_csv_rule(writer):
-    text = " ".join(cli(WRITERS[writer][0][0], "--help").stdout.replace("│", " ").split())
-    assert ("Append each row" if writer == "bench" else "replacing it whole") in text
+    text = " ".join(cli(writer, "--help").stdout.replace("│", " ").split())
+    assert ("Append each row" if _appends(writer) else "replacing it whole") in text
     assert "never a file of other columns" in text

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup, TyperOption
 
-from netprobe import __version__
 from netprobe.errors import NetprobeError, first_line
+from netprobe.version import __version__
 
 _state = {"debug": False, "signal": signal.SIGINT}
 

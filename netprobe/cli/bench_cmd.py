@@ -10,6 +10,10 @@ from rich.markup import escape
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
                                   Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
+from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.reports import io
+from netprobe.reports.io import WriteFailed
+from netprobe.reports.sink import csv_sink
 
 
 
@@ -35,12 +39,13 @@ def bench_models(
     retries: Retries = None,
 ) -> None:
     """Time the forward pass or a training step: median, p10/p90, IQR, images/s and GFLOP/s, with the context."""
-    from netprobe.timing.bench import Interrupted, plan, run
+    from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS, Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
+    sink = csv_sink(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS, append=True)
     todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, input_size=input_size,
                 dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
-                min_time=min_time, csv=csv, output_stride=output_stride, ray=ray, retries=retries)
+                min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)
     progress = _progress()
     task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
@@ -49,18 +54,15 @@ def bench_models(
         progress.update(task, description=escape(f"{model} batch {b}"))
 
     def on_row(row: dict) -> None:
+        sink.on_row(row)
         progress.console.print(_line(row), markup=False)
         progress.advance(task)
-
-    from netprobe.reports.io import WriteFailed
 
     try:
         with progress:
             rows = run(todo, on_row=on_row, on_start=on_start)
     except Interrupted as stop:
         _show(stop.rows, json)
-        from netprobe.cli.render import console
-
         console(stderr=True).print(f"interrupted: {len(stop.rows)} of {todo.size} configurations measured"
                                    + (f", rows kept in {csv}" if csv and stop.rows else ""), markup=False)
         raise typer.Exit(interrupt_code()) from None
@@ -72,8 +74,6 @@ def bench_models(
 
 def _progress():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from netprobe.cli.render import console
 
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), console=console(stderr=True), transient=True,
@@ -95,11 +95,8 @@ def _line(row: dict) -> str:
 def _show(rows: list[dict], json: bool) -> None:
     """Rows as JSON, or as a table with the run's context underneath."""
     if json:
-        from netprobe.reports import io
-
         typer.echo(io.to_json(rows))
         return
-    from netprobe.cli.render import console, fitted, human, human_bytes
 
     cols = ["model", "batch"] + ["mode"] * any(r["mode"] != "infer" for r in rows)
     cols += ["res", "median", "p10", "p90", "IQR", "n", "img/s", "GFLOP/s"]

@@ -7,10 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from netprobe.analysis.conventions import CONVENTIONS
+from netprobe.budget import format_budget
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Json, MinTime, Ray,
                                   Retries, Threads, Warmup, warn_threads)
+from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.errors import NetprobeError
+from netprobe.reports import io
+from netprobe.reports.io import WriteFailed
 
 
 @app.command("compare")
@@ -47,11 +52,10 @@ def compare_cmd(
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
         raise NetprobeError(f"{flags} only take effect with --bench; add --bench or leave them out")
     if plot:
-        from netprobe.reports.plot import check_path
+        from netprobe.reports.plot import check_path  # matplotlib's check, only when a plot is asked for
 
         check_path(plot)
     warn_threads(threads)
-    from netprobe.reports.io import WriteFailed
 
     try:
         rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
@@ -60,8 +64,6 @@ def compare_cmd(
         if not hasattr(stop, "rows"):  # interrupted before timing began: nothing measured
             raise
         _show(stop.rows, tolerance, json, convention)
-        from netprobe.cli.render import console
-
         timed = len({r["model"] for r in stop.rows})
         kept = f", rows kept in {csv}" if csv and stop.rows else ""  # the file is written after the first member
         console(stderr=True).print(f"interrupted: {timed} members timed{kept}", markup=False)
@@ -82,7 +84,6 @@ def _show(rows: list[dict], tolerance: float, json: bool, convention: str = "net
     if not json:
         _render(rows, tolerance, convention)
         return
-    from netprobe.reports import io
     from netprobe.reports.compare import columns
 
     cols = columns(rows)
@@ -90,8 +91,6 @@ def _show(rows: list[dict], tolerance: float, json: bool, convention: str = "net
 
 
 def _progress(row: dict) -> None:
-    from netprobe.cli.render import console
-
     ms = row.get("median_ms")
     took = f"{ms:.4g} ms" if isinstance(ms, (int, float)) else "-"
     console(stderr=True).print(f"timed {row['model']}: {took} ({row.get('status', '?')})", style="dim", markup=False)
@@ -99,10 +98,6 @@ def _progress(row: dict) -> None:
 
 def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") -> None:
     from rich.markup import escape
-
-    from netprobe.analysis.conventions import CONVENTIONS
-    from netprobe.budget import format_budget
-    from netprobe.cli.render import console, fitted, human, human_bytes
 
     timed = any("median_ms" in r for r in rows)
     batches = list(dict.fromkeys(r["batch"] for r in rows if r.get("batch") is not None))

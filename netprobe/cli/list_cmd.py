@@ -6,8 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from netprobe.analysis import conventions
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Convention, Csv, Json
+from netprobe.cli.render import console, fitted, human
+from netprobe.reports import io
+from netprobe.reports.sink import csv_sink
 
 
 @app.command("list")
@@ -20,26 +24,20 @@ def list_models(
     csv: Csv = None,
 ) -> None:
     """List registered models with params, MACs and activations (sorted by family, then MACs)."""
-    from netprobe.reports import io
     from netprobe.reports.zoo import ZOO_COLUMNS, zoo_rows
 
-    if csv:
-        io.check_csv(csv, ZOO_COLUMNS)
+    sink = csv_sink(csv, ZOO_COLUMNS)
     rows = zoo_rows(pattern, family, convention)
     if json:
         typer.echo(io.to_json(rows))
     else:
         _render(rows, convention)
-    if csv:  # after the rows are shown, so a full disk loses nothing
-        io.write_csv(csv, rows, ZOO_COLUMNS)
+    sink.write(rows)  # after the rows are shown, so a full disk loses nothing
 
 
 
 def _render(rows: list[dict], convention: str) -> None:
-    from netprobe.analysis.conventions import convention as find
-    from netprobe.cli.render import console, fitted, human
-
-    conv = find(convention)
+    conv = conventions.convention(convention)
     columns = [("model", "model", "left"), ("family", "family", "left"), ("res", "res", "right"),
                ("params", "params", "right"), ("macs", conv.header, "right"), ("acts", "acts", "right")]
     lines = [([r["model"], r["family"], str(r["resolution"]), human(r["params"]), human(r["macs"]),

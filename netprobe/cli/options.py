@@ -7,6 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from netprobe.cli.render import console
+
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 # One --csv rule: bench appends, the others replace; none writes over a file of other columns.
 Csv = Annotated[Optional[Path], typer.Option(
@@ -33,8 +35,6 @@ def warn_threads(threads: int | None) -> None:
 
     cores = os.cpu_count() or 1
     if threads and threads > cores:
-        from netprobe.cli.render import console
-
         console(stderr=True).print(f"warning: --threads {threads} is more than this machine's {cores} cores; "
                                    "timings will include the contention", markup=False)
 

@@ -12,6 +12,9 @@ from rich.markup import escape
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, OutputStride, Resolution, Threads,
                                   Warmup)
+from netprobe.cli.render import console, human, human_bytes
+from netprobe.reports import io
+from netprobe.reports.sink import csv_sink
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
@@ -39,15 +42,13 @@ def profile_model(
                                                  dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
-    from netprobe.reports import io
-    from netprobe.reports.plot import check_path
     from netprobe.timing.profile import PROFILE_COLUMNS, profile
 
-    if csv is not None:
-        io.check_writable(csv)
+    sink = csv_sink(csv, PROFILE_COLUMNS)
     if plot is not None:
+        from netprobe.reports.plot import check_path  # only when a plot is asked for
+
         check_path(plot)
-    from netprobe.cli.render import console
 
     with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2):
         result = profile(model, device=device, batch=batch, resolution=resolution, input_size=input_size,
@@ -55,8 +56,6 @@ def profile_model(
                          dtype=dtype, mode=mode,
                          depth=depth, threads=threads, warmup=warmup, min_time=min_time,
                          remeasure_roof=remeasure_roof)
-    if csv is not None:
-        io.write_csv(csv, result.records(), PROFILE_COLUMNS)
     if plot is not None:
         from netprobe.reports.roofline_plot import plot_roofline
 
@@ -65,6 +64,7 @@ def profile_model(
         typer.echo(io.to_json(result.to_json()))
     else:
         _show(result)
+    sink.write(result.records())  # after the rows are shown, so a full disk loses nothing
 
 
 def _num(x, digits: int = 3) -> str:
@@ -74,8 +74,6 @@ def _num(x, digits: int = 3) -> str:
 def _show(result) -> None:
     from rich import box
     from rich.table import Table
-
-    from netprobe.cli.render import console, human, human_bytes
 
     roof = result.roof
     table = Table(title=f"{escape(result.model)} {result.mode}, batch {result.batch}, {result.resolution} px, "

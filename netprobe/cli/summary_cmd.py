@@ -6,8 +6,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import Convention, Csv, InputSize, Json, OutputStride, Resolution
+from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.counts import CONVENTION
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -60,10 +63,10 @@ def summary_command(
     if flops and convention != "netprobe":
         raise NetprobeError(f"--flops shows netprobe's MACs as FLOPs; --convention {convention} shows its own unit, "
                             "leave one out")
-    if csv:
-        from netprobe.analysis.summary import ROWS
+    from netprobe.analysis.summary import ROWS
+    from netprobe.reports.sink import csv_sink
 
-        io.check_csv(csv, ROWS)
+    sink = csv_sink(csv, ROWS)
     s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
                 convention=convention)
     for note in s.notes:
@@ -94,18 +97,19 @@ def summary_command(
 
         _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops)
     if csv:  # after the table is shown, so a full disk loses nothing
-        _write_csv(csv, s.records(depth))
+        records = s.records(depth)
+        sink.write(records, frame=_frame(records))
 
 
-def _write_csv(path, records: list[dict]) -> None:
+def _frame(records: list[dict]):
+    """The CSV's rows as pandas formats them, shapes written as CxHxW."""
     import pandas as pd
 
-    from netprobe.reports import io
     from netprobe.analysis.summary import ROWS
 
     frame = pd.DataFrame(records, columns=ROWS)
     frame["output_shape"] = ["x".join(map(str, shape)) for shape in frame["output_shape"]]
-    io.write_frame(path, frame)
+    return frame
 
 
 def _shape(shape) -> str:
@@ -132,11 +136,8 @@ BYTES_DROPS = ("layer", "os", "output", "%")
 
 
 def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
-    from netprobe.analysis.conventions import CONVENTIONS
     from netprobe.analysis.footprint import MB
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
-    from netprobe.cli.render import console, fitted, human, human_bytes
-    from netprobe.counts import CONVENTION
 
     out = console()
     t = s.totals
@@ -196,8 +197,6 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
 def _counter_table(e, human):
     """Each convention's total, and per kind of op what each counts: the differences add up to the unit."""
     from rich.table import Table
-
-    from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 
     table = Table(title="each counter's number, by kind of op (batch 1, computed by netprobe)", title_justify="left")
     table.add_column("op kind", no_wrap=True)

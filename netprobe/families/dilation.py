@@ -13,11 +13,9 @@ from __future__ import annotations
 from dataclasses import fields, replace
 
 from netprobe.errors import NetprobeError
+from netprobe.families import DILATABLE  # declared with each family
 from netprobe.spec import AvgPool, Block, Net, Stage
 
-# Families whose body is the four ResNet stages at strides 4, 8, 16, 32.
-DILATABLE = ("resnet", "resnext", "wide_resnet", "seresnet", "seresnext", "skresnet", "skresnext", "resnest",
-             "cbam_resnet")
 OUTPUT_STRIDES = (8, 16, 32)
 NATIVE = 32
 

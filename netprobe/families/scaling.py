@@ -49,20 +49,25 @@ def _gap(net: Net, macs: int) -> float:
     return abs(math.log(macs_of(net) / macs))
 
 
-def bisect(make: Callable[[float], Net], lo: float, hi: float, macs: int) -> Net:
-    """The net nearest the budget among those met while bisecting a knob that MACs grow with."""
-    best, best_gap = None, math.inf
+def search(make: Callable[[float], Net], lo: float, hi: float, macs: int) -> tuple[float, Net]:
+    """(knob, net) nearest the budget among those met while bisecting a knob that MACs grow with."""
+    best, best_gap = (lo, None), math.inf
     for _ in range(STEPS):
         mid = (lo + hi) / 2
         net = make(mid)
         gap = _gap(net, macs)
         if gap < best_gap:
-            best, best_gap = net, gap
+            best, best_gap = (mid, net), gap
         if macs_of(net) < macs:
             lo = mid
         else:
             hi = mid
     return best
+
+
+def bisect(make: Callable[[float], Net], lo: float, hi: float, macs: int) -> Net:
+    """The net of ``search``: the one nearest the budget."""
+    return search(make, lo, hi, macs)[1]
 
 
 def closest(searches, macs: int) -> Net:
@@ -100,11 +105,11 @@ def generate_efficientnet(name: str, macs: int) -> Net:
         net = efficientnet(name, cfg)
         return replace(net, design={**net.design, "phi": round(phi, 4), "resolution": cfg.resolution})
 
-    net = bisect(lambda phi: make(compound(phi), phi), -8.0, 12.0, macs)
+    phi, net = search(lambda phi: make(compound(phi), phi), -8.0, 12.0, macs)
     # Widths and depths are rounded per stage, so MACs step as phi grows. The width, rounded
     # per stage to multiples of 8, then closes the gap in fine steps at phi's depth and
     # resolution; the resolution moves MACs in coarse steps (feature maps are ceil(r / stride)).
-    phi = net.design["phi"]
+    phi = round(phi, 4)  # the phi the net was made with, as its design shows it
     cfg = compound(phi)
     fine = [
         bisect(lambda x: make(replace(cfg, width=math.exp(x)), phi), math.log(cfg.width) - 0.2,

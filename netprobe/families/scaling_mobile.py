@@ -18,7 +18,7 @@ from functools import lru_cache
 from netprobe.budget import nearest
 from netprobe.families.mobilenet import mobilenetv1, mobilenetv2
 from netprobe.families.rounding import quantize
-from netprobe.families.scaling import MATCH, _checked, bisect, macs_of
+from netprobe.families.scaling import MATCH, _checked, bisect, macs_of, search
 from netprobe.families.shufflenet import SHUFFLENETV2S, ShuffleNetV1Cfg, shufflenetv1, shufflenetv2
 from netprobe.spec import Net
 
@@ -32,9 +32,9 @@ def _width_generator(family: str, make, resolution_knob: bool = False):
     @lru_cache(maxsize=256)
     def generate(name: str, macs: int) -> Net:
         """The width multiplier at 224 px, bisected in log space [, then the resolution at that width]."""
-        net = bisect(lambda x: make(name, round(math.exp(x), 4)), *WIDTH_RANGE, macs)
+        x, net = search(lambda x: make(name, round(math.exp(x), 4)), *WIDTH_RANGE, macs)
         if resolution_knob and abs(math.log(macs_of(net) / macs)) > MATCH / 4:
-            width = net.design["width"]
+            width = round(math.exp(x), 4)  # the multiplier the net was made with
             by_res = bisect(lambda r: make(name, width, resolution=round(r)), *RESOLUTION_RANGE, macs)
             net = min(net, by_res, key=lambda n: abs(math.log(macs_of(n) / macs)))
         return _checked(net, macs, "the width multiplier and resolution" if resolution_knob else "the width multiplier")

@@ -17,7 +17,7 @@ from netprobe import registry
 from netprobe.analysis import conventions
 from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
-from netprobe.reports import io
+from netprobe.reports.sink import CsvSink, csv_sink
 from netprobe.reports.zoo import net_counts
 
 COMPARE_COLUMNS = ["budget_macs", "family", "model", "generated", "resolution", "params", "macs", "acts",
@@ -45,16 +45,16 @@ def budgets_of(budget: str | int | list) -> list[tuple[str, int]]:
 def families_of(families: str | list[str] | None) -> list[str]:
     """Family names from a comma list (default: all), each checked against the registry's."""
     if families is None:
-        return list(registry.FAMILIES)
+        return list(registry.families())
     items = families.split(",") if isinstance(families, str) else list(families)
     out = []
     for item in items:
         fam = registry.normalize(item)
-        if fam not in registry.FAMILIES:
-            raise NetprobeError(f"unknown family '{item.strip()}'; choose from {', '.join(registry.FAMILIES)}")
+        if fam not in registry.families():
+            raise NetprobeError(f"unknown family '{item.strip()}'; choose from {', '.join(registry.families())}")
         out.append(fam)
     if not out:
-        raise NetprobeError(f"no family given; choose from {', '.join(registry.FAMILIES)}")
+        raise NetprobeError(f"no family given; choose from {', '.join(registry.families())}")
     return list(dict.fromkeys(out))
 
 
@@ -108,12 +108,9 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
 
 
 def _bench_columns(on_ray: bool) -> list[str]:
-    if on_ray:
-        from netprobe.timing.bench import RAY_COLUMNS as bench_columns
-    else:
-        from netprobe.timing.bench import BENCH_COLUMNS as bench_columns
+    from netprobe.timing import bench as timing  # the timing engine is loaded only when a run is timed
 
-    return [c for c in bench_columns if c not in COMPARE_COLUMNS]
+    return [c for c in (timing.RAY_COLUMNS if on_ray else timing.BENCH_COLUMNS) if c not in COMPARE_COLUMNS]
 
 
 def columns(rows: list[dict], timed: bool | None = None) -> list[str]:
@@ -145,15 +142,12 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     timing after each member. Ctrl-C while timing raises ``netprobe.timing.bench.Interrupted``
     whose ``rows`` are the rows of the members timed so far, as the CSV holds them.
     """
-    if csv:
-        io.check_csv(csv, columns([], timed=bench is not None))
+    sink = csv_sink(csv or None, columns([], timed=bench is not None))
     rows = matched_rows(budget, families, tolerance, generate, convention)
     if bench is None:
-        if csv:
-            _write(csv, rows, timed=False)
+        _write(sink, rows, timed=False)
         return rows
-    from netprobe.timing.bench import Interrupted
-    from netprobe.timing.bench import bench as run_bench
+    from netprobe.timing import bench as timing
 
     if not isinstance(bench, dict) or {"resolution", "csv", "on_row", "on_start"} & set(bench):
         raise NetprobeError("bench takes a dict of timing options (device, batch, dtype, ...); no resolution, csv "
@@ -162,30 +156,25 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
 
     def timed(t: dict) -> None:
         timings.append(t)
-        if csv:
-            _write(csv, _join(rows, timings), timed=True)
+        _write(sink, _join(rows, timings), timed=True)
         if on_row:
             for row in _join(rows, [t]):
                 on_row(row)
 
     models = list(dict.fromkeys(r["model"] for r in rows if not r["error"]))
     try:
-        returned = run_bench(models, **bench, resolution=None, csv=None, on_row=timed)
+        returned = timing.bench(models, **bench, resolution=None, on_row=timed)
     except KeyboardInterrupt:
-        raise Interrupted(_join(rows, timings)) from None
+        raise timing.Interrupted(_join(rows, timings)) from None
     out = _join(rows, returned, keep_untimed=True)
-    if csv:
-        _write(csv, out, timed=True)
+    _write(sink, out, timed=True)
     return out
 
 
-def _write(csv, rows: list[dict], timed: bool) -> None:
+def _write(sink: CsvSink, rows: list[dict], timed: bool) -> None:
     """The CSV replaced by these rows; if that fails the error carries them, for the caller to show."""
-    try:
-        io.write_frame(csv, to_frame(rows, timed))
-    except io.WriteFailed as e:
-        e.rows = rows
-        raise
+    if sink.path is not None:
+        sink.write(rows, frame=to_frame(rows, timed))
 
 
 def to_frame(rows: list[dict], timed: bool | None = None):

@@ -76,11 +76,6 @@ def check_csv(path: str | os.PathLike, columns: list[str], append: bool = False)
     return p
 
 
-def check_appendable(path: str | os.PathLike, columns: list[str]) -> Path:
-    """check_csv for a file that rows are appended to."""
-    return check_csv(path, columns, append=True)
-
-
 def _csv_text(rows: list[dict], columns: list[str], header: bool) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")

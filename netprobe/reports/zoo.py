@@ -30,8 +30,8 @@ def zoo_rows(pattern: str | None = None, family: str | None = None, convention: 
     names = registry.resolve(pattern) if pattern else registry.names()
     if family:
         fam = registry.normalize(family)
-        if fam not in registry.FAMILIES:
-            raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(registry.FAMILIES)}")
+        if fam not in registry.families():
+            raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(registry.families())}")
         names = [n for n in names if registry.spec(n).family == fam]
     conventions.convention(convention)
     rows = []
@@ -39,5 +39,5 @@ def zoo_rows(pattern: str | None = None, family: str | None = None, convention: 
         res, c = net_counts(name, convention=convention)
         rows.append({"model": name, "family": registry.spec(name).family, "resolution": res,
                      "params": c.params, "macs": c.macs, "acts": c.acts})
-    order = {f: i for i, f in enumerate(registry.FAMILIES)}
+    order = {f: i for i, f in enumerate(registry.families())}
     return sorted(rows, key=lambda r: (order[r["family"]], r["macs"]))

@@ -1,7 +1,9 @@
 """``bench()``: forward-pass latency of models at batch sizes, one context-rich row each.
 
 ``plan()`` checks every option and resolves the models before anything is built; ``run()``
-times a plan (here, or with ``ray=`` on a Ray cluster, see ``timing.cluster``); ``bench()`` does both. Rows are written (CSV, ``on_row``) as each configuration finishes. A failure stays in its
+times a plan (here, or with ``ray=`` on a Ray cluster, see ``timing.cluster``); ``bench()`` does both. Each row
+goes to ``on_row`` as its configuration finishes (timing writes no files: the caller's sink does,
+``netprobe.reports.sink``). A failure stays in its
 row (``status`` "oom" or "error") and the run goes on; Ctrl-C raises ``Interrupted``,
 which carries the rows measured so far.
 """
@@ -11,18 +13,17 @@ from __future__ import annotations
 import contextlib
 import gc
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 from netprobe import registry
 from netprobe.analysis.summary import summary
 from netprobe.args import positive
-from netprobe.errors import NetprobeError, first_line
+from netprobe.errors import Interrupted, NetprobeError, first_line
 from netprobe.loaders import Source
 from netprobe.models.inputs import Inputs, example_inputs, parse_input_size
 from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
-from netprobe.timing import engine, runtime
+from netprobe.timing import cluster, engine, runtime
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
@@ -37,14 +38,6 @@ BENCH_COLUMNS = [
 ]
 RAY_COLUMNS = BENCH_COLUMNS + ["node"]  # a run on Ray adds the host name of the worker that timed the row
 DEFAULT_MIN_TIME = 1.0  # seconds of samples per configuration
-
-
-class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; ``rows`` holds the configurations measured before it."""
-
-    def __init__(self, rows: list[dict]):
-        super().__init__("interrupted")
-        self.rows = rows
 
 
 @dataclass(frozen=True)
@@ -124,7 +117,6 @@ class Plan:
     settings: dict  # dtype, device, channels_last, compile, threads (None: torch's count)
     warmup: engine.Warmup
     min_time: float
-    csv: Path | None
     ray: str | None = None  # a Ray address (see timing.cluster), or None to time here
     retries: int = 1  # on Ray: times a configuration whose worker was lost is run again
 
@@ -135,12 +127,10 @@ class Plan:
 
 
 def plan(models, *, device="cpu", batch=1, mode="infer", resolution=None, input_size=None, dtype="fp32",
-         channels_last=False, compile=False, threads=None, warmup=None, min_time=None, csv=None, output_stride=None,
+         channels_last=False, compile=False, threads=None, warmup=None, min_time=None, output_stride=None,
          ray=None, retries=None) -> Plan:
     """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
     if ray is not None:
-        from netprobe.timing import cluster
-
         ray, retries = cluster.parse_address(ray), cluster.parse_retries(retries)
     elif retries is not None:
         raise NetprobeError("--retries only takes effect on Ray; add --ray (local, auto or ray://HOST:PORT) or leave it out")
@@ -152,35 +142,21 @@ def plan(models, *, device="cpu", batch=1, mode="infer", resolution=None, input_
     resolution = positive("resolution", resolution, hint=" (pixels); use e.g. 224")
     warm = engine.parse_warmup(warmup)
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
-    if csv is not None:
-        from netprobe.reports import io
-
-        csv = io.check_appendable(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS)
     output_stride = positive("output-stride", output_stride, hint="; use 8 or 16")
     return Plan(tuple(resolve_targets(models, resolution, input_size, output_stride)), batches, modes, settings, warm,
-                min_time, csv, ray, retries)
+                min_time, ray, retries)
 
 
 def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
         on_start: Callable[[str, int], None] | None = None) -> list[dict]:
-    """Time a plan: one row (see BENCH_COLUMNS) per configuration, written to the CSV as each finishes."""
+    """Time a plan: one row (see BENCH_COLUMNS) per configuration, handed to ``on_row`` as each finishes."""
     if plan.ray is not None:
-        from netprobe.timing.cluster import run_on_ray
-
-        return run_on_ray(plan, on_row)
+        return cluster.run_on_ray(plan, on_row, cluster.Timer(time_one, _failed_row, RAY_COLUMNS))
     rows: list[dict] = []
 
     def emit(row: dict) -> None:
         row = {col: {**row, **context}.get(col) for col in BENCH_COLUMNS}
         rows.append(row)
-        if plan.csv is not None:
-            from netprobe.reports import io
-
-            try:
-                io.append_csv(plan.csv, row, BENCH_COLUMNS)
-            except io.WriteFailed as e:  # the caller still shows every row measured
-                e.rows = rows
-                raise
         if on_row:
             on_row(row)
 
@@ -207,6 +183,11 @@ def time_one(target: Target, batch: int, mode: str, settings: dict, warmup: engi
     with timing_state(settings) as (run_settings, context):
         _run_target(target, (batch,), (mode,), run_settings, warmup, min_time, rows.append, None)
     return {**rows[0], **context}
+
+
+def _failed_row(target: Target, batch: int, mode: str, settings: dict, status: str, error: str) -> dict:
+    """The row of a configuration that was never timed (a Ray task lost or failed)."""
+    return _row(target, batch, mode, settings, status, error, None, None)
 
 
 def bench(models, *, on_row: Callable[[dict], None] | None = None,

@@ -1,7 +1,8 @@
 """Sweeps on a Ray cluster: one task per configuration, holding its device; this driver writes the rows.
 
 A task builds its model on the worker (a zoo model travels as its spec, a module pickled,
-its class importable there) and times it with ``bench.time_one``, the engine of a local run.
+its class importable there) and times it with the engine of a local run (``bench.time_one``, handed
+in as a ``Timer``, so that this module needs nothing of bench's). Rows go to the caller's ``on_row``.
 On CUDA a task holds one GPU (``num_gpus=1``); on CPU as many CPUs as the threads it times
 with (default: every CPU of the largest node), so two timings never share a device. A worker
 or node lost mid-task is run again by Ray (``max_retries``), then becomes a ``lost`` row.
@@ -16,10 +17,10 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from typing import Callable
 
-from netprobe.errors import NetprobeError, first_line
-from netprobe.timing.bench import RAY_COLUMNS, Interrupted, Plan, Target, _row, time_one
+from netprobe.errors import Interrupted, NetprobeError, first_line
 
 ADDRESSES = "local, auto or ray://HOST:PORT"
 INSTALL = "pip install -e '.[ray]' (or pip install 'netprobe[ray]')"
@@ -27,6 +28,15 @@ PROBE_TIMEOUT_S = 5  # a TCP check of the address first: Ray's own retries take 
 CONNECT_TIMEOUT_S = 20  # joining a cluster that accepts the connection but does not answer by then is refused
 POLL_S = 0.5  # the driver wakes this often while tasks run, so that Ctrl-C is handled at once
 CANCEL_S = 10  # on Ctrl-C, how long the driver keeps cancelling tasks that have not stopped yet
+
+
+@dataclass(frozen=True)
+class Timer:
+    """What the driver needs of the bench engine: a worker's timing, a row for a task that failed, the columns."""
+
+    time_one: Callable[..., dict]  # (target, batch, mode, settings, warmup, min_time) -> row, run on a worker
+    failed_row: Callable[..., dict]  # (target, batch, mode, settings, status, error) -> row
+    columns: list[str]
 
 
 def parse_address(address) -> str:
@@ -142,30 +152,32 @@ def task_resources(ray, settings: dict) -> dict:
     return {"num_cpus": threads}
 
 
-def time_on_worker(target: Target, batch: int, mode: str, settings: dict, warmup, min_time: float) -> dict:
+def time_on_worker(time_one: Callable[..., dict], target, batch: int, mode: str, settings: dict, warmup,
+                   min_time: float) -> dict:
     """One configuration's row, timed where Ray placed it, with that machine's host name."""
     return {**time_one(target, batch, mode, settings, warmup, min_time), "node": socket.gethostname()}
 
 
-def run_on_ray(plan: Plan, on_row: Callable[[dict], None] | None = None) -> list[dict]:
-    """Time a plan on Ray: rows (RAY_COLUMNS) written to the CSV as tasks finish, returned in plan order."""
+def run_on_ray(plan, on_row: Callable[[dict], None] | None, timer: Timer) -> list[dict]:
+    """Time a plan (a ``bench.Plan``) on Ray: each row (``timer.columns``) to ``on_row`` as its task finishes,
+    all returned in plan order."""
     ray = _import_ray()
     with contextlib.redirect_stdout(sys.stderr):  # Ray prints its notices of dead workers to stdout, where rows go
         started = connect(plan.ray)
         try:
-            return _sweep(ray, plan, on_row)
+            return _sweep(ray, plan, on_row, timer)
         finally:
             if started:
                 ray.shutdown()  # before stdout is back: that stops the thread printing the notices
 
 
-def _sweep(ray, plan: Plan, on_row) -> list[dict]:
+def _sweep(ray, plan, on_row, timer: Timer) -> list[dict]:
     resources = task_resources(ray, plan.settings)
     settings = {**plan.settings, "threads": plan.settings["threads"] or resources["num_cpus"]}
     task = ray.remote(**resources, max_retries=plan.retries, retry_exceptions=False)(time_on_worker)
     configs = [(target, batch, mode) for target in plan.targets for batch in plan.batches for mode in plan.modes]
     shipped = {id(t): ray.put(t) for t in plan.targets}  # a module travels once, not once per batch size
-    index = {task.remote(shipped[id(t)], b, m, settings, plan.warmup, plan.min_time): i
+    index = {task.remote(timer.time_one, shipped[id(t)], b, m, settings, plan.warmup, plan.min_time): i
              for i, (t, b, m) in enumerate(configs)}
     done: dict[int, dict] = {}
     pending = list(index)
@@ -174,9 +186,10 @@ def _sweep(ray, plan: Plan, on_row) -> list[dict]:
             finished, pending = ray.wait(pending, num_returns=1, timeout=POLL_S)
             for ref in finished:
                 target, batch, mode = configs[index[ref]]
-                row = _result(ray, ref, target, batch, mode, settings, plan.retries)
+                row = _result(ray, ref, target, batch, mode, settings, plan.retries, timer)
                 done[index[ref]] = row
-                _emit(row, plan, on_row)
+                if on_row:
+                    on_row(row)
     except KeyboardInterrupt:
         _cancel(ray, pending)
         raise Interrupted([done[i] for i in sorted(done)]) from None
@@ -195,31 +208,22 @@ def _cancel(ray, refs: list) -> None:
         pass
 
 
-def _emit(row: dict, plan: Plan, on_row) -> None:
-    if plan.csv is not None:
-        from netprobe.reports import io
-
-        io.append_csv(plan.csv, row, RAY_COLUMNS)
-    if on_row:
-        on_row(row)
-
-
-def _result(ray, ref, target: Target, batch: int, mode: str, settings: dict, retries: int) -> dict:
+def _result(ray, ref, target, batch: int, mode: str, settings: dict, retries: int, timer: Timer) -> dict:
     """The task's row; a task that Ray could not finish becomes a row saying why."""
     try:
         row = ray.get(ref)
     except ray.exceptions.OutOfMemoryError as e:  # Ray's memory monitor killed the worker
-        row = _row(target, batch, mode, settings, "oom", _reason(e), None, None)
+        row = timer.failed_row(target, batch, mode, settings, "oom", _reason(e))
     except ray.exceptions.RayTaskError as e:  # raised inside the task, outside the timing (unpickling a module)
         cause = e.cause if isinstance(e.cause, BaseException) else e
         error = _reason(cause)
         if "No module named" in error:
             error += "; make the model's module importable on the workers (Ray runtime_env working_dir, docs/scale.md)"
-        row = _row(target, batch, mode, settings, "error", error, None, None)
+        row = timer.failed_row(target, batch, mode, settings, "error", error)
     except ray.exceptions.RayError as e:  # the worker or its node died, every attempt
         attempts = f"{retries + 1} attempts" if retries else "1 attempt"
-        row = _row(target, batch, mode, settings, "lost", f"lost after {attempts}: {_reason(e)}", None, None)
-    return {col: row.get(col) for col in RAY_COLUMNS}
+        row = timer.failed_row(target, batch, mode, settings, "lost", f"lost after {attempts}: {_reason(e)}")
+    return {col: row.get(col) for col in timer.columns}
 
 
 def _reason(e: BaseException) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 from netprobe import dtypes
 from netprobe.errors import NetprobeError
+from netprobe.version import __version__
 
 
 
@@ -68,8 +69,6 @@ def _gpu_clock_mhz(index: int):
 def machine_context(device: str) -> dict:
     """Device name and software versions of a run (fields that do not apply are None)."""
     import torch
-
-    from netprobe import __version__
 
     cuda = device.startswith("cuda")
     index = int(device.partition(":")[2] or 0) if cuda else None

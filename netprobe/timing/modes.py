@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from netprobe.errors import NetprobeError
+from netprobe.timing.context import torch_dtype
 
 MODES = ("infer", "train")
 SGD_LR = 1e-4  # timm's benchmark.py: SGD, lr 1e-4, momentum 0.9
@@ -29,8 +30,6 @@ def parse_modes(mode) -> tuple[str, ...]:
 def autocast(device: str, dtype: str):
     """Autocast to fp16/bf16 on the device's type; nothing for fp32."""
     import torch
-
-    from netprobe.timing.context import torch_dtype
 
     if dtype == "fp32":
         return contextlib.nullcontext()
