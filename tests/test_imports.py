@@ -10,8 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent / "netprobe"
 
 # Lower layers first; a module may import its own layer or any layer below it, never one above.
 LAYERS = [
-    ("base", ("errors", "args", "counts", "dtypes", "version", "budget", "spec", "registry", "families")),
-    ("analysis", ("analysis", "build", "loaders")),  # counting: a spec or module in, counts out
+    ("base", ("errors", "args", "counts", "dtypes", "version", "budget", "spec", "registry", "families",
+              "refs", "inputs")),  # refs and inputs: descriptions parsed without torch
+    ("analysis", ("analysis", "build", "loaders", "models", "hub", "inputs_torch", "outputs")),  # counting: a spec or module in, counts out
     ("timing", ("timing",)),
     ("reports", ("reports",)),  # files and report rows; reads counting and timing
     ("cli", ("cli", "__main__")),
