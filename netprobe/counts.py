@@ -2,8 +2,8 @@
 
 - ``params``: every parameter, BatchNorm's weight and bias included; buffers not.
 - ``macs``: multiply-accumulates of convolution and linear layers, bias adds included, and,
-  beyond the zoo, of matrix products and attention (``analysis/ops.py``); everything else
-  counts 0. The papers call these "flops"; 400MF means 400e6 MACs.
+  beyond the zoo, of matrix products, attention and recurrent layers (``analysis/ops.py``);
+  everything else counts 0. The papers call these "flops"; 400MF means 400e6 MACs.
 - ``acts``: output elements of every convolution, linear and max-pool layer, batch 1.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CONVENTION = (
-    "macs: conv/linear/matmul/attention multiply-accumulates incl. bias (BN, act, pool, mult, add = 0); "
+    "macs: conv/linear/matmul/attention/RNN multiply-accumulates incl. bias (BN, act, pool, mult, add = 0); "
     "params: all (BN incl.); acts: conv/linear/max-pool outputs; batch 1"
 )
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from netprobe.errors import NetprobeError
 
 # Kinds of op, in the order the explanation table lists them.
-KINDS = ("conv", "linear", "matmul", "norm", "pooling", "activation", "bias", "upsample", "elementwise")
-KIND_LABELS = {"conv": "conv", "linear": "linear", "matmul": "matmul / attention", "norm": "norm",
+KINDS = ("conv", "linear", "matmul", "rnn", "norm", "pooling", "activation", "bias", "upsample", "elementwise")
+KIND_LABELS = {"conv": "conv", "linear": "linear", "matmul": "matmul / attention", "rnn": "recurrent", "norm": "norm",
                "pooling": "pooling", "activation": "activation", "bias": "bias adds", "upsample": "upsample",
                "elementwise": "elementwise (add, mul)"}
 
@@ -43,6 +43,10 @@ FACTS = {
     "op.einsum_fvcore":      ("matmul",      "fvcore's einsum estimate (numpy's einsum_path, 4 significant digits)"),
     "op.attention":          ("matmul",      "scaled_dot_product_attention: Q K^T and A V"),
     "op.fused_attention":    ("matmul",      "fused MultiheadAttention / encoder-layer kernels"),
+    "op.rnn":                ("rnn",         "LSTM/GRU/RNN layer gate products (torch decomposes them to mm/addmm on the CPU)"),
+    "op.rnn_fused":          ("rnn",         "LSTM layer gate products in one kernel (oneDNN on the CPU; cuDNN)"),
+    "op.rnn_cell":           ("rnn",         "LSTMCell/GRUCell/RNNCell gate products (addmm)"),
+    "op.rnn_bias":           ("bias",        "recurrent bias adds: b_ih and b_hh, per gate element per step"),
     "op.batch_norm":         ("norm",        "batch norm input elements, with weight"),
     "op.batch_norm_plain":   ("norm",        "batch norm input elements, no weight"),
     "op.norm":               ("norm",        "layer/group/instance norm input elements, with weight"),
@@ -60,6 +64,7 @@ FACTS = {
     "module.pooling":        ("pooling",     "exact nn.*Pool*d input elements"),
     "module.upsample":       ("upsample",    "exact nn.Upsample output elements"),
     "module.attention":      ("matmul",      "exact nn.MultiheadAttention (ptflops' formula, projections included)"),
+    "module.rnn":            ("rnn",         "exact nn.LSTM/GRU/RNN and cells (ptflops' formula: weights, biases, gate terms)"),
     "module.timm_attention": ("matmul",      "timm's Attention (ptflops' formula; its qkv/proj linears are dropped)"),
     "call.activation":       ("activation",  "F.relu/relu6/prelu/elu/gelu/silu input elements"),
     "call.softmax":          ("activation",  "F.softmax input elements"),
@@ -71,7 +76,8 @@ FACTS = {
 }
 
 NETPROBE_FACTS = ("op.conv", "op.conv_bias", "op.linear", "op.linear_bias", "op.matmul", "op.matmul_bias",
-                  "op.einsum", "op.attention", "op.fused_attention")
+                  "op.einsum", "op.attention", "op.fused_attention", "op.rnn", "op.rnn_fused", "op.rnn_cell",
+                  "op.rnn_bias")
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ CONVENTIONS = {
     "fvcore": Convention(
         "fvcore", "fvcore MACs", "fvcore.nn.FlopCountAnalysis(model, x).total()", "MACs (fvcore calls them flops)",
         {"op.conv": 1, "op.linear": 1, "op.matmul": 1, "op.einsum_fvcore": 1,  # no bias adds; no sdpa formula
+         "op.rnn_cell": 1,  # cells trace as addmm; layers as aten::lstm/gru, which it has no formula for
          "op.batch_norm": 2, "op.batch_norm_plain": 1,  # eval mode: 2 per element with an affine weight
          "op.norm": 5, "op.norm_plain": 4,  # its norm_flop_counter: 'a rough estimate'
          "op.adaptive_avg_pool2d": 1, "op.upsample_nearest2d": 1, "op.upsample_bilinear2d": 4,
@@ -106,7 +113,8 @@ CONVENTIONS = {
         {fact: 1 for fact in FACTS if fact.startswith(("module.", "call."))}),
     "torch": Convention(
         "torch", "torch FLOPs", "torch.utils.flop_counter.FlopCounterMode", "FLOPs (2 per MAC)",
-        {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.einsum": 2, "op.attention": 2}),  # no bias adds; no fused MHA
+        {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.einsum": 2, "op.attention": 2,  # no bias adds; no fused MHA
+         "op.rnn": 2, "op.rnn_cell": 2}),  # the decomposed mm/addmm; no formula for oneDNN's LSTM kernel
 }
 
 
@@ -183,6 +191,8 @@ NOTES = (
     (("call.activation",), "ptflops counts F.relu/gelu/silu calls, so nn.ReLU and nn.GELU twice (hook and functional)"),
     (("call.pooling",), "ptflops counts a pooling module twice: its hook and the functional it calls"),
     (("op.norm", "op.norm_plain"), "fvcore counts layer/group/instance norms 5 per element (4 without weight)"),
+    (("op.rnn", "op.rnn_fused"), "LSTM/GRU/RNN layers: fvcore has no formula (0); FlopCounterMode counts torch's "
+                                 "decomposed CPU path, not the oneDNN LSTM kernel (0); ptflops uses its own formula"),
     (("op.einsum",), "fvcore estimates einsum with numpy's einsum_path, to 4 significant digits; ptflops does not patch it (0)"),
 )
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from netprobe.analysis import rnn
 from netprobe.analysis.ops import OpCost, _bias_arg, _first, _numel
 
 LINEAR_OPS = ("linear", "mkldnn_linear")
@@ -34,6 +35,8 @@ ELEMENT_OPS = {"adaptive_avg_pool2d": ("op.adaptive_avg_pool2d", "in"),
 
 def op_facts(name: str, args, kwargs, out, cost: OpCost | None) -> dict[str, int]:
     """Facts of one aten op; ``cost`` is netprobe's price of it (None for a free op)."""
+    if name in rnn.READERS:
+        return _recurrent(name, args)
     if cost is not None and cost.kind in ("conv", "linear", "matmul", "attention"):
         if name in FUSED_ATTENTION_OPS:
             return {"op.fused_attention": cost.macs}
@@ -49,6 +52,23 @@ def op_facts(name: str, args, kwargs, out, cost: OpCost | None) -> dict[str, int
         fact, side = ELEMENT_OPS[name]
         return {fact: _numel(args[0] if side == "in" else _first(out))}
     return {}
+
+
+def _recurrent(name: str, args) -> dict[str, int]:
+    """A recurrent op's products by the path a real CPU run takes (torch's oneDNN LSTM kernel has no
+    FlopCounterMode formula; cells decompose to addmm, which fvcore prices), and its bias adds."""
+    r = rnn.read(name, args)
+    if name in rnn.CELL_OPS:
+        fact = "op.rnn_cell"
+    elif name in rnn.LAYER_OPS and not rnn.oneDNN_on_cpu(name, args, _mkldnn()):
+        fact = "op.rnn"
+    else:
+        fact = "op.rnn_fused"  # oneDNN, cuDNN and the fused CUDA cells: one kernel FlopCounterMode cannot read
+    return {fact: r.macs, "op.rnn_bias": r.bias}
+
+
+def _mkldnn() -> bool:
+    return torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
 
 
 def _fvcore_einsum(equation: str, macs: int) -> int:
@@ -95,6 +115,7 @@ PT_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, n
             nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm)
 PT_OTHERS = (nn.Linear, nn.Upsample, nn.MultiheadAttention, nn.RNN, nn.GRU, nn.LSTM, nn.RNNCell, nn.LSTMCell,
              nn.GRUCell)
+PT_RNNS = {nn.RNN: "RNN", nn.GRU: "GRU", nn.LSTM: "LSTM", nn.RNNCell: "RNN", nn.GRUCell: "GRU", nn.LSTMCell: "LSTM"}
 PT_HOOKED = frozenset(PT_CONVS + PT_CONV_TRANSPOSED + PT_ACTIVATIONS + PT_POOLS + PT_NORMS + PT_OTHERS)
 
 
@@ -148,6 +169,8 @@ def module_facts(m: nn.Module, inputs, out) -> dict[str, int]:
         return {"module.upsample": _numel(y)}
     if t is nn.MultiheadAttention:
         return {"module.attention": _pt_mha(m, *inputs[:3])}
+    if t in PT_RNNS:
+        return {"module.rnn": _pt_rnn(m, x)}
     if _is_timm_attention(t):
         b, n, _ = x.shape
         heads, dim = m.num_heads, m.head_dim
@@ -185,6 +208,19 @@ def _pt_mha(m: nn.MultiheadAttention, q, k, v) -> int:
         flops += (lq + lk + lv) * e
     flops += m.num_heads * (lq * lk * (e // m.num_heads) + lq * lk + lq * lk * (ev // m.num_heads))
     return batch * (flops + lq * ev * (ev + 1))
+
+
+def _pt_rnn(m: nn.Module, x) -> int:
+    """ptflops' formula for its recurrent hooks: rows are the input's first two dimensions (batch and
+    sequence, whichever order), a cell's its first; the forward direction's weights, x2 if bidirectional."""
+    if not isinstance(x, torch.Tensor):  # a PackedSequence: ptflops' hook fails on it
+        return 0
+    if isinstance(m, nn.RNNCellBase):
+        weights = [(m.weight_ih, m.weight_hh, m.bias_ih, m.bias_hh)]
+        return rnn.ptflops(PT_RNNS[type(m)], m.hidden_size, weights, x.shape[0])
+    weights = [tuple(getattr(m, f"{w}_l{i}", None) for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+               for i in range(m.num_layers)]
+    return rnn.ptflops(PT_RNNS[type(m)], m.hidden_size, weights, x.shape[0] * x.shape[1], 2 if m.bidirectional else 1)
 
 
 def _input(args, kwargs):

@@ -45,7 +45,7 @@ MODULE_OPS = (
 # so that netprobe need not import them (torchvision's StochasticDepth, timm's DropPath).
 MODULE_OPS_BY_NAME = {"StochasticDepth": "dropout", "DropPath": "dropout", "DropBlock2d": "dropout"}
 # A module's own ops make it the layer of this op; the first kind present wins.
-KIND_ORDER = ("attention", "conv", "linear", "matmul", "maxpool")
+KIND_ORDER = ("attention", "conv", "linear", "matmul", "rnn", "maxpool")
 # Ops over the last dimension: their 4-D outputs are channels-last maps (N, H, W, C).
 LAST_DIM_OPS = ("linear",)
 

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from netprobe.analysis import free_ops, rnn
+
 # An op's cost: multiply-accumulates, activations (output elements of conv, linear and
 # max-pool ops), and what kind of work it is (the label summary rows and peers read).
 
@@ -26,7 +28,7 @@ from typing import Callable
 class OpCost:
     """What one call of an op costs under netprobe's convention."""
 
-    kind: str  # conv | linear | matmul | attention | maxpool
+    kind: str  # conv | linear | matmul | attention | rnn | maxpool
     macs: int = 0
     acts: int = 0
 
@@ -162,6 +164,14 @@ def _deform_conv(args, kwargs, out) -> OpCost:
     return OpCost("conv", _numel(out) * per_out + (_numel(out) if isinstance(bias, nn.Parameter) else 0), _numel(out))
 
 
+def _recurrent(name: str) -> Callable:
+    """LSTM, GRU and RNN layers, cells and kernels (``analysis.rnn``): gate products and both bias adds."""
+    def price(args, kwargs, out) -> OpCost:
+        r = rnn.read(name, args)
+        return OpCost("rnn", r.macs + r.bias, r.acts)
+    return price
+
+
 def _maxpool(args, kwargs, out) -> OpCost:
     return OpCost("maxpool", acts=_numel(_first(out)))
 
@@ -191,12 +201,14 @@ FORMULAS: dict[str, Callable] = {
     "_native_multi_head_attention": _native_mha, "_transformer_encoder_layer_fwd": _encoder_layer,
     "torchvision::deform_conv2d": _deform_conv,
     **dict.fromkeys(_MAXPOOLS, _maxpool),
+    **{name: _recurrent(name) for name in rnn.READERS},
 }
 
-# aten ops that do arithmetic netprobe has no formula for (by name prefix): reported, never 0.
+# aten ops known to do arithmetic netprobe has no formula for (by name prefix): reported, never 0.
+# An aten op neither priced, nor free (analysis.free_ops), nor here is reported the same way.
 NO_FORMULA_PREFIXES = ("fft_", "_fft_", "stft", "istft", "linalg_", "_linalg_", "cholesky", "triangular_solve",
                        "lu_", "_cdist", "cdist", "_trilinear", "bilinear", "conv_tbc", "_int_mm", "_weight_int",
-                       "tensordot", "addr", "kron", "_efficientzerotensor")
+                       "tensordot", "addr", "kron", "pdist", "_pdist", "pairwise_distance", "cosine_similarity")
 # Ops of other namespaces that are free by the convention (pooling, selection, sorting).
 FREE_FOREIGN = {"torchvision::nms", "torchvision::roi_align", "torchvision::roi_pool", "torchvision::ps_roi_align",
                 "torchvision::ps_roi_pool", "torchvision::_interpolate_bilinear2d_aa"}
@@ -217,4 +229,9 @@ def has_no_formula(name: str) -> bool:
     """Whether an op with no entry in FORMULAS does arithmetic the convention would count."""
     if "::" in name:
         return name not in FREE_FOREIGN and not name.startswith("prims::")
-    return name.startswith(NO_FORMULA_PREFIXES)
+    return name not in FORMULAS and not free_ops.is_free(name)
+
+
+def classified(name: str) -> bool:
+    """Whether an aten op is in one of the three lists: priced, free, or known to have no formula."""
+    return name in FORMULAS or free_ops.is_free(name) or name.startswith(NO_FORMULA_PREFIXES)
