@@ -15,7 +15,7 @@ from netprobe import loaders
 from netprobe.analysis import conventions
 from netprobe.analysis.conventions import CONVENTIONS
 from netprobe.analysis.cost import net_layers
-from netprobe.analysis.layers import Layer
+from netprobe.analysis.layers import UNIT_KINDS, Layer
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES, parse_dtype
 from netprobe.errors import NetprobeError, first_line
@@ -355,7 +355,6 @@ def _group_name(name: str, depth: int, container: str) -> str:
     return ".".join(name.split(".")[:depth])
 
 
-UNIT_PREFIXES = ("SE", "sk", "split-attn", "CBAM")  # layers of one attention unit read as the unit
 GROUP_LABEL_CHARS = 30  # a block's label stays this short, so that the kind column fits an 80-column table
 
 
@@ -366,10 +365,10 @@ def _group_kind(rows: list[Row]) -> str:
     for r in rows:
         if not (r.counts.macs or r.kind.startswith("concat")):
             continue
-        kind = next((u for u in UNIT_PREFIXES if r.kind.startswith(u + " ")), r.kind)
+        kind = next((u for u in UNIT_KINDS if r.kind.startswith(u + " ")), r.kind)
         kind = kind.replace(" (pointwise)", "").replace(" (depthwise)", "")  # dwconv and 1x1 say it already
         if runs and runs[-1][0] == kind:
-            runs[-1][1] += kind not in UNIT_PREFIXES  # a unit's own layers are one unit
+            runs[-1][1] += kind not in UNIT_KINDS  # a unit's own layers are one unit
         else:
             runs.append([kind, 1])
     if not runs:
