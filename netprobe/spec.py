@@ -58,6 +58,7 @@ class Conv:
 
     @property
     def bare(self) -> bool:
+        """No norm, act or shuffle: the unit is the convolution module itself."""
         return not (self.bn or self.act or self.shuffle)
 
 

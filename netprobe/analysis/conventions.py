@@ -24,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netprobe.analysis.counters import (CALL_ACTIVATION, CALL_POOLING, FACTS, MODULE_ATTENTION, MODULE_TIMM_ATTENTION,
-                                       OP_ADAPTIVE_AVG_POOL2D, OP_ATTENTION, OP_BATCH_NORM, OP_BATCH_NORM_PLAIN, OP_CONV,
-                                       OP_CONV_BIAS, OP_EINSUM, OP_EINSUM_FVCORE, OP_FUSED_ATTENTION, OP_GRID_SAMPLER,
-                                       OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS, OP_NORM, OP_NORM_PLAIN,
-                                       OP_UPSAMPLE_BILINEAR2D, OP_UPSAMPLE_NEAREST2D)
+                                        OP_ADAPTIVE_AVG_POOL2D, OP_ATTENTION, OP_BATCH_NORM, OP_BATCH_NORM_PLAIN,
+                                        OP_CONV, OP_CONV_BIAS, OP_EINSUM, OP_EINSUM_FVCORE, OP_FUSED_ATTENTION,
+                                        OP_GRID_SAMPLER, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS, OP_NORM,
+                                        OP_NORM_PLAIN, OP_UPSAMPLE_BILINEAR2D, OP_UPSAMPLE_NEAREST2D)
 from netprobe.errors import NetprobeError
 
 # Kinds of op, in the order the explanation table lists them (FACTS gives each fact's).

@@ -19,10 +19,10 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from netprobe.analysis.counters import (CALL_ELEMENTWISE, CALL_MATMUL, CALL_MATMUL_BIAS, CALL_UPSAMPLE, ELEMENT_OPS,
-                                       MODULE_ATTENTION, MODULE_NORM, MODULE_TIMM_ATTENTION, OP_ATTENTION,
-                                       OP_BATCH_NORM, OP_BATCH_NORM_PLAIN, OP_EINSUM, OP_EINSUM_FVCORE,
-                                       OP_FUSED_ATTENTION, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS, OP_NORM,
-                                       OP_NORM_PLAIN, PRICED, PT_CALLS, PT_HOOKS)
+                                        MODULE_ATTENTION, MODULE_NORM, MODULE_TIMM_ATTENTION, OP_ATTENTION,
+                                        OP_BATCH_NORM, OP_BATCH_NORM_PLAIN, OP_EINSUM, OP_EINSUM_FVCORE,
+                                        OP_FUSED_ATTENTION, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS,
+                                        OP_NORM, OP_NORM_PLAIN, PRICED, PT_CALLS, PT_HOOKS)
 from netprobe.analysis.ops import OpCost, _first, _numel
 
 FUSED_ATTENTION_OPS = ("_native_multi_head_attention", "_transformer_encoder_layer_fwd")
