@@ -1,7 +1,8 @@
 """``build(spec)``: the ``nn.Module`` a spec describes, named like the paper.
 
 Modules: ``stem``, ``s1``..``sN`` (stages), ``b1``..``bN`` (blocks), ``head``; inside a
-block the unit names of the spec (``a``, ``b``, ``se``, ``c``, ``proj``...).
+block the unit names of the spec (``a``, ``b``, ``se``, ``c``, ``proj``...). ``MODULES``
+is the one table from unit type to module.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from netprobe.spec import (BN, CBAM, MOBILE_UNITS, SE, Act, AvgDown, AvgPool, Block, BNAct, Concat, CondensedConv,
-                           CondensedLinear, Conv, ConvBN, Dropout, GlobalPool, Linear, MaxPool, Named, Net,
-                           SelectiveKernel, ShuffleConvBN, SplitAttn, Unit, with_classes)
+from netprobe.spec import (CBAM, SE, Act, AvgDown, AvgPool, Block, Concat, CondensedConv, CondensedLinear, Conv,
+                           Dropout, GlobalPool, Linear, MaxPool, Named, Net, Norm, SelectiveKernel, SplitAttn, Unit,
+                           with_classes)
 
 ACTIVATIONS = {"relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
 
@@ -20,15 +21,58 @@ def activation(kind: str) -> nn.Module:
     return ACTIVATIONS[kind](inplace=True) if kind != "sigmoid" else nn.Sigmoid()
 
 
-class ConvBNAct(nn.Sequential):
-    """conv, bn [, act]."""
+def conv2d(u: Conv) -> nn.Conv2d:
+    return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, u.groups, bias=u.bias)
 
-    def __init__(self, u: ConvBN):
+
+class ConvBNAct(nn.Sequential):
+    """conv [, bn] [, act]."""
+
+    def __init__(self, u: Conv):
         super().__init__()
-        self.conv = nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, u.groups, bias=False)
-        self.bn = nn.BatchNorm2d(u.w_out)
+        self.conv = conv2d(u)
+        if u.bn:
+            self.bn = nn.BatchNorm2d(u.w_out)
         if u.act:
             self.act = activation(u.act)
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle: (N, g*c, H, W) viewed as (N, g, c, H, W), transposed, flattened."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class ShuffledConvBNAct(ConvBNAct):
+    """conv [, bn] [, act], channel shuffle (a reshape: the leaves a counter sees stay conv, bn, act)."""
+
+    def __init__(self, u: Conv):
+        super().__init__(u)
+        self.groups = u.groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return channel_shuffle(super().forward(x), self.groups)
+
+
+def conv_module(u: Conv) -> nn.Module:
+    """A bare conv is the nn.Conv2d itself; with a norm, act or shuffle, a container of them."""
+    if u.bare:
+        return conv2d(u)
+    return ShuffledConvBNAct(u) if u.shuffle else ConvBNAct(u)
+
+
+class NormAct(nn.Sequential):
+    """bn, act (pre-activation)."""
+
+    def __init__(self, u: Norm):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(u.w)
+        self.act = activation(u.act)
+
+
+def norm_module(u: Norm) -> nn.Module:
+    """A norm alone is the nn.BatchNorm2d itself; with an act, a container of both."""
+    return NormAct(u) if u.act else nn.BatchNorm2d(u.w)
 
 
 class SqueezeExcite(nn.Module):
@@ -58,80 +102,6 @@ class GlobalAvgPool(nn.Module):
         return x.mean((2, 3))
 
 
-def unit_module(u: Unit) -> nn.Module:
-    if isinstance(u, ConvBN):
-        return ConvBNAct(u)
-    if isinstance(u, SE):
-        return SqueezeExcite(u)
-    if isinstance(u, Act):
-        return activation(u.kind)
-    if isinstance(u, MaxPool):
-        return nn.MaxPool2d(u.kernel, u.stride, u.padding)
-    if isinstance(u, GlobalPool):
-        return GlobalAvgPool()
-    if isinstance(u, Dropout):
-        return nn.Dropout(u.p)
-    if isinstance(u, Linear):
-        return nn.Linear(u.w_in, u.w_out)
-    if isinstance(u, MOBILE_UNITS):
-        return mobile_unit_module(u)
-    return variant_module(u)
-
-
-def units_module(units: Named) -> nn.Sequential:
-    seq = nn.Sequential()
-    for name, u in units:
-        seq.add_module(name, unit_module(u))
-    return seq
-
-
-class ResidualBlock(nn.Module):
-    """Units in sequence; the shortcut (identity, projection or ReXNet's partial add) joins after."""
-
-    def __init__(self, block: Block):
-        super().__init__()
-        self.shortcut = block.shortcut
-        self.w_in = block.w_in if block.shortcut == "partial" else 0  # a pooling-only block has no width
-        for name, u in block.pre + block.units:
-            self.add_module(name, unit_module(u))
-        self.pre_names = [name for name, _ in block.pre]
-        self.unit_names = [name for name, _ in block.units]
-        if block.proj is not None:
-            self.proj = unit_module(block.proj)
-        if block.post_act:
-            self.out_act = activation(block.post_act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for name in self.pre_names:
-            h = getattr(self, name)(h)
-        y = h
-        for name in self.unit_names:
-            y = getattr(self, name)(y)
-        if self.shortcut == "identity":
-            y = y + x
-        elif self.shortcut == "proj":
-            y = y + self.proj(h)
-        elif self.shortcut == "partial":
-            y = torch.cat([y[:, : self.w_in] + x, y[:, self.w_in :]], dim=1)
-        if hasattr(self, "out_act"):
-            y = self.out_act(y)
-        return y
-
-
-# --- modules of the ResNet variants' units (SE/SK/ResNeSt/CBAM/WRN/dilated) ---
-
-
-class BNActModule(nn.Sequential):
-    """bn [, act] (pre-activation)."""
-
-    def __init__(self, u: BNAct):
-        super().__init__()
-        self.bn = nn.BatchNorm2d(u.w)
-        if u.act:
-            self.act = activation(u.act)
-
-
 class AvgDownModule(nn.Sequential):
     """[2x2 average pool, ceil mode,] 1x1 conv, bn: the "ResNet-D" shortcut."""
 
@@ -151,7 +121,8 @@ class SelectiveKernelModule(nn.Module):
         self.u = u
         w_path = u.w_in // u.paths if u.split_input else u.w_in
         groups = min(u.w_out, u.groups)
-        self.paths = nn.ModuleList(ConvBNAct(ConvBN(w_path, u.w_out, 3, u.stride, groups, "relu", d))
+        self.paths = nn.ModuleList(ConvBNAct(Conv(w_in=w_path, w_out=u.w_out, kernel=3, stride=u.stride,
+                                                  groups=groups, dilation=d, bn=True, act="relu"))
                                    for d in u.path_dilations)
         self.attn = nn.Module()
         self.attn.fc_reduce = nn.Conv2d(u.w_out, u.w_attn, 1, bias=False)
@@ -226,18 +197,128 @@ class CBAMModule(nn.Module):
         return x * sp.gate(sp.bn(sp.conv(m)))
 
 
-def variant_module(u: Unit) -> nn.Module:
-    if isinstance(u, BNAct):
-        return BNActModule(u)
-    if isinstance(u, AvgDown):
-        return AvgDownModule(u)
-    if isinstance(u, SelectiveKernel):
-        return SelectiveKernelModule(u)
-    if isinstance(u, SplitAttn):
-        return SplitAttnModule(u)
-    if isinstance(u, CBAM):
-        return CBAMModule(u)
-    raise TypeError(f"no module for {u!r}")
+class CondensedConvModule(nn.Module):
+    """index-select, norm, relu, 1x1 group conv, channel shuffle."""
+
+    def __init__(self, u: CondensedConv):
+        super().__init__()
+        self.groups = u.groups
+        # The kept channels are learned; an untrained network keeps them in order.
+        self.register_buffer("index", torch.arange(u.w_in))
+        self.norm = nn.BatchNorm2d(u.w_in)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(u.w_in, u.w_out, 1, groups=u.groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.norm(torch.index_select(x, 1, self.index)))
+        return channel_shuffle(self.conv(x), self.groups)
+
+
+class CondensedLinearModule(nn.Module):
+    """index-select of the kept features, fully connected."""
+
+    def __init__(self, u: CondensedLinear):
+        super().__init__()
+        self.register_buffer("index", torch.arange(u.w_keep))
+        self.fc = nn.Linear(u.w_keep, u.w_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(torch.index_select(x, 1, self.index))
+
+
+# unit type -> its module (shuffle, index-select and concatenation are reshapes inside
+# container modules, so the leaves a counter sees stay ordinary convs, norms, acts and pools).
+MODULES = {
+    Conv:            conv_module,  # the conv, or conv [, bn] [, act] [, shuffle]
+    Norm:            norm_module,  # the norm, or norm, act
+    Act:             lambda u: activation(u.kind),
+    MaxPool:         lambda u: nn.MaxPool2d(u.kernel, u.stride, u.padding),
+    AvgPool:         lambda u: nn.AvgPool2d(u.kernel, u.stride, u.padding),
+    GlobalPool:      lambda u: GlobalAvgPool(),
+    Dropout:         lambda u: nn.Dropout(u.p),
+    Linear:          lambda u: nn.Linear(u.w_in, u.w_out),
+    SE:              SqueezeExcite,
+    AvgDown:         AvgDownModule,  # [2x2 avg pool,] 1x1 conv, bn
+    SelectiveKernel: SelectiveKernelModule,
+    SplitAttn:       SplitAttnModule,
+    CBAM:            CBAMModule,
+    CondensedConv:   CondensedConvModule,  # index-select, bn, relu, 1x1 gconv, shuffle
+    CondensedLinear: CondensedLinearModule,  # index-select, fc
+}
+
+
+def unit_module(u: Unit) -> nn.Module:
+    return MODULES[type(u)](u)
+
+
+def units_module(units: Named) -> nn.Sequential:
+    seq = nn.Sequential()
+    for name, u in units:
+        seq.add_module(name, unit_module(u))
+    return seq
+
+
+class ResidualBlock(nn.Module):
+    """Units in sequence; the shortcut (identity, projection or ReXNet's partial add) joins after."""
+
+    def __init__(self, block: Block):
+        super().__init__()
+        self.shortcut = block.shortcut
+        self.w_in = block.w_in if block.shortcut == "partial" else 0  # a pooling-only block has no width
+        for name, u in block.pre + block.units:
+            self.add_module(name, unit_module(u))
+        self.pre_names = [name for name, _ in block.pre]
+        self.unit_names = [name for name, _ in block.units]
+        if block.proj is not None:
+            self.proj = unit_module(block.proj)
+        if block.post_act:
+            self.out_act = activation(block.post_act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for name in self.pre_names:
+            h = getattr(self, name)(h)
+        y = h
+        for name in self.unit_names:
+            y = getattr(self, name)(y)
+        if self.shortcut == "identity":
+            y = y + x
+        elif self.shortcut == "proj":
+            y = y + self.proj(h)
+        elif self.shortcut == "partial":
+            y = torch.cat([y[:, : self.w_in] + x, y[:, self.w_in :]], dim=1)
+        if hasattr(self, "out_act"):
+            y = self.out_act(y)
+        return y
+
+
+class Joined(nn.Identity):
+    """The output of a concatenation: a free leaf, so that counters see the joined tensor's shape."""
+
+
+class ConcatBlock(nn.Module):
+    """Branches on the input (or on its split channels), concatenated [, shuffled] [, act]."""
+
+    def __init__(self, block: Concat):
+        super().__init__()
+        self.split, self.shuffle = block.split, block.shuffle
+        self.paths = [(name, bool(units)) for name, units in block.branches]
+        for name, units in block.branches:
+            if units:
+                self.add_module(name, units_module(units))
+        self.cat = Joined()
+        if block.post_act:
+            self.out_act = activation(block.post_act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xs = x.chunk(len(self.paths), dim=1) if self.split else [x] * len(self.paths)
+        y = torch.cat([getattr(self, name)(xi) if has else xi for (name, has), xi in zip(self.paths, xs)], dim=1)
+        if self.shuffle:
+            y = channel_shuffle(y, self.shuffle)
+        y = self.cat(y)
+        if hasattr(self, "out_act"):
+            y = self.out_act(y)
+        return y
 
 
 class Network(nn.Module):
@@ -273,103 +354,6 @@ def init_weights(model: nn.Module) -> None:
         elif isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, std=0.01)
             nn.init.zeros_(m.bias)
-
-
-# Modules of the mobile and dense families. Shuffle, index-select and concatenation cost
-# nothing by the convention. Shuffle and index-select are reshapes inside container modules,
-# so the leaves a counter sees stay ordinary convs, norms, acts and pools; a concatenation
-# ends in a free identity leaf, so that counters see the joined tensor.
-
-
-def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
-    """ShuffleNet's channel shuffle: (N, g*c, H, W) viewed as (N, g, c, H, W), transposed, flattened."""
-    n, c, h, w = x.shape
-    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
-
-
-class ShuffledConvBNAct(ConvBNAct):
-    """conv, bn [, act], channel shuffle."""
-
-    def __init__(self, u: ShuffleConvBN):
-        super().__init__(ConvBN(u.w_in, u.w_out, 1, groups=u.groups, act=u.act))
-        self.groups = u.groups
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return channel_shuffle(super().forward(x), self.groups)
-
-
-class CondensedConvModule(nn.Module):
-    """index-select, norm, relu, 1x1 group conv, channel shuffle."""
-
-    def __init__(self, u: CondensedConv):
-        super().__init__()
-        self.groups = u.groups
-        # The kept channels are learned; an untrained network keeps them in order.
-        self.register_buffer("index", torch.arange(u.w_in))
-        self.norm = nn.BatchNorm2d(u.w_in)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv = nn.Conv2d(u.w_in, u.w_out, 1, groups=u.groups, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.relu(self.norm(torch.index_select(x, 1, self.index)))
-        return channel_shuffle(self.conv(x), self.groups)
-
-
-class CondensedLinearModule(nn.Module):
-    """index-select of the kept features, fully connected."""
-
-    def __init__(self, u: CondensedLinear):
-        super().__init__()
-        self.register_buffer("index", torch.arange(u.w_keep))
-        self.fc = nn.Linear(u.w_keep, u.w_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.index_select(x, 1, self.index))
-
-
-def mobile_unit_module(u) -> nn.Module:
-    """The module of a mobile-family unit."""
-    if isinstance(u, Conv):
-        return nn.Conv2d(u.w_in, u.w_out, u.kernel, u.stride, u.padding, u.dilation, u.groups, bias=u.bias)
-    if isinstance(u, BN):
-        return nn.BatchNorm2d(u.w)
-    if isinstance(u, AvgPool):
-        return nn.AvgPool2d(u.kernel, u.stride, u.padding)
-    if isinstance(u, ShuffleConvBN):
-        return ShuffledConvBNAct(u)
-    if isinstance(u, CondensedConv):
-        return CondensedConvModule(u)
-    assert isinstance(u, CondensedLinear), u  # MOBILE_UNITS lists no other
-    return CondensedLinearModule(u)
-
-
-class Joined(nn.Identity):
-    """The output of a concatenation: a free leaf, so that counters see the joined tensor's shape."""
-
-
-class ConcatBlock(nn.Module):
-    """Branches on the input (or on its split channels), concatenated [, shuffled] [, act]."""
-
-    def __init__(self, block: Concat):
-        super().__init__()
-        self.split, self.shuffle = block.split, block.shuffle
-        self.paths = [(name, bool(units)) for name, units in block.branches]
-        for name, units in block.branches:
-            if units:
-                self.add_module(name, units_module(units))
-        self.cat = Joined()
-        if block.post_act:
-            self.out_act = activation(block.post_act)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xs = x.chunk(len(self.paths), dim=1) if self.split else [x] * len(self.paths)
-        y = torch.cat([getattr(self, name)(xi) if has else xi for (name, has), xi in zip(self.paths, xs)], dim=1)
-        if self.shuffle:
-            y = channel_shuffle(y, self.shuffle)
-        y = self.cat(y)
-        if hasattr(self, "out_act"):
-            y = self.out_act(y)
-        return y
 
 
 def build(net: Net, device: str | torch.device | None = None, num_classes: int | None = None) -> nn.Module:

@@ -1,7 +1,10 @@
 """A network as plain data: frozen dataclasses that ``build`` and ``cost`` both read.
 
 A ``Net`` is a stem, stages of blocks, and a head. Each of them is a tuple of named
-units; a unit is one of the few layer recipes below. Nothing here imports torch.
+units; a unit is one of the few layer recipes below, built from keyword arguments and
+declaring its own input and output widths (None: it keeps its input's). ``build`` and
+``analysis.cost`` each hold one table from unit type to module / layers. Nothing here
+imports torch.
 """
 
 from __future__ import annotations
@@ -10,25 +13,110 @@ from dataclasses import dataclass, field, replace
 from typing import Union
 
 
-@dataclass(frozen=True)
-class ConvBN:
-    """Convolution without bias, then BatchNorm, then an optional activation."""
+class _NoWidth:
+    """A unit that keeps its input's channels and declares no width of its own (pools, acts, dropout)."""
+
+    w_in = None
+    w_out = None
+
+
+class _OneWidth:
+    """A unit whose output has its input's ``w`` channels."""
+
+    @property
+    def w_in(self) -> int:
+        return self.w
+
+    @property
+    def w_out(self) -> int:
+        return self.w
+
+
+@dataclass(frozen=True, kw_only=True)
+class Conv:
+    """A convolution [+ bias] [, BatchNorm] [, act] [, then a channel shuffle across its groups (ShuffleNet)].
+
+    A bare one (no ``bn``, ``act`` or ``shuffle``) is the convolution module itself; otherwise
+    the unit is a container of ``conv``, ``bn``, ``act``.
+    """
 
     w_in: int
     w_out: int
     kernel: int = 1
     stride: int = 1
     groups: int = 1
-    act: str | None = None
     dilation: int = 1
+    pad: int | None = None  # None: "same" at stride 1; Xception's stem pads 0
+    bias: bool = False
+    bn: bool = False
+    act: str | None = None
+    shuffle: bool = False
 
     @property
     def padding(self) -> int:
-        return self.dilation * (self.kernel // 2)
+        return self.dilation * (self.kernel // 2) if self.pad is None else self.pad
+
+    @property
+    def bare(self) -> bool:
+        """No norm, act or shuffle: the unit is the convolution module itself."""
+        return not (self.bn or self.act or self.shuffle)
 
 
-@dataclass(frozen=True)
-class SE:
+@dataclass(frozen=True, kw_only=True)
+class Norm(_OneWidth):
+    """BatchNorm [, then an activation]: the norm module itself, or a container of ``bn``, ``act``."""
+
+    w: int
+    act: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Act(_NoWidth):
+    """A stand-alone activation."""
+
+    kind: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxPool(_NoWidth):
+    """Max pooling (ResNet's stem)."""
+
+    kernel: int = 3
+    stride: int = 2
+    padding: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class AvgPool(_NoWidth):
+    """Average pooling over a window (DenseNet's transitions, ShuffleNet's strided shortcut, ResNeSt's avd)."""
+
+    kernel: int = 3
+    stride: int = 2
+    padding: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalPool(_NoWidth):
+    """Global average pooling to 1x1, then flatten."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dropout(_NoWidth):
+    """Dropout before the classifier (identity in eval mode, kept for fidelity)."""
+
+    p: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Linear:
+    """Fully connected layer with bias."""
+
+    w_in: int
+    w_out: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SE(_OneWidth):
     """Squeeze-and-excitation: global pool, 1x1 conv reduce (+BN), act, 1x1 conv expand, gate."""
 
     w: int
@@ -37,54 +125,7 @@ class SE:
     bn: bool = False  # ReXNet puts a BatchNorm after the reduce conv
 
 
-@dataclass(frozen=True)
-class Act:
-    """A stand-alone activation."""
-
-    kind: str
-
-
-@dataclass(frozen=True)
-class MaxPool:
-    """Max pooling (ResNet's stem)."""
-
-    kernel: int = 3
-    stride: int = 2
-    padding: int = 1
-
-
-@dataclass(frozen=True)
-class GlobalPool:
-    """Global average pooling to 1x1, then flatten."""
-
-
-@dataclass(frozen=True)
-class Dropout:
-    """Dropout before the classifier (identity in eval mode, kept for fidelity)."""
-
-    p: float
-
-
-@dataclass(frozen=True)
-class Linear:
-    """Fully connected layer with bias."""
-
-    w_in: int
-    w_out: int
-
-
-# --- units of the ResNet variants (SE/SK/ResNeSt/CBAM/WRN/dilated) ---
-
-
-@dataclass(frozen=True)
-class BNAct:
-    """BatchNorm then an optional activation, without a convolution (pre-activation blocks)."""
-
-    w: int
-    act: str | None = "relu"
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AvgDown:
     """A shortcut that average-pools (2x2, ceil, padding not counted) before its 1x1 conv + BN ("ResNet-D")."""
 
@@ -93,7 +134,7 @@ class AvgDown:
     stride: int = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SelectiveKernel:
     """SKNet's unit: kernel paths (3x3 at dilations d, 2d, ...) fused by a softmax select over paths.
 
@@ -114,8 +155,8 @@ class SelectiveKernel:
         return tuple(self.dilation * (i + 1) for i in range(self.paths))
 
 
-@dataclass(frozen=True)
-class SplitAttn:
+@dataclass(frozen=True, kw_only=True)
+class SplitAttn(_OneWidth):
     """ResNeSt's split attention: a kxk conv into ``radix`` splits per group, softmax-weighted over the splits."""
 
     w: int
@@ -131,8 +172,8 @@ class SplitAttn:
         return self.dilation * (self.kernel // 2)
 
 
-@dataclass(frozen=True)
-class CBAM:
+@dataclass(frozen=True, kw_only=True)
+class CBAM(_OneWidth):
     """Channel gate (shared MLP on avg- and max-pooled features), then spatial gate (kxk conv on max/mean maps)."""
 
     w: int
@@ -140,55 +181,7 @@ class CBAM:
     kernel: int = 7
 
 
-# Units and a block kind of the mobile and dense families: bare convolutions and norms for
-# pre-activation and separable designs, channel shuffle, index-select, concatenation.
-
-
-@dataclass(frozen=True)
-class Conv:
-    """A bare convolution: separable (Xception) and pre-activation (DenseNet) designs put BN elsewhere."""
-
-    w_in: int
-    w_out: int
-    kernel: int = 1
-    stride: int = 1
-    bias: bool = False
-    dilation: int = 1
-    groups: int = 1
-    pad: int | None = None  # None: "same" at stride 1; Xception's stem pads 0
-
-    @property
-    def padding(self) -> int:
-        return self.dilation * (self.kernel // 2) if self.pad is None else self.pad
-
-
-@dataclass(frozen=True)
-class BN:
-    """A stand-alone BatchNorm."""
-
-    w: int
-
-
-@dataclass(frozen=True)
-class AvgPool:
-    """Average pooling over a window (DenseNet's transitions, ShuffleNet's strided shortcut)."""
-
-    kernel: int = 3
-    stride: int = 2
-    padding: int = 1
-
-
-@dataclass(frozen=True)
-class ShuffleConvBN:
-    """1x1 group convolution, BatchNorm [, act], then a channel shuffle across its groups (ShuffleNet)."""
-
-    w_in: int
-    w_out: int
-    groups: int
-    act: str | None = "relu"
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CondensedConv:
     """Index-select of the input channels, BN, ReLU, 1x1 group conv, channel shuffle (CondenseNet).
 
@@ -202,7 +195,7 @@ class CondensedConv:
     groups: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CondensedLinear:
     """Index-select of ``w_keep`` of the ``w_in`` features, then a fully connected layer (CondenseNet's classifier)."""
 
@@ -211,11 +204,8 @@ class CondensedLinear:
     w_out: int
 
 
-MOBILE_UNITS = (Conv, BN, AvgPool, ShuffleConvBN, CondensedConv, CondensedLinear)
-
-
-Unit = Union[ConvBN, SE, Act, MaxPool, GlobalPool, Dropout, Linear, BNAct, AvgDown, SelectiveKernel, SplitAttn, CBAM,
-             Conv, BN, AvgPool, ShuffleConvBN, CondensedConv, CondensedLinear]
+Unit = Union[Conv, Norm, Act, MaxPool, AvgPool, GlobalPool, Dropout, Linear, SE, AvgDown, SelectiveKernel, SplitAttn,
+             CBAM, CondensedConv, CondensedLinear]
 Named = tuple[tuple[str, Unit], ...]
 
 
@@ -230,17 +220,26 @@ class Block:
 
     units: Named
     shortcut: str = "none"
-    proj: ConvBN | AvgDown | None = None
+    proj: Conv | AvgDown | None = None
     post_act: str | None = None
     pre: Named = ()
 
     @property
     def w_in(self) -> int:
-        return _w_in(self.pre + self.units)
+        return _width(u.w_in for _, u in self.pre + self.units)
 
     @property
     def w_out(self) -> int:
-        return _w_out(self.units)
+        return _width(u.w_out for _, u in reversed(self.units))
+
+
+def _width(widths) -> int:
+    """The first width a unit declares."""
+    w = next((w for w in widths if w is not None), None)
+    if w is None:
+        raise ValueError("units have no width")
+    return w
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -270,26 +269,6 @@ def with_classes(net: Net, num_classes: int) -> Net:
     classifiers = (Linear, CondensedLinear)
     head = tuple((n, replace(u, w_out=num_classes) if isinstance(u, classifiers) else u) for n, u in net.head)
     return replace(net, head=head)
-
-
-def _w_in(units: Named) -> int:
-    for _, u in units:
-        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel, ShuffleConvBN, CondensedConv)):
-            return u.w_in
-        if isinstance(u, (SE, BNAct, SplitAttn, CBAM, BN)):
-            return u.w
-    raise ValueError("units have no width")
-
-
-def _w_out(units: Named) -> int:
-    for _, u in reversed(units):
-        if isinstance(u, (ConvBN, Linear, Conv, SelectiveKernel, ShuffleConvBN, CondensedConv)):
-            return u.w_out
-        if isinstance(u, (SE, BNAct, SplitAttn, CBAM, BN)):
-            return u.w
-    raise ValueError("units have no width")
-
-
 
 
 @dataclass(frozen=True)

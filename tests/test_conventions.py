@@ -1,18 +1,19 @@
 """Other counters' numbers derived by netprobe: exact against the real fvcore, ptflops and FlopCounterMode."""
 
+import math
+
 import pytest
+from torch import nn
 
 from netprobe import registry
 from netprobe.analysis import conventions
 from netprobe.analysis.conventions import CONVENTIONS, FACTS, KINDS
-from netprobe.analysis.cost import analytic_facts
+from netprobe.analysis.counters import LEAVES, leaf_facts
+from netprobe.analysis.measure import measure
 from netprobe.analysis.summary import summary
 from netprobe.errors import NetprobeError
 
 NAMES = registry.names()
-# Members whose layers carry every convention's facts from the spec (tests/test_zoo.py checks them
-# against the facts measured on the built module); a unit without them would make its conventions wrong.
-ANALYTIC = [n for n in NAMES if analytic_facts(registry.spec(n))]
 # One small member of each family beyond the core ones, checked against the real tools.
 FAMILIES = ["seresnet18", "skresnet18", "resnest14d", "cbam_resnet18", "wrn_16_8", "mobilenetv2_050",
             "shufflenet_v2_x0_5", "shufflenetv1_g3_x0_5", "xception", "densenet121", "condensenet74_c8_g8"]
@@ -24,12 +25,7 @@ HAND = ["summary_models:tiny", "summary_models:subclassed_norms", "summary_model
         "summary_models:einsum"]
 
 
-def test_every_member_has_analytic_facts():
-    """What keeps ``netprobe list --convention fvcore`` torch-free over the whole zoo."""
-    assert ANALYTIC == NAMES
-
-
-@pytest.mark.parametrize("name", ANALYTIC)
+@pytest.mark.parametrize("name", NAMES)
 def test_every_convention_is_its_facts_and_netprobes_is_todays_macs(name):
     s = summary(name)
     for layer in s.layers:
@@ -171,3 +167,25 @@ def test_per_stage_numbers_equal_the_real_tools_per_module(name):
                            ("torch", lambda st: sum(per_module[f"{root}.{st}"].values()))):
         s = summary(name, convention=conv)
         assert {st.name: st.counts.macs for st in s.stages} == {st.name: measured(st.name) for st in s.stages}, conv
+
+
+LEAF_MODULES = {
+    "Conv2d": lambda: nn.Conv2d(4, 6, 3, bias=True),
+    "Linear": lambda: nn.Linear(5, 3),
+    "BatchNorm2d": lambda: nn.BatchNorm2d(4),
+    "ReLU": nn.ReLU, "ReLU6": nn.ReLU6, "SiLU": nn.SiLU, "Sigmoid": nn.Sigmoid, "Softmax": lambda: nn.Softmax(dim=1),
+    "MaxPool2d": lambda: nn.MaxPool2d(3, 2, 1),
+    "AvgPool2d": lambda: nn.AvgPool2d(3, 2, 1),
+    "AdaptiveAvgPool2d": lambda: nn.AdaptiveAvgPool2d(1),
+    "AdaptiveMaxPool2d": lambda: nn.AdaptiveMaxPool2d(1),
+}
+
+
+@pytest.mark.parametrize("leaf", sorted(LEAVES))
+def test_the_facts_cost_gives_a_leaf_are_those_the_op_level_pass_measures(leaf):
+    """analysis.cost reads counters.LEAVES for the zoo; the op-level pass sees the real module."""
+    layer = measure(LEAF_MODULES[leaf](), (5, 5), in_channels=4).layers[0]
+    bias = math.prod(layer.out_shape) if layer.op in ("conv", "linear") else 0  # both have a bias here
+    expected = leaf_facts(leaf, read=4 * 5 * 5, wrote=math.prod(layer.out_shape), macs=layer.counts.macs - bias,
+                          bias=bias)
+    assert dict(layer.facts) == {fact: n for fact, n in expected.items() if n}

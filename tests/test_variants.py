@@ -169,15 +169,15 @@ def test_units_compute_what_timms_compute():
     x = torch.randn(2, 64, 8, 8)
     for groups, radix in ((1, 2), (2, 2), (4, 4)):
         ref = layers.SplitAttn(64, 64, groups=groups, radix=radix, norm_layer=torch.nn.BatchNorm2d).eval()
-        ours = SplitAttnModule(SplitAttn(64, ref.fc1.out_channels, radix, groups)).eval()
+        ours = SplitAttnModule(SplitAttn(w=64, w_attn=ref.fc1.out_channels, radix=radix, groups=groups)).eval()
         for p in ref.parameters():
             torch.nn.init.normal_(p)
         ours.load_state_dict(ref.state_dict())
         assert torch.allclose(ours(x), ref(x), atol=1e-4)
     for split, groups in ((True, 1), (False, 32)):
         ref = layers.SelectiveKernel(64, 64, groups=groups, split_input=split).eval()
-        ours = SelectiveKernelModule(SelectiveKernel(64, 64, ref.attn.fc_reduce.out_channels, 1, groups,
-                                                     split_input=split)).eval()
+        ours = SelectiveKernelModule(SelectiveKernel(w_in=64, w_out=64, w_attn=ref.attn.fc_reduce.out_channels,
+                                                     groups=groups, split_input=split)).eval()
         for p in ref.parameters():
             torch.nn.init.normal_(p, std=0.2)
         ours.load_state_dict(ref.state_dict())

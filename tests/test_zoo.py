@@ -2,18 +2,21 @@
 
 import math
 from collections import Counter
+from typing import get_args
 
 import pytest
 import torch
 
 from conftest import read_csv
 from netprobe import registry
-from netprobe.analysis.cost import analytic_facts, net_layers
+from netprobe.analysis.cost import LAYERS, net_layers, unit_layers
 from netprobe.analysis.measure import measure
-from netprobe.build import build
+from netprobe.build import MODULES, build
+from netprobe.build import unit_module as build_unit
 from netprobe.counts import total
 from netprobe.families.regnet import REGNETS, stage_widths_depths
 from netprobe.families.rounding import compatible_widths, make_divisible
+from netprobe.spec import Act, Block, Conv, MaxPool, Norm, Unit
 
 NAMES = registry.names()
 GOLDEN = {r["model"]: r for r in read_csv("golden.csv")}
@@ -48,9 +51,9 @@ def test_analytic_equals_measured_layer_by_layer(name):
     analytic = Counter((layer.name, layer.counts, layer.out_shape) for layer in net_layers(net))
     hooked = Counter((layer.name, layer.counts, layer.out_shape) for layer in measured.layers)
     assert analytic == hooked, (analytic - hooked, hooked - analytic)
-    if analytic_facts(net):  # what the other conventions count, where the spec gives it
-        facts = Counter((layer.name, layer.facts) for layer in net_layers(net))
-        assert facts == Counter((layer.name, layer.facts) for layer in measured.layers)
+    # what the other conventions count, and the attention unit each layer is labelled a part of
+    facts = Counter((layer.name, layer.facts, layer.unit) for layer in net_layers(net))
+    assert facts == Counter((layer.name, layer.facts, layer.unit) for layer in measured.layers)
     assert sum(p.numel() for p in model.parameters()) == t.params
 
 
@@ -157,3 +160,32 @@ def test_build_with_other_classes_and_resolution():
     assert sum(p.numel() for p in model.parameters()) == totals("regnetx_002")[1].params - 990 * (368 + 1)
     stem = net_layers(net, 112)[0]
     assert stem.out_shape == (32, 56, 56) and stem.counts.macs == 3 * 3 * 3 * 32 * 56 * 56
+
+
+def test_build_and_cost_have_one_row_for_every_unit_type():
+    """A unit type is a dataclass of the Unit union plus one row in each reader's table."""
+    assert set(MODULES) == set(get_args(Unit)) == set(LAYERS)
+
+
+def test_units_take_keyword_arguments_only_and_declare_their_widths():
+    with pytest.raises(TypeError):
+        Conv(8, 8, 3)  # positional arguments once set a bias by accident
+    conv = Conv(w_in=8, w_out=16, kernel=3, groups=2, bn=True, act="relu")
+    block = Block((("pool", MaxPool()), ("norm", Norm(w=8)), ("conv", conv), ("act", Act(kind="relu"))))
+    assert (block.w_in, block.w_out) == (8, 16)
+    with pytest.raises(ValueError, match="no width"):
+        Block((("pool", MaxPool()),)).w_in
+
+
+@pytest.mark.parametrize("unit, modules", [
+    (Conv(w_in=4, w_out=4, kernel=3), ["u"]),
+    (Conv(w_in=4, w_out=4, bn=True), ["u", "u.conv", "u.bn"]),
+    (Conv(w_in=4, w_out=4, groups=2, bn=True, act="relu", shuffle=True), ["u", "u.conv", "u.bn", "u.act"]),
+    (Norm(w=4), ["u"]),
+    (Norm(w=4, act="relu"), ["u", "u.bn", "u.act"]),
+])
+def test_a_unit_with_one_leaf_is_that_leaf_and_one_with_more_names_them(unit, modules):
+    built = [f"u.{n}" if n else "u" for n, _ in build_unit(unit).named_modules()]
+    assert built == modules
+    leaves = modules[1:] or modules
+    assert [layer.name for layer in unit_layers("u", "s1", unit, 4, (8, 8))[0]] == leaves

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-UNIT_PREFIXES = ("SE", "sk", "split-attn", "CBAM")  # layers of one attention unit read as the unit
 GROUP_LABEL_CHARS = 30  # a block's label stays this short, so that the kind column fits an 80-column table
 
 
@@ -44,10 +43,9 @@ def block_kind(rows: list) -> str:
     for r in rows:
         if not (r.counts.macs or r.kind.startswith("concat")):
             continue
-        kind = next((u for u in UNIT_PREFIXES if r.kind.startswith(u + " ")), r.kind)
-        kind = kind.replace(" (pointwise)", "").replace(" (depthwise)", "")  # dwconv and 1x1 say it already
+        kind = r.unit or r.kind.replace(" (pointwise)", "").replace(" (depthwise)", "")  # dwconv and 1x1 say it
         if runs and runs[-1][0] == kind:
-            runs[-1][1] += kind not in UNIT_PREFIXES  # a unit's own layers are one unit
+            runs[-1][1] += not r.unit  # a unit's own layers are one unit
         else:
             runs.append([kind, 1])
     if not runs:

@@ -15,69 +15,30 @@ Facts come from three places, because the tools look at a network in three ways:
   ``F.max_pool2d``, ``torch.matmul``, ``Tensor.add``...), wherever they are called from, so
   an ``nn.ReLU`` counts once by its hook and once more by the ``F.relu`` it calls.
 
-No torch here: zoo members get their facts from the spec (``analysis.cost``), any other
-model from the op-level counter (``analysis.facts``).
+What each fact is, and which fact each leaf module, aten op and patched function gives,
+is in ``analysis.counters``. No torch here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netprobe.analysis.counters import (CALL_ACTIVATION, CALL_POOLING, FACTS, MODULE_ATTENTION, MODULE_TIMM_ATTENTION,
+                                        OP_ADAPTIVE_AVG_POOL2D, OP_ATTENTION, OP_BATCH_NORM, OP_BATCH_NORM_PLAIN,
+                                        OP_CONV, OP_CONV_BIAS, OP_EINSUM, OP_EINSUM_FVCORE, OP_FUSED_ATTENTION,
+                                        OP_GRID_SAMPLER, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS, OP_NORM,
+                                        OP_NORM_PLAIN, OP_RNN, OP_RNN_BIAS, OP_RNN_CELL, OP_RNN_FUSED,
+                                        OP_UPSAMPLE_BILINEAR2D, OP_UPSAMPLE_NEAREST2D)
 from netprobe.errors import NetprobeError
 
-# Kinds of op, in the order the explanation table lists them.
+# Kinds of op, in the order the explanation table lists them (FACTS gives each fact's).
 KINDS = ("conv", "linear", "matmul", "rnn", "norm", "pooling", "activation", "bias", "upsample", "elementwise")
 KIND_LABELS = {"conv": "conv", "linear": "linear", "matmul": "matmul / attention", "rnn": "recurrent", "norm": "norm",
                "pooling": "pooling", "activation": "activation", "bias": "bias adds", "upsample": "upsample",
                "elementwise": "elementwise (add, mul)"}
 
-# fact -> (kind, what one unit of it is)
-FACTS = {
-    "op.conv":               ("conv",        "conv multiply-accumulates, bias excluded"),
-    "op.conv_bias":          ("bias",        "conv bias adds (one per output element)"),
-    "op.linear":             ("linear",      "linear multiply-accumulates, bias excluded"),
-    "op.linear_bias":        ("bias",        "linear bias adds (one per output element)"),
-    "op.matmul":             ("matmul",      "mm/bmm/matmul/einsum multiply-accumulates"),
-    "op.matmul_bias":        ("bias",        "the added term of baddbmm/addbmm/addmv"),
-    "op.einsum":             ("matmul",      "einsum (two operands) multiply-accumulates"),
-    "op.einsum_fvcore":      ("matmul",      "fvcore's einsum estimate (numpy's einsum_path, 4 significant digits)"),
-    "op.attention":          ("matmul",      "scaled_dot_product_attention: Q K^T and A V"),
-    "op.fused_attention":    ("matmul",      "fused MultiheadAttention / encoder-layer kernels"),
-    "op.rnn":                ("rnn",         "LSTM/GRU/RNN layer gate products (torch decomposes them to mm/addmm on the CPU)"),
-    "op.rnn_fused":          ("rnn",         "LSTM layer gate products in one kernel (oneDNN on the CPU; cuDNN)"),
-    "op.rnn_cell":           ("rnn",         "LSTMCell/GRUCell/RNNCell gate products (addmm)"),
-    "op.rnn_bias":           ("bias",        "recurrent bias adds: b_ih and b_hh, per gate element per step"),
-    "op.batch_norm":         ("norm",        "batch norm input elements, with weight"),
-    "op.batch_norm_plain":   ("norm",        "batch norm input elements, no weight"),
-    "op.norm":               ("norm",        "layer/group/instance norm input elements, with weight"),
-    "op.norm_plain":         ("norm",        "layer/group/instance norm input elements, no weight"),
-    "op.adaptive_avg_pool2d": ("pooling",    "adaptive_avg_pool2d input elements"),
-    "op.upsample_nearest2d": ("upsample",    "upsample_nearest2d output elements"),
-    "op.upsample_bilinear2d": ("upsample",   "upsample_bilinear2d output elements"),
-    "op.grid_sampler":       ("upsample",    "grid_sampler output elements"),
-    "module.conv":           ("conv",        "conv multiply-accumulates of exact nn.Conv*d / ConvTranspose*d"),
-    "module.conv_bias":      ("bias",        "their bias adds"),
-    "module.linear":         ("linear",      "multiply-accumulates of exact nn.Linear"),
-    "module.linear_bias":    ("bias",        "its bias adds"),
-    "module.norm":           ("norm",        "exact BatchNorm/InstanceNorm/GroupNorm/LayerNorm: input elements, x2 if .affine"),
-    "module.activation":     ("activation",  "exact nn.ReLU/ReLU6/PReLU/ELU/LeakyReLU/GELU output elements"),
-    "module.pooling":        ("pooling",     "exact nn.*Pool*d input elements"),
-    "module.upsample":       ("upsample",    "exact nn.Upsample output elements"),
-    "module.attention":      ("matmul",      "exact nn.MultiheadAttention (ptflops' formula, projections included)"),
-    "module.rnn":            ("rnn",         "exact nn.LSTM/GRU/RNN and cells (ptflops' formula: weights, biases, gate terms)"),
-    "module.timm_attention": ("matmul",      "timm's Attention (ptflops' formula; its qkv/proj linears are dropped)"),
-    "call.activation":       ("activation",  "F.relu/relu6/prelu/elu/gelu/silu input elements"),
-    "call.softmax":          ("activation",  "F.softmax input elements"),
-    "call.pooling":          ("pooling",     "F.*pool* input elements"),
-    "call.upsample":         ("upsample",    "F.interpolate/upsample output elements (ptflops' formula)"),
-    "call.matmul":           ("matmul",      "torch.matmul/mm/bmm, '@', addmm/baddbmm products: a.numel() x b.shape[-1]"),
-    "call.matmul_bias":      ("bias",        "addmm/baddbmm added term (when beta != 0)"),
-    "call.elementwise":      ("elementwise", "torch.add/mul, Tensor.add/mul (not '+' or '*'): broadcast elements"),
-}
-
-NETPROBE_FACTS = ("op.conv", "op.conv_bias", "op.linear", "op.linear_bias", "op.matmul", "op.matmul_bias",
-                  "op.einsum", "op.attention", "op.fused_attention", "op.rnn", "op.rnn_fused", "op.rnn_cell",
-                  "op.rnn_bias")
+NETPROBE_FACTS = (OP_CONV, OP_CONV_BIAS, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS, OP_EINSUM, OP_ATTENTION,
+                  OP_FUSED_ATTENTION, OP_RNN, OP_RNN_FUSED, OP_RNN_CELL, OP_RNN_BIAS)
 
 
 @dataclass(frozen=True)
@@ -102,19 +63,18 @@ CONVENTIONS = {
         dict.fromkeys(NETPROBE_FACTS, 1)),
     "fvcore": Convention(
         "fvcore", "fvcore MACs", "fvcore.nn.FlopCountAnalysis(model, x).total()", "MACs (fvcore calls them flops)",
-        {"op.conv": 1, "op.linear": 1, "op.matmul": 1, "op.einsum_fvcore": 1,  # no bias adds; no sdpa formula
-         "op.rnn_cell": 1,  # cells trace as addmm; layers as aten::lstm/gru, which it has no formula for
-         "op.batch_norm": 2, "op.batch_norm_plain": 1,  # eval mode: 2 per element with an affine weight
-         "op.norm": 5, "op.norm_plain": 4,  # its norm_flop_counter: 'a rough estimate'
-         "op.adaptive_avg_pool2d": 1, "op.upsample_nearest2d": 1, "op.upsample_bilinear2d": 4,
-         "op.grid_sampler": 4}),
+        {OP_CONV: 1, OP_LINEAR: 1, OP_MATMUL: 1, OP_EINSUM_FVCORE: 1,  # no bias adds; no sdpa formula
+         OP_RNN_CELL: 1,  # cells trace as addmm; layers as aten::lstm/gru, which it has no formula for
+         OP_BATCH_NORM: 2, OP_BATCH_NORM_PLAIN: 1,  # eval mode: 2 per element with an affine weight
+         OP_NORM: 5, OP_NORM_PLAIN: 4,  # its norm_flop_counter: 'a rough estimate'
+         OP_ADAPTIVE_AVG_POOL2D: 1, OP_UPSAMPLE_NEAREST2D: 1, OP_UPSAMPLE_BILINEAR2D: 4, OP_GRID_SAMPLER: 4}),
     "ptflops": Convention(
         "ptflops", "ptflops MACs", "ptflops.get_model_complexity_info(model, res, backend='pytorch')", "MACs",
         {fact: 1 for fact in FACTS if fact.startswith(("module.", "call."))}),
     "torch": Convention(
         "torch", "torch FLOPs", "torch.utils.flop_counter.FlopCounterMode", "FLOPs (2 per MAC)",
-        {"op.conv": 2, "op.linear": 2, "op.matmul": 2, "op.einsum": 2, "op.attention": 2,  # no bias adds; no fused MHA
-         "op.rnn": 2, "op.rnn_cell": 2}),  # the decomposed mm/addmm; no formula for oneDNN's LSTM kernel
+        {OP_CONV: 2, OP_LINEAR: 2, OP_MATMUL: 2, OP_EINSUM: 2, OP_ATTENTION: 2,  # no bias adds; no fused MHA
+         OP_RNN: 2, OP_RNN_CELL: 2}),  # the decomposed mm/addmm; no formula for oneDNN's LSTM kernel
 }
 
 
@@ -150,11 +110,6 @@ def merged(layers) -> dict[str, int]:
     return out
 
 
-def pack(facts: dict[str, int]) -> tuple[tuple[str, int], ...]:
-    """Facts as the sorted, hashable pairs a Layer holds (zeros dropped)."""
-    return tuple(sorted((f, n) for f, n in facts.items() if n))
-
-
 def in_convention(s, name: str | None):
     """A summary (``analysis.summary.Summary``) whose MACs are those of another convention, layer by layer."""
     from dataclasses import replace
@@ -183,17 +138,17 @@ class Explanation:
 
 # Why counters differ where the numbers alone do not say: (facts that show it, note).
 NOTES = (
-    (("op.conv_bias", "op.linear_bias"), "bias adds: netprobe and ptflops count them, fvcore and torch do not"),
-    (("op.attention",), "scaled_dot_product_attention: fvcore has no formula for it and ptflops does not patch it (0)"),
-    (("op.fused_attention",), "fused nn.MultiheadAttention: fvcore and FlopCounterMode see one op with no formula (0)"),
-    (("module.attention",), "ptflops counts nn.MultiheadAttention by its own formula, not by its ops"),
-    (("module.timm_attention",), "ptflops counts timm's Attention by its own formula and drops its qkv and proj linears"),
-    (("call.activation",), "ptflops counts F.relu/gelu/silu calls, so nn.ReLU and nn.GELU twice (hook and functional)"),
-    (("call.pooling",), "ptflops counts a pooling module twice: its hook and the functional it calls"),
-    (("op.norm", "op.norm_plain"), "fvcore counts layer/group/instance norms 5 per element (4 without weight)"),
-    (("op.rnn", "op.rnn_fused"), "LSTM/GRU/RNN layers: fvcore has no formula (0); FlopCounterMode counts torch's "
-                                 "decomposed CPU path, not the oneDNN LSTM kernel (0); ptflops uses its own formula"),
-    (("op.einsum",), "fvcore estimates einsum with numpy's einsum_path, to 4 significant digits; ptflops does not patch it (0)"),
+    ((OP_CONV_BIAS, OP_LINEAR_BIAS), "bias adds: netprobe and ptflops count them, fvcore and torch do not"),
+    ((OP_ATTENTION,), "scaled_dot_product_attention: fvcore has no formula for it and ptflops does not patch it (0)"),
+    ((OP_FUSED_ATTENTION,), "fused nn.MultiheadAttention: fvcore and FlopCounterMode see one op with no formula (0)"),
+    ((MODULE_ATTENTION,), "ptflops counts nn.MultiheadAttention by its own formula, not by its ops"),
+    ((MODULE_TIMM_ATTENTION,), "ptflops counts timm's Attention by its own formula and drops its qkv and proj linears"),
+    ((CALL_ACTIVATION,), "ptflops counts F.relu/gelu/silu calls, so nn.ReLU and nn.GELU twice (hook and functional)"),
+    ((CALL_POOLING,), "ptflops counts a pooling module twice: its hook and the functional it calls"),
+    ((OP_NORM, OP_NORM_PLAIN), "fvcore counts layer/group/instance norms 5 per element (4 without weight)"),
+    ((OP_RNN, OP_RNN_FUSED), "LSTM/GRU/RNN layers: fvcore has no formula (0); FlopCounterMode counts torch's "
+                             "decomposed CPU path, not the oneDNN LSTM kernel (0); ptflops uses its own formula"),
+    ((OP_EINSUM,), "fvcore estimates einsum with numpy's einsum_path, to 4 significant digits; ptflops does not patch it (0)"),
 )
 
 

@@ -1,8 +1,10 @@
-"""The facts of ``analysis.conventions`` for any ``nn.Module``, read in the op-level counter's one pass.
+"""The facts of ``analysis.counters`` for any ``nn.Module``, read in the op-level counter's one pass.
 
 ``op_facts`` reads an aten op as the dispatcher sees it; ``module_facts`` a module of the
 exact classes ptflops hooks; ``CallFacts`` (a function mode) the Python functions ptflops
 patches. Each returns plain counts; ``analysis.measure`` charges them to the module running.
+Which op, class and function gives which fact is ``analysis.counters``' tables (the same
+ones ``analysis.cost`` reads for the zoo); the formulas of ptflops' own are here.
 """
 
 from __future__ import annotations
@@ -17,37 +19,34 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from netprobe.analysis import rnn
-from netprobe.analysis.ops import OpCost, _bias_arg, _first, _numel
+from netprobe.analysis.counters import (CALL_ELEMENTWISE, CALL_MATMUL, CALL_MATMUL_BIAS, CALL_UPSAMPLE, ELEMENT_OPS,
+                                        MODULE_ATTENTION, MODULE_NORM, MODULE_RNN, MODULE_TIMM_ATTENTION, OP_ATTENTION,
+                                        OP_BATCH_NORM, OP_BATCH_NORM_PLAIN, OP_EINSUM, OP_EINSUM_FVCORE,
+                                        OP_FUSED_ATTENTION, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS,
+                                        OP_NORM, OP_NORM_PLAIN, OP_RNN, OP_RNN_BIAS, OP_RNN_CELL, OP_RNN_FUSED, PRICED, PT_CALLS, PT_HOOKS)
+from netprobe.analysis.ops import OpCost, _first, _numel
 
-LINEAR_OPS = ("linear", "mkldnn_linear")
-ADDED_OPS = ("addmm", "_addmm_activation")  # bias + a @ b: a decomposed linear
-MATMUL_ADDED_OPS = ("baddbmm", "addbmm", "addmv")
 FUSED_ATTENTION_OPS = ("_native_multi_head_attention", "_transformer_encoder_layer_fwd")
 # aten norm op -> index of its weight argument (fvcore's norm_flop_counter reads the same one).
 NORM_WEIGHT = {"layer_norm": 2, "group_norm": 2, "instance_norm": 1}
 BATCH_NORM_OPS = ("batch_norm", "native_batch_norm", "_native_batch_norm_legit_no_training")
-# aten ops fvcore prices by their input ('in') or output ('out') elements.
-ELEMENT_OPS = {"adaptive_avg_pool2d": ("op.adaptive_avg_pool2d", "in"),
-               "upsample_nearest2d": ("op.upsample_nearest2d", "out"),
-               "upsample_bilinear2d": ("op.upsample_bilinear2d", "out"),
-               "grid_sampler": ("op.grid_sampler", "out")}
 
 
 def op_facts(name: str, args, kwargs, out, cost: OpCost | None) -> dict[str, int]:
     """Facts of one aten op; ``cost`` is netprobe's price of it (None for a free op)."""
     if name in rnn.READERS:
         return _recurrent(name, args)
-    if cost is not None and cost.kind in ("conv", "linear", "matmul", "attention"):
+    if cost is not None and cost.kind in PRICED:
         if name in FUSED_ATTENTION_OPS:
-            return {"op.fused_attention": cost.macs}
+            return {OP_FUSED_ATTENTION: cost.macs}
         if name == "einsum":
-            return {"op.einsum": cost.macs, "op.einsum_fvcore": _fvcore_einsum(args[0], cost.macs)}
-        adds = _added(name, args, kwargs, out)
-        return {f"op.{cost.kind}": cost.macs - adds, f"op.{cost.kind}_bias": adds}
+            return {OP_EINSUM: cost.macs, OP_EINSUM_FVCORE: _fvcore_einsum(args[0], cost.macs)}
+        weights, bias = PRICED[cost.kind]
+        return {weights: cost.macs - cost.bias, bias: cost.bias}
     if name in BATCH_NORM_OPS:
-        return {"op.batch_norm" if _has_arg(args, kwargs, 1, "weight") else "op.batch_norm_plain": _numel(args[0])}
+        return {OP_BATCH_NORM if _has_arg(args, kwargs, 1, "weight") else OP_BATCH_NORM_PLAIN: _numel(args[0])}
     if name in NORM_WEIGHT:
-        return {"op.norm" if _has_arg(args, kwargs, NORM_WEIGHT[name], "weight") else "op.norm_plain": _numel(args[0])}
+        return {OP_NORM if _has_arg(args, kwargs, NORM_WEIGHT[name], "weight") else OP_NORM_PLAIN: _numel(args[0])}
     if name in ELEMENT_OPS:
         fact, side = ELEMENT_OPS[name]
         return {fact: _numel(args[0] if side == "in" else _first(out))}
@@ -59,12 +58,12 @@ def _recurrent(name: str, args) -> dict[str, int]:
     FlopCounterMode formula; cells decompose to addmm, which fvcore prices), and its bias adds."""
     r = rnn.read(name, args)
     if name in rnn.CELL_OPS:
-        fact = "op.rnn_cell"
+        fact = OP_RNN_CELL
     elif name in rnn.LAYER_OPS and not rnn.oneDNN_on_cpu(name, args, _mkldnn()):
-        fact = "op.rnn"
+        fact = OP_RNN
     else:
-        fact = "op.rnn_fused"  # oneDNN, cuDNN and the fused CUDA cells: one kernel FlopCounterMode cannot read
-    return {fact: r.macs, "op.rnn_bias": r.bias}
+        fact = OP_RNN_FUSED  # oneDNN, cuDNN and the fused CUDA cells: one kernel FlopCounterMode cannot read
+    return {fact: r.macs, OP_RNN_BIAS: r.bias}
 
 
 def _mkldnn() -> bool:
@@ -91,32 +90,9 @@ def _has_arg(args, kwargs, i: int, key: str) -> bool:
     return (args[i] if len(args) > i else kwargs.get(key)) is not None
 
 
-def _added(name: str, args, kwargs, out) -> int:
-    """Bias adds inside a priced op: one per output element where a bias or added term is given."""
-    out = _first(out)
-    if name in ADDED_OPS or name in MATMUL_ADDED_OPS:
-        return _numel(out)
-    if name == "torchvision::deform_conv2d":
-        return _numel(out) if isinstance(args[4], nn.Parameter) else 0
-    if name.startswith(("conv", "_conv", "convolution", "cudnn_conv", "mkldnn_conv", "slow_conv", "thnn_conv",
-                        "miopen_conv", "_nnpack", "_slow_conv")) or name in LINEAR_OPS:
-        return _numel(out) if _bias_arg(args, kwargs, 2) is not None else 0
-    return 0
-
-
-# ptflops' module hooks, by exact class (its MODULES_MAPPING).
-PT_CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
-PT_CONV_TRANSPOSED = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-PT_ACTIVATIONS = (nn.ReLU, nn.PReLU, nn.ELU, nn.LeakyReLU, nn.ReLU6, nn.GELU)
-PT_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d,
-            nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d,
-            nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)
-PT_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.InstanceNorm1d, nn.InstanceNorm2d,
-            nn.InstanceNorm3d, nn.GroupNorm, nn.LayerNorm)
-PT_OTHERS = (nn.Linear, nn.Upsample, nn.MultiheadAttention, nn.RNN, nn.GRU, nn.LSTM, nn.RNNCell, nn.LSTMCell,
-             nn.GRUCell)
+# ptflops' hooked classes: torch.nn's classes of the names in PT_HOOKS (exact classes: a subclass is not hooked).
+PT_HOOKED = {getattr(nn, name): name for name in PT_HOOKS}
 PT_RNNS = {nn.RNN: "RNN", nn.GRU: "GRU", nn.LSTM: "LSTM", nn.RNNCell: "RNN", nn.GRUCell: "GRU", nn.LSTMCell: "LSTM"}
-PT_HOOKED = frozenset(PT_CONVS + PT_CONV_TRANSPOSED + PT_ACTIVATIONS + PT_POOLS + PT_NORMS + PT_OTHERS)
 
 
 def _is_timm_attention(t: type) -> bool:
@@ -151,35 +127,36 @@ def pt_paths(model: nn.Module) -> dict[int, int]:
 def module_facts(m: nn.Module, inputs, out) -> dict[str, int]:
     """What ptflops' hook on a module of one of its exact classes adds, as facts."""
     t, x, y = type(m), inputs[0] if inputs else None, _first(out)
-    if t in PT_CONVS or t in PT_CONV_TRANSPOSED:
-        positions = x.shape[0] * math.prod((x if t in PT_CONV_TRANSPOSED else y).shape[2:])
-        weights = math.prod(m.kernel_size) * m.in_channels * (m.out_channels // m.groups) * positions
-        return {"module.conv": weights, "module.conv_bias": _numel(y) if m.bias is not None else 0}
-    if t is nn.Linear:
-        rows = math.prod(x.shape[:-1])
-        return {"module.linear": rows * x.shape[-1] * y.shape[-1],
-                "module.linear_bias": rows * y.shape[-1] if m.bias is not None else 0}
-    if t in PT_NORMS:
-        return {"module.norm": _numel(x) * (2 if getattr(m, "affine", False) else 1)}
-    if t in PT_ACTIVATIONS:
-        return {"module.activation": _numel(y)}
-    if t in PT_POOLS:
-        return {"module.pooling": _numel(x)}
-    if t is nn.Upsample:
-        return {"module.upsample": _numel(y)}
     if t is nn.MultiheadAttention:
-        return {"module.attention": _pt_mha(m, *inputs[:3])}
+        return {MODULE_ATTENTION: _pt_mha(m, *inputs[:3])}
     if t in PT_RNNS:
-        return {"module.rnn": _pt_rnn(m, x)}
+        return {MODULE_RNN: _pt_rnn(m, x)}
     if _is_timm_attention(t):
         b, n, _ = x.shape
         heads, dim = m.num_heads, m.head_dim
-        return {"module.timm_attention": b * heads * (n * dim + n * n * dim + n * n + n * n * dim)}
-    return {}
+        return {MODULE_TIMM_ATTENTION: b * heads * (n * dim + n * n * dim + n * n + n * n * dim)}
+
+    def side(s: str) -> int:
+        return _numel(x) if s == "in" else _numel(y) if s == "out" else _pt_products(m, x, y)[s]
+
+    facts = {fact: side(s) for fact, s in PT_HOOKS.get(PT_HOOKED.get(t), ())}
+    if MODULE_NORM in facts and getattr(m, "affine", False):  # ptflops: the scale and the shift, one each
+        facts[MODULE_NORM] *= 2
+    return facts
+
+
+def _pt_products(m: nn.Module, x, y) -> dict[str, int]:
+    """ptflops' multiply-accumulates and bias adds of a conv (transposed: per input position) or linear module."""
+    if isinstance(m, nn.Linear):
+        rows = math.prod(x.shape[:-1])
+        return {"macs": rows * x.shape[-1] * y.shape[-1], "bias": rows * y.shape[-1] if m.bias is not None else 0}
+    positions = x.shape[0] * math.prod((x if m.transposed else y).shape[2:])
+    weights = math.prod(m.kernel_size) * m.in_channels * (m.out_channels // m.groups) * positions
+    return {"macs": weights, "bias": _numel(y) if m.bias is not None else 0}
 
 
 # Facts of nn.MultiheadAttention's own ops that its fused inference kernel replaces.
-MHA_FUSED = ("op.linear", "op.linear_bias", "op.attention", "op.matmul", "op.matmul_bias")
+MHA_FUSED = (OP_LINEAR, OP_LINEAR_BIAS, OP_ATTENTION, OP_MATMUL, OP_MATMUL_BIAS)
 
 
 def fused_mha(m: nn.Module, args) -> bool:
@@ -246,42 +223,35 @@ def _interpolated(args, kwargs) -> int:
 
 def _product(args, kwargs) -> dict[str, int]:
     a, b = args[0], args[1]
-    return {"call.matmul": _numel(a) * b.shape[-1]}
+    return {CALL_MATMUL: _numel(a) * b.shape[-1]}
 
 
 def _added_product(args, kwargs) -> dict[str, int]:
     c, a, b = args[0], args[1], args[2]
-    return {"call.matmul": _numel(a) * b.shape[-1], "call.matmul_bias": _numel(c) if kwargs.get("beta", 1) else 0}
+    return {CALL_MATMUL: _numel(a) * b.shape[-1], CALL_MATMUL_BIAS: _numel(c) if kwargs.get("beta", 1) else 0}
 
 
 def _broadcast(args, kwargs) -> dict[str, int]:
     """ptflops' count for add/mul: elements of the broadcast shape (one operand may be a number)."""
     shapes = [tuple(a.shape) for a in args[:2] if isinstance(a, torch.Tensor)]
     if len(shapes) < 2:
-        return {"call.elementwise": math.prod(shapes[0]) if shapes else 1}
+        return {CALL_ELEMENTWISE: math.prod(shapes[0]) if shapes else 1}
     n = max(len(s) for s in shapes)
     padded = [(1,) * (n - len(s)) + s for s in shapes]
-    return {"call.elementwise": math.prod(max(d) for d in zip(*padded))}
+    return {CALL_ELEMENTWISE: math.prod(max(d) for d in zip(*padded))}
 
 
-def _act(args, kwargs):
-    return {"call.activation": _elements(args, kwargs)}
-
-
-def _pool(args, kwargs):
-    return {"call.pooling": _elements(args, kwargs)}
+def _input_elements(fact: str):
+    """A call rule: the fact counts the call's input elements."""
+    return lambda args, kwargs: {fact: _elements(args, kwargs)}
 
 
 # The functions ptflops patches while it runs (its FUNCTIONAL_MAPPING and TENSOR_OPS_MAPPING;
 # F.linear it leaves alone). Tensor methods are in METHODS: see CallFacts.
 CALLS = {
-    **dict.fromkeys((F.relu, F.prelu, F.elu, F.relu6, F.gelu, F.silu), _act),
-    **dict.fromkeys((F.avg_pool1d, F.avg_pool2d, F.avg_pool3d, F.max_pool1d, F.max_pool2d, F.max_pool3d,
-                     F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d,
-                     F.adaptive_max_pool1d, F.adaptive_max_pool2d, F.adaptive_max_pool3d), _pool),
-    F.softmax: lambda args, kwargs: {"call.softmax": _elements(args, kwargs)},
-    F.interpolate: lambda args, kwargs: {"call.upsample": _interpolated(args, kwargs)},
-    F.upsample: lambda args, kwargs: {"call.upsample": _interpolated(args, kwargs)},
+    **{getattr(F, name): _input_elements(fact) for name, fact in PT_CALLS.items()},
+    F.interpolate: lambda args, kwargs: {CALL_UPSAMPLE: _interpolated(args, kwargs)},
+    F.upsample: lambda args, kwargs: {CALL_UPSAMPLE: _interpolated(args, kwargs)},
     **dict.fromkeys((torch.matmul, torch.mm, torch.bmm), _product),
     **dict.fromkeys((torch.addmm, torch.baddbmm), _added_product),
     **dict.fromkeys((torch.add, torch.mul), _broadcast),

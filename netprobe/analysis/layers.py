@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from netprobe.counts import Counts
 
 SE_GATES = ("sigmoid", "hardsigmoid")
+# The attention units whose layers are labelled as parts of the unit, by their paper names.
+SE_LABEL, SK_LABEL, SPLIT_ATTN_LABEL, CBAM_LABEL = "SE", "sk", "split-attn", "CBAM"
+UNIT_KINDS = (SE_LABEL, SK_LABEL, SPLIT_ATTN_LABEL, CBAM_LABEL)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Layer:
     note: str = ""  # what the layer does beyond its op: "+ shuffle" (ShuffleNet), "(condensed)" (CondenseNet)
     hw: tuple[int, ...] | None = None  # measured: (H, W) of the output map, () for none; None: read out_shape
     facts: tuple[tuple[str, int], ...] = ()  # what other counters' conventions read (analysis.conventions)
+    unit: str = ""  # the attention unit it belongs to (one of UNIT_KINDS), "" for none
 
     @property
     def map_hw(self) -> tuple[int, ...] | None:
@@ -46,17 +50,11 @@ class Layer:
         return kind_label(self)
 
 
-# Attention units of the ResNet variants, by the module name the zoo gives them, and their paper names.
-UNIT_LABELS = {"sk": "sk", "splat": "split-attn", "cbam": "CBAM"}
-
-
 def kind_label(layer: Layer) -> str:
-    parts = layer.name.split(".")[:-1]
-    if "se" in parts:
+    if layer.unit == SE_LABEL:
         return _se_label(layer)
-    unit = next((UNIT_LABELS[p] for p in parts if p in UNIT_LABELS), None)
-    if unit:
-        return _unit_label(unit, layer)
+    if layer.unit:
+        return _unit_label(layer.unit, layer)
     return f"{_plain_label(layer)} {layer.note}" if layer.note else _plain_label(layer)
 
 
@@ -65,10 +63,10 @@ def _unit_label(unit: str, layer: Layer) -> str:
     if layer.op in ("conv", "linear") and set(layer.window) <= {0, 1}:
         role = "reduce" if layer.out_shape[0] < layer.w_in else "expand"
         return f"{unit} {role} {'conv1x1' if layer.op == 'conv' else 'linear'}"
-    if layer.op == "conv" and unit == "split-attn":  # w in, w x radix out
+    if layer.op == "conv" and unit == SPLIT_ATTN_LABEL:  # w in, w x radix out
         return f"{unit} {_conv_label(layer)} r={layer.out_shape[0] // layer.w_in}"
     if layer.op == "act" and layer.act in ("softmax", "sigmoid"):
-        return f"{unit} select ({layer.act})" if unit != "CBAM" else f"{unit} gate ({layer.act})"
+        return f"{unit} select ({layer.act})" if unit != CBAM_LABEL else f"{unit} gate ({layer.act})"
     return f"{unit} {_plain_label(layer)}"
 
 
@@ -87,7 +85,7 @@ def _plain_label(layer: Layer) -> str:
 
 
 def _se_label(layer: Layer) -> str:
-    """Layers inside a squeeze-and-excitation module (named ``se``)."""
+    """Layers inside a squeeze-and-excitation module."""
     if layer.op == "conv":
         role = "reduce" if layer.out_shape[0] < layer.w_in else "expand"
         return f"SE {role} conv{_window_label(layer)}"

@@ -18,8 +18,8 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from netprobe.analysis import facts, ops
-from netprobe.analysis.conventions import pack
-from netprobe.analysis.layers import Layer
+from netprobe.analysis.counters import OP_FUSED_ATTENTION, pack
+from netprobe.analysis.layers import CBAM_LABEL, SE_LABEL, SK_LABEL, SPLIT_ATTN_LABEL, Layer
 from netprobe.build import GlobalAvgPool
 from netprobe.counts import Counts
 from netprobe.models.inputs import example_inputs
@@ -48,6 +48,9 @@ MODULE_OPS_BY_NAME = {"StochasticDepth": "dropout", "DropPath": "dropout", "Drop
 KIND_ORDER = ("attention", "conv", "linear", "matmul", "rnn", "maxpool")
 # Ops over the last dimension: their 4-D outputs are channels-last maps (N, H, W, C).
 LAST_DIM_OPS = ("linear",)
+# Attention units, by the module name that holds their layers (the zoo's names; timm's ``se``
+# too): a layer inside one is labelled as a part of it. ``se`` wins over an enclosing unit.
+UNIT_NAMES = {"se": SE_LABEL, "sk": SK_LABEL, "splat": SPLIT_ATTN_LABEL, "cbam": CBAM_LABEL}
 
 
 @dataclass
@@ -204,6 +207,14 @@ def _layer(call: _Call) -> tuple[Layer, str]:
     return Layer(call.name, "", op, shape, counts, act=act, hw=hw), label
 
 
+def _unit(name: str) -> str:
+    """The attention unit a layer of this name is a part of ("" for none)."""
+    parts = name.split(".")[:-1]
+    if "se" in parts:
+        return UNIT_NAMES["se"]
+    return next((UNIT_NAMES[p] for p in parts if p in UNIT_NAMES), "")
+
+
 def _label(m: nn.Module, call: _Call) -> str:
     """'MultiheadAttention: linear x2 + attention', or the class name for a module that costs nothing."""
     done = [f"{k} x{n}" if n > 1 else k for k, n in call.kinds.items()]
@@ -236,7 +247,7 @@ def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_chan
             call.out = out
         if facts.fused_mha(m, inp):
             fused = sum(call.facts.pop(k, 0) for k in facts.MHA_FUSED)
-            call.facts["op.fused_attention"] += fused
+            call.facts[OP_FUSED_ATTENTION] += fused
         if id(m) in pt_paths:
             call.facts.update({k: n * pt_paths[id(m)] for k, n in facts.module_facts(m, inp, out).items() if n})
             if call.facts and not call.listed:
@@ -271,5 +282,6 @@ def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_chan
             layers.append(Layer(name or "(root)", "", "unused", (), Counts(params=n)))
             labels[name or "(root)"] = f"{type(m).__name__} (parameters no op reads)"
     frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    layers = [replace(layer, unit=_unit(layer.name)) for layer in layers]
     return Measured(layers, counter.unsupported, labels, frozen)
 

@@ -21,7 +21,8 @@ from typing import Callable
 from netprobe.analysis import free_ops, rnn
 
 # An op's cost: multiply-accumulates, activations (output elements of conv, linear and
-# max-pool ops), and what kind of work it is (the label summary rows and peers read).
+# max-pool ops), what kind of work it is (the label summary rows and peers read), and how
+# many of its MACs are bias adds (the counters that leave them out read that).
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ class OpCost:
     """What one call of an op costs under netprobe's convention."""
 
     kind: str  # conv | linear | matmul | attention | rnn | maxpool
-    macs: int = 0
+    macs: int = 0  # bias adds included
     acts: int = 0
+    bias: int = 0  # of ``macs``: one add per output element where a bias or added term is given
 
 
 def _numel(t) -> int:
@@ -49,16 +51,16 @@ def _conv(args, kwargs, out) -> OpCost:
     """Each output element: (C_in / groups) * window MACs, + 1 for the bias."""
     weight, out = args[1], _first(out)
     per_out = _numel(weight) // weight.shape[0]
-    bias = _bias_arg(args, kwargs, 2)
-    return OpCost("conv", _numel(out) * per_out + (_numel(out) if bias is not None else 0), _numel(out))
+    adds = _numel(out) if _bias_arg(args, kwargs, 2) is not None else 0
+    return OpCost("conv", _numel(out) * per_out + adds, _numel(out), adds)
 
 
 def _conv_transposed(args, kwargs, out) -> OpCost:
     """Each input element meets (C_out / groups) * window weights; + 1 per output for the bias."""
     x, weight, out = args[0], args[1], _first(out)
     per_in = _numel(weight) // weight.shape[0]
-    bias = _bias_arg(args, kwargs, 2)
-    return OpCost("conv", _numel(x) * per_in + (_numel(out) if bias is not None else 0), _numel(out))
+    adds = _numel(out) if _bias_arg(args, kwargs, 2) is not None else 0
+    return OpCost("conv", _numel(x) * per_in + adds, _numel(out), adds)
 
 
 def _convolution(args, kwargs, out) -> OpCost:
@@ -74,13 +76,13 @@ def _bias_arg(args, kwargs, i: int):
 def _linear(args, kwargs, out) -> OpCost:
     """``F.linear``: in_features MACs per output element, + 1 for the bias."""
     out = _first(out)
-    bias = _bias_arg(args, kwargs, 2)
-    return OpCost("linear", _numel(out) * args[1].shape[-1] + (_numel(out) if bias is not None else 0), _numel(out))
+    adds = _numel(out) if _bias_arg(args, kwargs, 2) is not None else 0
+    return OpCost("linear", _numel(out) * args[1].shape[-1] + adds, _numel(out), adds)
 
 
 def _addmm(args, kwargs, out) -> OpCost:
     """``bias + a @ b`` (a decomposed linear): k MACs and one bias add per output element."""
-    return OpCost("linear", _numel(out) * args[1].shape[-1] + _numel(out), _numel(out))
+    return OpCost("linear", _numel(out) * args[1].shape[-1] + _numel(out), _numel(out), _numel(out))
 
 
 def _matmul(args, kwargs, out) -> OpCost:
@@ -90,17 +92,17 @@ def _matmul(args, kwargs, out) -> OpCost:
 
 def _baddbmm(args, kwargs, out) -> OpCost:
     """``bias + a @ b`` batched: as bmm, plus the add per output element."""
-    return OpCost("matmul", _numel(out) * args[1].shape[-1] + _numel(out))
+    return OpCost("matmul", _numel(out) * args[1].shape[-1] + _numel(out), bias=_numel(out))
 
 
 def _addbmm(args, kwargs, out) -> OpCost:
     """``bias + sum_b a_b @ b_b``: b * m * n * k, plus the add per output element."""
     a = args[1]
-    return OpCost("matmul", a.shape[0] * _numel(out) * a.shape[-1] + _numel(out))
+    return OpCost("matmul", a.shape[0] * _numel(out) * a.shape[-1] + _numel(out), bias=_numel(out))
 
 
 def _addmv(args, kwargs, out) -> OpCost:
-    return OpCost("matmul", _numel(out) * args[1].shape[-1] + _numel(out))
+    return OpCost("matmul", _numel(out) * args[1].shape[-1] + _numel(out), bias=_numel(out))
 
 
 def _einsum(args, kwargs, out) -> OpCost | None:
@@ -141,7 +143,8 @@ def _native_mha(args, kwargs, out) -> OpCost:
     batch, lq, lk = q.shape[0], q.shape[-2], k.shape[-2]
     proj = batch * (lq + 2 * lk) * e * (e + 1) + batch * lq * e * (e + 1)  # weights and bias adds
     attention = 2 * batch * lq * lk * e  # scores and values, all heads together
-    return OpCost("attention", proj + attention, batch * (lq + 2 * lk) * e + batch * lq * e)
+    adds = batch * (lq + 2 * lk) * e + batch * lq * e  # one per projected element
+    return OpCost("attention", proj + attention, adds, adds)
 
 
 def _encoder_layer(args, kwargs, out) -> OpCost:
@@ -151,7 +154,7 @@ def _encoder_layer(args, kwargs, out) -> OpCost:
     mha = _native_mha((x, x, x, e), {}, out)
     hidden = ffn_w1.shape[0]
     ffn = tokens * hidden * (e + 1) + tokens * e * (hidden + 1)
-    return OpCost("attention", mha.macs + ffn, mha.acts + tokens * (hidden + e))
+    return OpCost("attention", mha.macs + ffn, mha.acts + tokens * (hidden + e), mha.bias + tokens * (hidden + e))
 
 
 def _deform_conv(args, kwargs, out) -> OpCost:
@@ -161,14 +164,15 @@ def _deform_conv(args, kwargs, out) -> OpCost:
 
     weight, bias, out = args[1], args[4], _first(out)
     per_out = _numel(weight) // weight.shape[0]
-    return OpCost("conv", _numel(out) * per_out + (_numel(out) if isinstance(bias, nn.Parameter) else 0), _numel(out))
+    adds = _numel(out) if isinstance(bias, nn.Parameter) else 0
+    return OpCost("conv", _numel(out) * per_out + adds, _numel(out), adds)
 
 
 def _recurrent(name: str) -> Callable:
     """LSTM, GRU and RNN layers, cells and kernels (``analysis.rnn``): gate products and both bias adds."""
     def price(args, kwargs, out) -> OpCost:
         r = rnn.read(name, args)
-        return OpCost("rnn", r.macs + r.bias, r.acts)
+        return OpCost("rnn", r.macs + r.bias, r.acts, r.bias)
     return price
 
 

@@ -35,6 +35,7 @@ class Row:
     output_shape: tuple[int, ...]
     counts: Counts
     output_bytes: int
+    unit: str = ""  # the attention unit a leaf belongs to (analysis.layers.UNIT_KINDS); a block's rows read it
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class Summary:
     def _row(self, layer: Layer) -> Row:
         w_out = {"conv": layer.out_shape[:1], "linear": layer.out_shape[-1:]}.get(layer.op, (0,))[0]
         return Row(layer.name, layer.stage, self.kinds.get(layer.name) or layer.kind, layer.w_in, w_out,
-                   layer.out_shape, _scaled(layer.counts, self.batch), self._bytes(layer))
+                   layer.out_shape, _scaled(layer.counts, self.batch), self._bytes(layer), layer.unit)
 
     def _bytes(self, layer: Layer) -> int:
         if layer.op in NO_NEW_TENSOR or not layer.out_shape:

@@ -18,7 +18,7 @@ from functools import partial
 from netprobe.families.blocks import _shortcut
 from netprobe.families.resnet import STEM, STEM_W, body
 from netprobe.families.rounding import make_divisible
-from netprobe.spec import CBAM, SE, Block, ConvBN, GlobalPool, Linear, Named, Net, SelectiveKernel
+from netprobe.spec import CBAM, SE, Block, Conv, GlobalPool, Linear, Named, Net, SelectiveKernel
 
 SE_RATIO = 1 / 16
 CBAM_RATIO = 16
@@ -70,29 +70,34 @@ def family_of(cfg: AttnResNetCfg) -> str:
 
 def _gate(cfg: AttnResNetCfg, w: int) -> tuple[str, SE | CBAM]:
     if cfg.attn == "se":
-        return "se", SE(w, make_divisible(w * SE_RATIO, 8, round_limit=0.0))
-    return "cbam", CBAM(w, w // CBAM_RATIO)
+        return "se", SE(w=w, w_se=make_divisible(w * SE_RATIO, 8, round_limit=0.0))
+    return "cbam", CBAM(w=w, w_mid=w // CBAM_RATIO)
 
 
 def _sk(cfg: AttnResNetCfg, w_in: int, w: int, stride: int) -> SelectiveKernel:
     w_attn = make_divisible(w * cfg.sk_ratio, cfg.sk_divisor)
-    return SelectiveKernel(w_in, w, w_attn, stride, cfg.groups, split_input=cfg.sk_split)
+    return SelectiveKernel(w_in=w_in, w_out=w, w_attn=w_attn, stride=stride, groups=cfg.groups,
+                           split_input=cfg.sk_split)
 
 
 def attn_block(cfg: AttnResNetCfg, w_in: int, w: int, stride: int) -> Block:
     """One block of stage width ``w``: basic (w out) or bottleneck (4w out), with the attention unit."""
     if cfg.bottleneck:
         w_b, w_out = int(w * cfg.base_width / 64) * cfg.groups, 4 * w
-        units: Named = (("a", ConvBN(w_in, w_b, 1, act="relu")),)
+        units: Named = (("a", Conv(w_in=w_in, w_out=w_b, bn=True, act="relu")),)
         if cfg.attn == "sk":
             units += (("sk", _sk(cfg, w_b, w_b, stride)),)
         else:
-            units += (("b", ConvBN(w_b, w_b, 3, stride, cfg.groups, act="relu")),)
-        units += (("c", ConvBN(w_b, w_out, 1)),)
+            b = Conv(w_in=w_b, w_out=w_b, kernel=3, stride=stride, groups=cfg.groups, bn=True, act="relu")
+            units += (("b", b),)
+        units += (("c", Conv(w_in=w_b, w_out=w_out, bn=True)),)
     else:
         w_out = w
-        first = ("sk", _sk(cfg, w_in, w, stride)) if cfg.attn == "sk" else ("a", ConvBN(w_in, w, 3, stride, act="relu"))
-        units = (first, ("b", ConvBN(w, w, 3)))
+        if cfg.attn == "sk":
+            first = ("sk", _sk(cfg, w_in, w, stride))
+        else:
+            first = ("a", Conv(w_in=w_in, w_out=w, kernel=3, stride=stride, bn=True, act="relu"))
+        units = (first, ("b", Conv(w_in=w, w_out=w, kernel=3, bn=True)))
     if cfg.attn != "sk":
         units += (_gate(cfg, w_out),)
     return Block(units, *_shortcut(w_in, w_out, stride), post_act="relu")
@@ -101,6 +106,6 @@ def attn_block(cfg: AttnResNetCfg, w_in: int, w: int, stride: int) -> Block:
 def attn_resnet(name: str, cfg: AttnResNetCfg, resolution: int = 224, num_classes: int = 1000) -> Net:
     """A ResNet whose blocks carry SE, SK or CBAM: 7x7 stem and max-pool, four stages, pool, fc."""
     stages, w_in = body(STEM_W, cfg.depths, partial(attn_block, cfg))
-    head = (("pool", GlobalPool()), ("fc", Linear(w_in, num_classes)))
+    head = (("pool", GlobalPool()), ("fc", Linear(w_in=w_in, w_out=num_classes)))
     return Net(name, family_of(cfg), resolution, STEM, stages, head,
                design={"depths": cfg.depths, "groups": cfg.groups, "base_width": cfg.base_width, "attn": cfg.attn})

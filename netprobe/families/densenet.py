@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netprobe.spec import (BN, Act, AvgPool, Block, Concat, CondensedConv, CondensedLinear, Conv, ConvBN,
-                           GlobalPool, Linear, MaxPool, Named, Net, Stage)
+from netprobe.spec import (Act, AvgPool, Block, Concat, CondensedConv, CondensedLinear, Conv, GlobalPool, Linear,
+                           MaxPool, Named, Net, Norm, Stage)
 
 BOTTLENECK = 4  # the 1x1 conv widens to 4 * growth (DenseNet-BC; CondenseNet too)
 
@@ -55,25 +55,28 @@ def dense_layer(w_in: int, growth: int) -> Concat:
     """DenseNet-BC layer: BN, ReLU, 1x1 conv, BN, ReLU, 3x3 conv; its output joins the input."""
     w_b = BOTTLENECK * growth
     units = (
-        ("norm1", BN(w_in)), ("relu1", Act("relu")), ("conv1", Conv(w_in, w_b, 1)),
-        ("norm2", BN(w_b)), ("relu2", Act("relu")), ("conv2", Conv(w_b, growth, 3)),
+        ("norm1", Norm(w=w_in)), ("relu1", Act(kind="relu")), ("conv1", Conv(w_in=w_in, w_out=w_b)),
+        ("norm2", Norm(w=w_b)), ("relu2", Act(kind="relu")), ("conv2", Conv(w_in=w_b, w_out=growth, kernel=3)),
     )
     return Concat((("x", ()), ("layer", units)))
 
 
 def transition(w_in: int, w_out: int) -> Block:
     """DenseNet transition: BN, ReLU, 1x1 conv (halves the width), 2x2 average pool."""
-    units = (("norm", BN(w_in)), ("relu", Act("relu")), ("conv", Conv(w_in, w_out, 1)), ("pool", AvgPool(2, 2, 0)))
+    units = (("norm", Norm(w=w_in)), ("relu", Act(kind="relu")), ("conv", Conv(w_in=w_in, w_out=w_out)),
+             ("pool", AvgPool(kernel=2, stride=2, padding=0)))
     return Block(units)
 
 
 def _pre_act_head(w: int, num_classes: int) -> Named:
-    return (("norm", BN(w)), ("relu", Act("relu")), ("pool", GlobalPool()), ("fc", Linear(w, num_classes)))
+    return (("norm", Norm(w=w)), ("relu", Act(kind="relu")), ("pool", GlobalPool()),
+            ("fc", Linear(w_in=w, w_out=num_classes)))
 
 
 def densenet(name: str, cfg: DenseNetCfg, num_classes: int = 1000) -> Net:
     """DenseNet-BC: 7x7 stem and max pool, four dense blocks with transitions between, BN, ReLU, pool, fc."""
-    stem = (("conv", ConvBN(3, cfg.stem_w, 7, 2, act="relu")), ("pool", MaxPool(3, 2, 1)))
+    stem = (("conv", Conv(w_in=3, w_out=cfg.stem_w, kernel=7, stride=2, bn=True, act="relu")),
+            ("pool", MaxPool(kernel=3, stride=2, padding=1)))
     w, stages = cfg.stem_w, []
     for i, depth in enumerate(cfg.depths):
         blocks = [transition(w, w // 2)] if i else []
@@ -90,8 +93,9 @@ def condensed_layer(w_in: int, growth: int, groups: int) -> Concat:
     """CondenseNet layer: condensed 1x1 learned group conv, BN, ReLU, 3x3 group conv; joins the input."""
     w_b = BOTTLENECK * growth
     units = (
-        ("conv1", CondensedConv(w_in, w_b, groups)),
-        ("norm2", BN(w_b)), ("relu2", Act("relu")), ("conv2", Conv(w_b, growth, 3, groups=groups)),
+        ("conv1", CondensedConv(w_in=w_in, w_out=w_b, groups=groups)),
+        ("norm2", Norm(w=w_b)), ("relu2", Act(kind="relu")),
+        ("conv2", Conv(w_in=w_b, w_out=growth, kernel=3, groups=groups)),
     )
     return Concat((("x", ()), ("layer", units)))
 
@@ -99,16 +103,16 @@ def condensed_layer(w_in: int, growth: int, groups: int) -> Concat:
 def condensenet(name: str, cfg: CondenseNetCfg, num_classes: int = 1000) -> Net:
     """CondenseNet: 3x3 stem, five dense blocks with growing growth rates, 2x2 average pools between."""
     w = 2 * cfg.growths[0]
-    stem = (("conv", Conv(3, w, 3, 2)),)
+    stem = (("conv", Conv(w_in=3, w_out=w, kernel=3, stride=2)),)
     stages = []
     for i, (depth, growth) in enumerate(zip(cfg.depths, cfg.growths)):
         # The transition is the pool alone: the growing growth rate keeps widths in check.
-        blocks = [Block((("pool", AvgPool(2, 2, 0)),))] if i else []
+        blocks = [Block((("pool", AvgPool(kernel=2, stride=2, padding=0)),))] if i else []
         for _ in range(depth):
             blocks.append(condensed_layer(w, growth, cfg.groups))
             w += growth
         stages.append(Stage(tuple(blocks)))
-    head = (("norm", BN(w)), ("relu", Act("relu")), ("pool", GlobalPool()),
-            ("fc", CondensedLinear(w, int(w * CLASSIFIER_KEEP), num_classes)))
+    head = (("norm", Norm(w=w)), ("relu", Act(kind="relu")), ("pool", GlobalPool()),
+            ("fc", CondensedLinear(w_in=w, w_keep=int(w * CLASSIFIER_KEEP), w_out=num_classes)))
     return Net(name, "condensenet", 224, stem, tuple(stages), head,
                design={"groups": cfg.groups, "condense_factor": cfg.groups, "growths": cfg.growths})

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from netprobe.families.blocks import mbconv
 from netprobe.families.rounding import make_divisible, scale_depth
-from netprobe.spec import ConvBN, Dropout, GlobalPool, Linear, Net, Stage
+from netprobe.spec import Conv, Dropout, GlobalPool, Linear, Net, Stage
 
 SE_RATIO = 0.25  # of the block input width
 
@@ -65,7 +65,7 @@ EFFICIENTNETS = {
 def efficientnet(name: str, cfg: EfficientNetCfg, num_classes: int = 1000) -> Net:
     """An EfficientNet: 3x3 stem, seven MBConv stages, 1x1 conv to 4x the last width, pool, fc."""
     w_in = make_divisible(STEM_W * cfg.width)
-    stem = (("conv", ConvBN(3, w_in, 3, 2, act="silu")),)
+    stem = (("conv", Conv(w_in=3, w_out=w_in, kernel=3, stride=2, bn=True, act="silu")),)
     stages = []
     for row in B0_STAGES:
         w_out = make_divisible(row.w_out * cfg.width)
@@ -77,10 +77,10 @@ def efficientnet(name: str, cfg: EfficientNetCfg, num_classes: int = 1000) -> Ne
         stages.append(Stage(tuple(blocks)))
     w_head = 4 * w_in
     head = (
-        ("conv", ConvBN(w_in, w_head, 1, act="silu")),
+        ("conv", Conv(w_in=w_in, w_out=w_head, bn=True, act="silu")),
         ("pool", GlobalPool()),
-        ("dropout", Dropout(cfg.dropout)),
-        ("fc", Linear(w_head, num_classes)),
+        ("dropout", Dropout(p=cfg.dropout)),
+        ("fc", Linear(w_in=w_head, w_out=num_classes)),
     )
     return Net(name, "efficientnet", cfg.resolution, stem, tuple(stages), head,
                design={"width": cfg.width, "depth": cfg.depth})

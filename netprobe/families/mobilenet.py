@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netprobe.families.rounding import make_divisible
-from netprobe.spec import Block, ConvBN, GlobalPool, Linear, Net, Stage
+from netprobe.spec import Block, Conv, GlobalPool, Linear, Net, Stage
 
 STEM_W = 32
 ACT = "relu6"  # timm's MobileNets use ReLU6 in both versions
@@ -73,8 +73,8 @@ MOBILENETV2S = {
 def dw_separable(w_in: int, w_out: int, stride: int, pw_act: str | None = ACT) -> Block:
     """Depthwise-separable conv: 3x3 depthwise (strided), 1x1 pointwise."""
     units = (
-        ("dw", ConvBN(w_in, w_in, 3, stride, groups=w_in, act=ACT)),
-        ("pw", ConvBN(w_in, w_out, 1, act=pw_act)),
+        ("dw", Conv(w_in=w_in, w_out=w_in, kernel=3, stride=stride, groups=w_in, bn=True, act=ACT)),
+        ("pw", Conv(w_in=w_in, w_out=w_out, bn=True, act=pw_act)),
     )
     return Block(units, "identity" if stride == 1 and w_in == w_out and pw_act is None else "none")
 
@@ -83,21 +83,21 @@ def inverted_residual(w_in: int, w_out: int, exp_ratio: int, stride: int) -> Blo
     """Inverted residual with linear bottleneck: 1x1 expand, 3x3 depthwise, 1x1 linear project."""
     w_exp = make_divisible(w_in * exp_ratio)
     units = (
-        ("expand", ConvBN(w_in, w_exp, 1, act=ACT)),
-        ("dw", ConvBN(w_exp, w_exp, 3, stride, groups=w_exp, act=ACT)),
-        ("project", ConvBN(w_exp, w_out, 1)),
+        ("expand", Conv(w_in=w_in, w_out=w_exp, bn=True, act=ACT)),
+        ("dw", Conv(w_in=w_exp, w_out=w_exp, kernel=3, stride=stride, groups=w_exp, bn=True, act=ACT)),
+        ("project", Conv(w_in=w_exp, w_out=w_out, bn=True)),
     )
     return Block(units, "identity" if stride == 1 and w_in == w_out else "none")
 
 
 def _head(w_in: int, num_classes: int) -> tuple:
-    return (("pool", GlobalPool()), ("fc", Linear(w_in, num_classes)))
+    return (("pool", GlobalPool()), ("fc", Linear(w_in=w_in, w_out=num_classes)))
 
 
 def mobilenetv1(name: str, width: float, num_classes: int = 1000, resolution: int = 224) -> Net:
     """MobileNetV1: 3x3 stem, thirteen depthwise-separable blocks, pool, fc."""
     w_in = make_divisible(STEM_W * width)
-    stem = (("conv", ConvBN(3, w_in, 3, 2, act=ACT)),)
+    stem = (("conv", Conv(w_in=3, w_out=w_in, kernel=3, stride=2, bn=True, act=ACT)),)
     stages = []
     for row in V1_STAGES:
         blocks = []
@@ -113,7 +113,7 @@ def mobilenetv1(name: str, width: float, num_classes: int = 1000, resolution: in
 def mobilenetv2(name: str, width: float, num_classes: int = 1000, resolution: int = 224) -> Net:
     """MobileNetV2: 3x3 stem, seventeen inverted residuals (the first without expansion), 1x1 conv, pool, fc."""
     w_in = make_divisible(STEM_W * width)
-    stem = (("conv", ConvBN(3, w_in, 3, 2, act=ACT)),)
+    stem = (("conv", Conv(w_in=3, w_out=w_in, kernel=3, stride=2, bn=True, act=ACT)),)
     stages = []
     for rows in V2_STAGES:
         blocks = []
@@ -128,6 +128,6 @@ def mobilenetv2(name: str, width: float, num_classes: int = 1000, resolution: in
                 w_in = w_out
         stages.append(Stage(tuple(blocks)))
     w_head = max(V2_HEAD_W, make_divisible(V2_HEAD_W * width))
-    head = (("conv", ConvBN(w_in, w_head, 1, act=ACT)), *_head(w_head, num_classes))
+    head = (("conv", Conv(w_in=w_in, w_out=w_head, bn=True, act=ACT)), *_head(w_head, num_classes))
     return Net(name, "mobilenetv2", resolution, stem, tuple(stages), head,
                design={"width": width, "resolution": resolution})

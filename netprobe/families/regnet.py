@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netprobe.families.blocks import bottleneck
 from netprobe.families.rounding import compatible_widths, quantize
-from netprobe.spec import ConvBN, GlobalPool, Linear, Net, Stage
+from netprobe.spec import Conv, GlobalPool, Linear, Net, Stage
 
 STEM_W = 32
 SE_RATIO = 0.25  # SE width: this fraction of the block input width (pycls se_r)
@@ -89,8 +89,8 @@ def regnet(name: str, cfg: RegNetCfg, resolution: int = 224, num_classes: int = 
         name=name,
         family="regnety" if cfg.se else "regnetx",
         resolution=resolution,
-        stem=(("conv", ConvBN(3, STEM_W, 3, 2, act="relu")),),
+        stem=(("conv", Conv(w_in=3, w_out=STEM_W, kernel=3, stride=2, bn=True, act="relu")),),
         stages=tuple(stages),
-        head=(("pool", GlobalPool()), ("fc", Linear(w_in, num_classes))),
+        head=(("pool", GlobalPool()), ("fc", Linear(w_in=w_in, w_out=num_classes))),
         design={"d": cfg.d, "w_0": cfg.w_0, "w_a": cfg.w_a, "w_m": cfg.w_m, "group_w": cfg.group_w},
     )

@@ -11,11 +11,12 @@ from typing import Callable
 
 from netprobe.families.blocks import basic, bottleneck
 
-from netprobe.spec import Block, ConvBN, GlobalPool, Linear, MaxPool, Net, Stage
+from netprobe.spec import Block, Conv, GlobalPool, Linear, MaxPool, Net, Stage
 
 STAGE_W = (64, 128, 256, 512)
 STEM_W = 64
-STEM = (("conv", ConvBN(3, STEM_W, 7, 2, act="relu")), ("pool", MaxPool(3, 2, 1)))
+STEM = (("conv", Conv(w_in=3, w_out=STEM_W, kernel=7, stride=2, bn=True, act="relu")),
+        ("pool", MaxPool(kernel=3, stride=2, padding=1)))
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def resnet(name: str, cfg: ResNetCfg, resolution: int = 224, num_classes: int = 
         return basic(w_in, w, stride)
 
     stages, w_in = body(STEM_W, cfg.depths, block, stage_w)
-    head = (("pool", GlobalPool()), ("fc", Linear(w_in, num_classes)))
+    head = (("pool", GlobalPool()), ("fc", Linear(w_in=w_in, w_out=num_classes)))
     return Net(name, family_of(cfg), resolution, STEM, stages, head,
                design={"depths": cfg.depths, "groups": cfg.groups, "base_width": cfg.base_width})
 

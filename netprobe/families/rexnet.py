@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from netprobe.families.blocks import rexnet_block
 from netprobe.families.rounding import scale_depth
-from netprobe.spec import ConvBN, Dropout, GlobalPool, Linear, Net, Stage
+from netprobe.spec import Conv, Dropout, GlobalPool, Linear, Net, Stage
 
 DEPTHS = (1, 2, 2, 3, 3, 5)
 STRIDES = (1, 2, 2, 2, 1, 2)
@@ -48,7 +48,7 @@ def rexnet(name: str, cfg: ReXNetCfg, resolution: int = 224, num_classes: int = 
     stem_w = STEM_W / cfg.width if cfg.width < 1.0 else STEM_W
     w = W_FIRST / cfg.width if cfg.width < 1.0 else W_FIRST
     w_in = int(round(stem_w * cfg.width))
-    stem = (("conv", ConvBN(3, w_in, 3, 2, act="silu")),)
+    stem = (("conv", Conv(w_in=3, w_out=w_in, kernel=3, stride=2, bn=True, act="silu")),)
     stages = []
     j = 0
     for depth, stride, se in zip(depths, STRIDES, USE_SE):
@@ -65,10 +65,10 @@ def rexnet(name: str, cfg: ReXNetCfg, resolution: int = 224, num_classes: int = 
         stages.append(Stage(tuple(blocks)))
     w_pen = int(W_PEN * cfg.width)
     head = (
-        ("conv", ConvBN(w_in, w_pen, 1, act="silu")),
+        ("conv", Conv(w_in=w_in, w_out=w_pen, bn=True, act="silu")),
         ("pool", GlobalPool()),
-        ("dropout", Dropout(cfg.dropout)),
-        ("fc", Linear(w_pen, num_classes)),
+        ("dropout", Dropout(p=cfg.dropout)),
+        ("fc", Linear(w_in=w_pen, w_out=num_classes)),
     )
     return Net(name, "rexnet", resolution, stem, tuple(stages), head,
                design={"width": cfg.width, "depth": cfg.depth})

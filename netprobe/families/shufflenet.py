@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netprobe.families.rounding import quantize
-from netprobe.spec import AvgPool, Block, Concat, ConvBN, GlobalPool, Linear, MaxPool, Net, ShuffleConvBN, Stage
+from netprobe.spec import AvgPool, Block, Concat, Conv, GlobalPool, Linear, MaxPool, Net, Stage
 
 DEPTHS = (4, 8, 4)
 STEM_W = 24
@@ -47,11 +47,12 @@ SHUFFLENETV2S = {
 
 
 def _stem(w: int) -> tuple:
-    return (("conv", ConvBN(3, w, 3, 2, act="relu")), ("pool", MaxPool(3, 2, 1)))
+    return (("conv", Conv(w_in=3, w_out=w, kernel=3, stride=2, bn=True, act="relu")),
+            ("pool", MaxPool(kernel=3, stride=2, padding=1)))
 
 
 def _head(w: int, num_classes: int) -> tuple:
-    return (("pool", GlobalPool()), ("fc", Linear(w, num_classes)))
+    return (("pool", GlobalPool()), ("fc", Linear(w_in=w, w_out=num_classes)))
 
 
 def v1_widths(cfg: ShuffleNetV1Cfg) -> tuple[int, tuple[int, ...]]:
@@ -72,15 +73,15 @@ def shuffle_v1_unit(w_in: int, w_out: int, w_b: int, stride: int, groups: int, g
     """ShuffleNet unit: 1x1 gconv, shuffle, 3x3 depthwise, 1x1 gconv; add (or, at stride 2, concat a 3x3 avg pool)."""
     w_branch = w_out - w_in if stride == 2 else w_out
     g1 = groups if group_first else 1  # Stage2's first 1x1 conv has too few inputs to group
-    first = ShuffleConvBN(w_in, w_b, g1) if g1 > 1 else ConvBN(w_in, w_b, 1, act="relu")
     units = (
-        ("gconv1", first),
-        ("dw", ConvBN(w_b, w_b, 3, stride, groups=w_b)),
-        ("gconv2", ConvBN(w_b, w_branch, 1, groups=groups)),
+        ("gconv1", Conv(w_in=w_in, w_out=w_b, groups=g1, bn=True, act="relu", shuffle=g1 > 1)),
+        ("dw", Conv(w_in=w_b, w_out=w_b, kernel=3, stride=stride, groups=w_b, bn=True)),
+        ("gconv2", Conv(w_in=w_b, w_out=w_branch, groups=groups, bn=True)),
     )
     if stride == 1:
         return Block(units, "identity", post_act="relu")
-    return Concat((("shortcut", (("pool", AvgPool(3, 2, 1)),)), ("branch", units)), post_act="relu")
+    shortcut = (("pool", AvgPool(kernel=3, stride=2, padding=1)),)
+    return Concat((("shortcut", shortcut), ("branch", units)), post_act="relu")
 
 
 def shufflenetv1(name: str, cfg: ShuffleNetV1Cfg, num_classes: int = 1000) -> Net:
@@ -102,15 +103,15 @@ def shuffle_v2_unit(w_in: int, w_out: int, stride: int) -> Concat:
     """ShuffleNetV2 unit: split (or, at stride 2, a depthwise branch), 1x1, 3x3 depthwise, 1x1, concat, shuffle."""
     w_b = w_out // 2
     branch2 = (
-        ("pw1", ConvBN(w_in if stride == 2 else w_b, w_b, 1, act="relu")),
-        ("dw", ConvBN(w_b, w_b, 3, stride, groups=w_b)),
-        ("pw2", ConvBN(w_b, w_b, 1, act="relu")),
+        ("pw1", Conv(w_in=w_in if stride == 2 else w_b, w_out=w_b, bn=True, act="relu")),
+        ("dw", Conv(w_in=w_b, w_out=w_b, kernel=3, stride=stride, groups=w_b, bn=True)),
+        ("pw2", Conv(w_in=w_b, w_out=w_b, bn=True, act="relu")),
     )
     if stride == 1:
         return Concat((("x", ()), ("branch2", branch2)), split=True, shuffle=2)
     branch1 = (
-        ("dw", ConvBN(w_in, w_in, 3, stride, groups=w_in)),
-        ("pw", ConvBN(w_in, w_b, 1, act="relu")),
+        ("dw", Conv(w_in=w_in, w_out=w_in, kernel=3, stride=stride, groups=w_in, bn=True)),
+        ("pw", Conv(w_in=w_in, w_out=w_b, bn=True, act="relu")),
     )
     return Concat((("branch1", branch1), ("branch2", branch2)), shuffle=2)
 
@@ -122,5 +123,5 @@ def shufflenetv2(name: str, widths: tuple[int, ...], num_classes: int = 1000) ->
         stages.append(Stage(tuple(shuffle_v2_unit(w_in if i == 0 else w_out, w_out, 2 if i == 0 else 1)
                                   for i in range(depth))))
         w_in = w_out
-    head = (("conv", ConvBN(w_in, widths[3], 1, act="relu")), *_head(widths[3], num_classes))
+    head = (("conv", Conv(w_in=w_in, w_out=widths[3], bn=True, act="relu")), *_head(widths[3], num_classes))
     return Net(name, "shufflenetv2", 224, _stem(STEM_W), tuple(stages), head, design={"widths": widths})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netprobe.spec import Block, BNAct, Conv, GlobalPool, Linear, Named, Net, Stage
+from netprobe.spec import Block, Conv, GlobalPool, Linear, Named, Net, Norm, Stage
 
 STEM_W = 16
 GROUP_W = (16, 32, 64)
@@ -36,11 +36,12 @@ WRNS = {
 
 def preact_basic(w_in: int, w: int, stride: int) -> Block:
     """BN-ReLU, conv3x3 (strided), BN-ReLU, conv3x3; a 1x1 projection of the pre-activated input."""
-    units: Named = (("a", Conv(w_in, w, 3, stride)), ("bn_b", BNAct(w)), ("b", Conv(w, w, 3)))
-    pre: Named = (("bn_a", BNAct(w_in)),)
+    units: Named = (("a", Conv(w_in=w_in, w_out=w, kernel=3, stride=stride)), ("bn_b", Norm(w=w, act="relu")),
+                    ("b", Conv(w_in=w, w_out=w, kernel=3)))
+    pre: Named = (("bn_a", Norm(w=w_in, act="relu")),)
     if w_in == w and stride == 1:
         return Block(units, "identity", pre=pre)
-    return Block(units, "proj", Conv(w_in, w, 1, stride), pre=pre)
+    return Block(units, "proj", Conv(w_in=w_in, w_out=w, stride=stride), pre=pre)
 
 
 def wrn(name: str, cfg: WRNCfg, resolution: int = RESOLUTION, num_classes: int = CLASSES) -> Net:
@@ -56,6 +57,7 @@ def wrn(name: str, cfg: WRNCfg, resolution: int = RESOLUTION, num_classes: int =
             blocks.append(preact_basic(w_in, w * cfg.k, 2 if i == 0 and gi > 0 else 1))
             w_in = w * cfg.k
         stages.append(Stage(tuple(blocks)))
-    head = (("final", BNAct(w_in)), ("pool", GlobalPool()), ("fc", Linear(w_in, num_classes)))
-    return Net(name, "wrn_cifar", resolution, (("conv", Conv(3, STEM_W, 3)),), tuple(stages), head,
+    head = (("final", Norm(w=w_in, act="relu")), ("pool", GlobalPool()), ("fc", Linear(w_in=w_in, w_out=num_classes)))
+    stem = (("conv", Conv(w_in=3, w_out=STEM_W, kernel=3)),)
+    return Net(name, "wrn_cifar", resolution, stem, tuple(stages), head,
                design={"depth": cfg.depth, "k": cfg.k})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netprobe.spec import BN, Act, Block, Conv, ConvBN, GlobalPool, Linear, MaxPool, Named, Net, Stage
+from netprobe.spec import Act, Block, Conv, GlobalPool, Linear, MaxPool, Named, Net, Norm, Stage
 
 RESOLUTION = 299
 
@@ -36,7 +36,8 @@ EXIT_W = (1536, 2048)
 
 def separable(i: int, w_in: int, w_out: int) -> Named:
     """Separable conv ``i``: 3x3 depthwise, 1x1 pointwise, BatchNorm."""
-    return ((f"dw{i}", Conv(w_in, w_in, 3, groups=w_in)), (f"pw{i}", Conv(w_in, w_out, 1)), (f"bn{i}", BN(w_out)))
+    return ((f"dw{i}", Conv(w_in=w_in, w_out=w_in, kernel=3, groups=w_in)), (f"pw{i}", Conv(w_in=w_in, w_out=w_out)),
+            (f"bn{i}", Norm(w=w_out)))
 
 
 def xception_block(w_in: int, row: XBlock) -> Block:
@@ -45,19 +46,22 @@ def xception_block(w_in: int, row: XBlock) -> Block:
     w_block = w_in
     for i, w_out in enumerate(row.widths, 1):
         if i > 1 or row.relu_first:
-            units += ((f"act{i}", Act("relu")),)
+            units += ((f"act{i}", Act(kind="relu")),)
         units += separable(i, w_in, w_out)
         w_in = w_out
     if not row.downsample:
         return Block(units, "identity")
-    return Block(units + (("pool", MaxPool(3, 2, 1)),), "proj", ConvBN(w_block, w_out, 1, 2))
+    proj = Conv(w_in=w_block, w_out=w_out, stride=2, bn=True)
+    return Block(units + (("pool", MaxPool(kernel=3, stride=2, padding=1)),), "proj", proj)
 
 
 def xception(name: str, num_classes: int = 1000) -> Net:
     """Xception: two 3x3 convs (unpadded), twelve separable blocks, two separable convs, pool, fc."""
     stem = (
-        ("conv1", Conv(3, STEM_W[0], 3, 2, pad=0)), ("bn1", BN(STEM_W[0])), ("act1", Act("relu")),
-        ("conv2", Conv(*STEM_W, 3, pad=0)), ("bn2", BN(STEM_W[1])), ("act2", Act("relu")),
+        ("conv1", Conv(w_in=3, w_out=STEM_W[0], kernel=3, stride=2, pad=0)), ("bn1", Norm(w=STEM_W[0])),
+        ("act1", Act(kind="relu")),
+        ("conv2", Conv(w_in=STEM_W[0], w_out=STEM_W[1], kernel=3, pad=0)), ("bn2", Norm(w=STEM_W[1])),
+        ("act2", Act(kind="relu")),
     )
     w_in, stages = STEM_W[1], []
     for rows in STAGES:
@@ -66,6 +70,6 @@ def xception(name: str, num_classes: int = 1000) -> Net:
             blocks.append(xception_block(w_in, row))
             w_in = row.widths[-1]
         stages.append(Stage(tuple(blocks)))
-    head = (*separable(1, w_in, EXIT_W[0]), ("act1", Act("relu")), *separable(2, EXIT_W[0], EXIT_W[1]),
-            ("act2", Act("relu")), ("pool", GlobalPool()), ("fc", Linear(EXIT_W[1], num_classes)))
+    head = (*separable(1, w_in, EXIT_W[0]), ("act1", Act(kind="relu")), *separable(2, EXIT_W[0], EXIT_W[1]),
+            ("act2", Act(kind="relu")), ("pool", GlobalPool()), ("fc", Linear(w_in=EXIT_W[1], w_out=num_classes)))
     return Net(name, "xception", RESOLUTION, stem, tuple(stages), head)
