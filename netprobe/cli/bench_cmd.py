@@ -10,6 +10,7 @@ from rich.markup import escape
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
                                   Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
+from netprobe.timing import trust
 
 
 
@@ -125,6 +126,12 @@ def _show(rows: list[dict], json: bool) -> None:
     for r in rows:
         if r["status"] != "ok":
             out.print(_line(r), markup=False)
+        if r.get("same_as"):
+            out.print(f"{r['model']}: the same network as {r['same_as']} at this input, timed once", markup=False)
+    caution = trust.warning([(f"{r['model']} batch {r['batch']}", trust.of_row(r)) for r in rows
+                             if r["status"] == "ok" and not r.get("same_as")])
+    if caution:
+        out.print(caution, markup=False)
     if rows:
         out.print(_context_line(rows[0]))
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "

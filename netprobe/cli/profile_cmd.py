@@ -12,6 +12,7 @@ from rich.markup import escape
 from netprobe.cli.app import app, handles_errors
 from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, OutputStride, Resolution, Threads,
                                   Warmup)
+from netprobe.timing import trust
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
@@ -97,7 +98,8 @@ def _show(result) -> None:
         f"{_num(result.intensity)} FLOP/B; stages sum {_num(result.stage_sum_ms, 4)} ms ({diff:+.1f}%)",
         f"timing: {result.method}",
         f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
-        f"{roof.ridge:.3g} FLOP/B",
+        f"{roof.ridge:.3g} FLOP/B; {result.roof_source}, measured {roof.measured_at} at load average "
+        f"{_num(roof.load_avg, 2)} on {roof.cpus} CPUs, {roof.threads} threads",
         "2 FLOP/MAC; bytes: inputs + outputs + weights (dtype); roof%: of its bound",
         " · ".join([result.context.get("device_name") or result.device, f"{result.threads} threads",
                     f"torch {result.context.get('torch_version')}"]
@@ -108,5 +110,8 @@ def _show(result) -> None:
     if abs(diff) > SUM_TOLERANCE_PCT and hasattr(os, "getloadavg"):
         lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%: load average {os.getloadavg()[0]:.1f} on "
                         f"{os.cpu_count()} CPUs; rerun when the machine is quieter")
+    caution = trust.warning([(f"{result.model} whole pass", result.verdict)])
+    if caution:
+        lines.append(caution)
     for line in lines:
         out.print(line, markup=False)
