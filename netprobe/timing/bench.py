@@ -193,8 +193,9 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
 
     try:
         with timing_state(plan.settings) as (settings, context):
+            # compiled configurations one at a time: each resets dynamo, which would recompile the others
             schedule.sweep(_sweep(plan.targets, plan.batches, plan.modes, settings, plan.warmup, plan.min_time,
-                                  on_start), plan.min_time, emit)
+                                  on_start), plan.min_time, emit, 1 if settings["compile"] else schedule.WINDOW)
     except KeyboardInterrupt:
         raise Interrupted(rows) from None
     return rows

@@ -98,8 +98,11 @@ class Profile:
                 "roof_measured_at": self.roof.measured_at, "roof_load_avg": self.roof.load_avg}
 
     def beats_roof(self) -> bool:
-        """Whether some unit ran faster than its roof allows: then the roof is wrong, not the unit."""
-        return any((self.metrics(u)["roof_pct"] or 0) > 100 for u in self.units)
+        """Whether some unit did more FLOP/s than the peak: then the roof is wrong, not the unit.
+
+        A memory-bound unit above the copy bandwidth is not counted: its tensors can stay in cache.
+        """
+        return any((self.metrics(u)["achieved_gflops"] or 0) > self.roof.peak_gflops for u in self.units)
 
     @property
     def median_ms(self) -> float:

@@ -33,8 +33,8 @@ def first_slice(min_time: float) -> float:
     return min_time / ROUNDS
 
 
-def sweep(configs: Iterable[Pending], min_time: float, emit: Callable[[dict], None]) -> None:
-    """Sample ``configs`` WINDOW at a time, interleaved; each row goes to ``emit`` once its window is done.
+def sweep(configs: Iterable[Pending], min_time: float, emit: Callable[[dict], None], window_size: int = WINDOW) -> None:
+    """Sample ``configs`` ``window_size`` at a time, interleaved; each row goes to ``emit`` once its window is done.
 
     On Ctrl-C the configurations in flight are emitted as measured so far (the one being warmed up
     is not), then the KeyboardInterrupt goes on.
@@ -45,7 +45,7 @@ def sweep(configs: Iterable[Pending], min_time: float, emit: Callable[[dict], No
         for pending in configs:
             window.append(pending)
             timings.append(pending.timing)
-            if len(window) == WINDOW:
+            if len(window) == window_size:
                 _rounds(window, timings, min_time)
                 done, window, timings = (window, timings), [], []
                 _emit(*done, emit)
