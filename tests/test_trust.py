@@ -92,6 +92,23 @@ def test_configurations_are_sampled_in_turn():
     assert [r["model"] for r in rows] == ["a", "b", "c"]
 
 
+def test_a_wide_interval_is_sampled_on_in_turn_until_its_cap():
+    order = []
+
+    def pending(name, spread):
+        def resume(t, seconds):
+            order.append(name)
+            k = len(t.samples_ms)
+            return Timing(t.samples_ms + [1.0 + spread * ((k + i) % 7) for i in range(10)], 0, wall_s=t.wall_s + seconds)
+        return schedule.Pending(Timing([1.0] * 10, 0, wall_s=0.1), resume, lambda t: {"wall": t.wall_s})
+
+    rows = []
+    schedule.sweep([pending("narrow", 0.0), pending("wide", 1.0)], 0.4, rows.append)
+    rounds = schedule.ROUNDS - 1
+    assert order[:2 * rounds] == ["narrow", "wide"] * rounds and set(order[2 * rounds:]) == {"wide"}
+    assert rows[1]["wall"] >= engine.CAP_FACTOR * 0.4 > rows[0]["wall"]
+
+
 def test_identical_networks_are_timed_once(monkeypatch):
     calls = []
     real = engine.time_config

@@ -1,9 +1,9 @@
 """The timing loop: warm-up until steady, then per-iteration samples (CUDA events on a GPU).
 
 On CPU each iteration is timed with ``perf_counter``. On CUDA, CUDA events are recorded
-around each iteration and the host synchronizes once, after the loop, so launches queue
-ahead as they would in a serving loop; the number of iterations that fills ``min_time``
-is estimated from the (synchronized) warm-up.
+around each iteration and the host synchronizes once per batch of events, after it, so
+launches queue ahead as they would in a serving loop; the number of iterations that fills
+a stretch of time is estimated from the iterations before (the synchronized warm-up first).
 
 Sampling is adaptive: after ``min_time`` (always a minimum) it goes on until the median's
 95% interval (``stats.median_ci``, order statistics) is within CI_TARGET of the median, or
