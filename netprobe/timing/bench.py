@@ -402,7 +402,9 @@ def _row(target: Target, batch: int, mode: str, settings: dict, status: str, err
         row[col] = getattr(stats, col) if stats else None
     row["warmup_iters"] = timing.warmup_iters if timing else None
     row["ci_low_ms"], row["ci_high_ms"] = median_ci(timing.samples_ms) if timing else (None, None)
-    row.update(_trust(timing, stats, settings))
+    row.update(trust.columns(stats.median_ms if stats else None, stats.iqr_ms if stats else None,
+                             timing.cpu_s if timing else 0.0, timing.wall_s if timing else 0.0,
+                             settings["threads"], settings["device"].startswith("cuda")))
     ok = stats is not None and stats.median_ms > 0
     row["imgs_per_s"] = batch / (stats.median_ms / 1e3) if ok else None
     row["macs"] = target.macs
@@ -413,16 +415,3 @@ def _row(target: Target, batch: int, mode: str, settings: dict, status: str, err
     row["compile_s"] = timing.compile_s if timing else None
     row["timestamp"] = timestamp()
     return row
-
-
-def _trust(timing, stats, settings: dict) -> dict:
-    """The trust columns of a row: the load it ran under, the CPU time it got, and the verdict."""
-    cpus, load = trust.cpus(), trust.load_avg()
-    share = trust.cpu_share(timing.cpu_s, timing.wall_s, settings["threads"]) \
-        if timing and not settings["device"].startswith("cuda") else None
-    cols = {"load_avg": load, "cpus": cpus, "cpu_share": share, "stable": None, "unstable_reason": None}
-    if stats is not None:
-        verdict = trust.judge(median_ms=stats.median_ms, iqr_ms=stats.iqr_ms, threads=settings["threads"], cpus=cpus,
-                              load_avg=load, cpu_share=share)
-        cols.update(stable=verdict.stable, unstable_reason=verdict.reason)
-    return cols

@@ -79,6 +79,20 @@ class CpuClock:
         return process_time() - self.cpu0, perf_counter() - self.wall0
 
 
+def columns(median_ms: float | None, iqr_ms: float | None, cpu_s: float, wall_s: float, threads: int,
+            cuda: bool) -> dict:
+    """A row's trust columns, the machine read now: load_avg, cpus, cpu_share, stable, unstable_reason
+    (the last two None where nothing was timed)."""
+    usable, load = cpus(), load_avg()
+    share = None if cuda or median_ms is None else cpu_share(cpu_s, wall_s, threads)
+    cols = {"load_avg": load, "cpus": usable, "cpu_share": share, "stable": None, "unstable_reason": None}
+    if median_ms is not None:
+        verdict = judge(median_ms=median_ms, iqr_ms=iqr_ms, threads=threads, cpus=usable, load_avg=load,
+                        cpu_share=share)
+        cols.update(stable=verdict.stable, unstable_reason=verdict.reason)
+    return cols
+
+
 def of_row(row: dict) -> Verdict:
     """The verdict on a bench row, judged again from the numbers it carries (its advice included)."""
     cpu = not str(row.get("device") or "cpu").startswith("cuda")
