@@ -170,3 +170,38 @@ def test_the_profile_table_says_its_roof_and_warns(monkeypatch, tmp_path):
     # measured at load 99 on this machine's CPUs: used, said so, and not cached
     assert "measured under load, not cached, measured" in text and "at load average 99 on" in text
     assert not (tmp_path / "roofline.json").exists()
+
+
+def test_a_slice_that_fails_is_that_configurations_row_and_the_sweep_goes_on():
+    def resume(t, seconds):
+        raise MemoryError("no room")
+
+    good = schedule.Pending(Timing([1.0] * 10, 0), lambda t, s: Timing(t.samples_ms + [1.0], 0), lambda t: {"ok": 1})
+    bad = schedule.Pending(Timing([1.0] * 10, 0), resume, lambda t: {"ok": 1}, lambda e: {"error": str(e)})
+    rows = []
+    schedule.sweep([bad, good], 0.1, rows.append)
+    assert rows == [{"error": "no room"}, {"ok": 1}]
+
+
+class FailsLater(nn.Module):
+    """Runs its warm-up and first slice, then raises: a failure in the middle of the rounds."""
+
+    def __init__(self, after):
+        super().__init__()
+        self.conv, self.after, self.calls = nn.Conv2d(3, 4, 1), after, 0
+
+    def forward(self, x):
+        if x.shape[0] == 3:  # not the pass that counts MACs
+            self.calls += 1
+            if self.calls > self.after:
+                raise RuntimeError("failed in a later slice")
+        time.sleep(0.005)
+        return self.conv(x)
+
+
+def test_a_model_failing_in_a_later_slice_becomes_its_row():
+    warmup = 2
+    failing = FailsLater(warmup + engine.MIN_SAMPLES)  # the first slice is MIN_SAMPLES, the rounds raise
+    rows = bench([failing, nn.Conv2d(3, 4, 1)], resolution=8, batch=3, warmup=warmup, min_time=0.05, threads=1)
+    assert [r["status"] for r in rows] == ["error", "ok"]
+    assert "failed in a later slice" in rows[0]["error"] and rows[0]["median_ms"] is None

@@ -295,7 +295,11 @@ def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...]
                 if done is not None:
                     done[(target.name, b, m)] = row
                 return row
-            yield schedule.Pending(timing, resume, finish)
+
+            def fail(e, b=batch, m=mode, pk=peak):
+                _free_memory(settings["device"])
+                return finish(None, b, m, *_failure(e), pk)
+            yield schedule.Pending(timing, resume, finish, fail)
     del model
     _free_memory(settings["device"])
 

@@ -26,6 +26,7 @@ class Pending:
     timing: Timing | None
     resume: Callable[[Timing, float], Timing] | None  # more samples, in the configuration's own state
     finish: Callable[[Timing | None], dict]  # its row
+    fail: Callable[[Exception], dict] | None = None  # its row when a later slice raised (e.g. out of memory)
 
 
 def first_slice(min_time: float) -> float:
@@ -40,7 +41,7 @@ def sweep(configs: Iterable[Pending], min_time: float, emit: Callable[[dict], No
     is not), then the KeyboardInterrupt goes on.
     """
     window: list[Pending] = []
-    timings: list[Timing | None] = []
+    timings: list = []  # per configuration: its Timing, None (failed before), or the exception a slice raised
     try:
         for pending in configs:
             window.append(pending)
@@ -56,19 +57,24 @@ def sweep(configs: Iterable[Pending], min_time: float, emit: Callable[[dict], No
     _emit(window, timings, emit)
 
 
-def _rounds(window: list[Pending], timings: list[Timing | None], min_time: float) -> None:
+def _rounds(window: list[Pending], timings: list, min_time: float) -> None:
     """Round-robin slices until every configuration has min_time, then its interval or its cap."""
-    step = first_slice(min_time)
     for _ in range(ROUNDS - 1):
-        for i, p in enumerate(window):
-            if timings[i] is not None:
-                timings[i] = p.resume(timings[i], step)
+        _slice(window, timings, [i for i, t in enumerate(timings) if isinstance(t, Timing)], min_time)
     while True:
-        open_ = [i for i, t in enumerate(timings) if t is not None and _open(t, min_time)]
+        open_ = [i for i, t in enumerate(timings) if isinstance(t, Timing) and _open(t, min_time)]
         if not open_:
             return
-        for i in open_:
-            timings[i] = window[i].resume(timings[i], step)
+        _slice(window, timings, open_, min_time)
+
+
+def _slice(window: list[Pending], timings: list, which: list[int], min_time: float) -> None:
+    """One slice each for the configurations ``which``; one that raises keeps the exception, the others go on."""
+    for i in which:
+        try:
+            timings[i] = window[i].resume(timings[i], first_slice(min_time))
+        except Exception as e:  # noqa: BLE001 - becomes that configuration's row, the sweep goes on
+            timings[i] = e
 
 
 def _open(timing: Timing, min_time: float) -> bool:
@@ -76,6 +82,6 @@ def _open(timing: Timing, min_time: float) -> bool:
     return timing.wall_s < engine.CAP_FACTOR * min_time and not engine.ci_within(timing.samples_ms, engine.CI_TARGET)
 
 
-def _emit(window: list[Pending], timings: list[Timing | None], emit: Callable[[dict], None]) -> None:
+def _emit(window: list[Pending], timings: list, emit: Callable[[dict], None]) -> None:
     for p, t in zip(window, timings):
-        emit(p.finish(t))
+        emit(p.fail(t) if isinstance(t, Exception) else p.finish(t))
