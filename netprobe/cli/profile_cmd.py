@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -107,10 +106,10 @@ def _show(result) -> None:
     ]
     if result.mode == "train":
         lines.insert(3, "train: forward and backward; FLOPs and bytes x3 (forward, two gradients)")
-    if abs(diff) > SUM_TOLERANCE_PCT and hasattr(os, "getloadavg"):
-        lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%: load average {os.getloadavg()[0]:.1f} on "
-                        f"{os.cpu_count()} CPUs; rerun when the machine is quieter")
     caution = trust.warning([(f"{result.model} whole pass", result.verdict)])
+    if abs(diff) > SUM_TOLERANCE_PCT:  # the why and what to do are the warning's, when there is one
+        lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%"
+                        + ("; see the warning below" if caution else "; rerun with a longer --min-time"))
     if caution:
         lines.append(caution)
     for line in lines:
