@@ -14,6 +14,7 @@ from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
 from netprobe.reports.sink import csv_sink
+from netprobe.timing import trust
 
 
 
@@ -122,6 +123,12 @@ def _show(rows: list[dict], json: bool) -> None:
     for r in rows:
         if r["status"] != "ok":
             out.print(_line(r), markup=False)
+        if r.get("same_as"):
+            out.print(f"{r['model']}: the same network as {r['same_as']} at this input, timed once", markup=False)
+    caution = trust.warning([(f"{r['model']} batch {r['batch']}", trust.of_row(r)) for r in rows
+                             if r["status"] == "ok" and not r.get("same_as")])
+    if caution:
+        out.print(caution, markup=False)
     if rows:
         out.print(_context_line(rows[0]))
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "

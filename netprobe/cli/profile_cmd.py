@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,6 +14,7 @@ from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, 
 from netprobe.cli.render import console, human, human_bytes
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
+from netprobe.timing import trust
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
@@ -95,7 +95,8 @@ def _show(result) -> None:
         f"{_num(result.intensity)} FLOP/B; stages sum {_num(result.stage_sum_ms, 4)} ms ({diff:+.1f}%)",
         f"timing: {result.method}",
         f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
-        f"{roof.ridge:.3g} FLOP/B",
+        f"{roof.ridge:.3g} FLOP/B; {result.roof_source}, measured {roof.measured_at} at load average "
+        f"{_num(roof.load_avg, 2)} on {roof.cpus} CPUs, {roof.threads} threads",
         "2 FLOP/MAC; bytes: inputs + outputs + weights (dtype); roof%: of its bound",
         " · ".join([result.context.get("device_name") or result.device, f"{result.threads} threads",
                     f"torch {result.context.get('torch_version')}"]
@@ -103,8 +104,11 @@ def _show(result) -> None:
     ]
     if result.mode == "train":
         lines.insert(3, "train: forward and backward; FLOPs and bytes x3 (forward, two gradients)")
-    if abs(diff) > SUM_TOLERANCE_PCT and hasattr(os, "getloadavg"):
-        lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%: load average {os.getloadavg()[0]:.1f} on "
-                        f"{os.cpu_count()} CPUs; rerun when the machine is quieter")
+    caution = trust.warning([(f"{result.model} whole pass", result.verdict)])
+    if abs(diff) > SUM_TOLERANCE_PCT:  # the why and what to do are the warning's, when there is one
+        lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%"
+                        + ("; see the warning below" if caution else "; rerun with a longer --min-time"))
+    if caution:
+        lines.append(caution)
     for line in lines:
         out.print(line, markup=False)

@@ -23,15 +23,16 @@ from netprobe.loaders import Source
 from netprobe.models.inputs import Inputs, example_inputs, parse_input_size
 from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
-from netprobe.timing import cluster, engine, runtime
+from netprobe.timing import cluster, engine, runtime, schedule, trust
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
-from netprobe.timing.stats import summarize
+from netprobe.timing.stats import median_ci, summarize
 
 BENCH_COLUMNS = [
     "model", "family", "batch", "mode", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
+    "ci_low_ms", "ci_high_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "same_as",
     "imgs_per_s", "macs", "achieved_tflops", "peak_mem_bytes", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
@@ -162,8 +163,9 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
 
     try:
         with timing_state(plan.settings) as (settings, context):
-            for target in plan.targets:
-                _run_target(target, plan.batches, plan.modes, settings, plan.warmup, plan.min_time, emit, on_start)
+            # compiled configurations one at a time: each resets dynamo, which would recompile the others
+            schedule.sweep(_sweep(plan.targets, plan.batches, plan.modes, settings, plan.warmup, plan.min_time,
+                                  on_start), plan.min_time, emit, 1 if settings["compile"] else schedule.WINDOW)
     except KeyboardInterrupt:
         raise Interrupted(rows) from None
     return rows
@@ -181,7 +183,8 @@ def time_one(target: Target, batch: int, mode: str, settings: dict, warmup: engi
     """The row of one configuration, its model built here: what a Ray task runs on its worker."""
     rows: list[dict] = []
     with timing_state(settings) as (run_settings, context):
-        _run_target(target, (batch,), (mode,), run_settings, warmup, min_time, rows.append, None)
+        schedule.sweep(_run_target(target, (batch,), (mode,), run_settings, warmup, min_time, None), min_time,
+                       rows.append)
     return {**rows[0], **context}
 
 
@@ -203,9 +206,35 @@ def bench(models, *, on_row: Callable[[dict], None] | None = None,
     return run(plan(models, **options), on_row, on_start)
 
 
+def _sweep(targets, batches, modes, settings: dict, warm: engine.Warmup, min_time: float, on_start):
+    """The configurations of every target, in order; a target with the same network and input as an
+    earlier one (``regnetx_016`` and ``regnetx@1.6GF``) is not timed again: its rows copy the first's."""
+    first: list[tuple[tuple, Target]] = []
+    done: dict = {}
+    for target in targets:
+        key = _network(target)
+        twin = next((t for k, t in first if key is not None and k == key), target)
+        if twin is target and key is not None:
+            first.append((key, target))
+        if twin is target:
+            yield from _run_target(target, batches, modes, settings, warm, min_time, on_start, done)
+            continue
+        for batch in batches:
+            for mode in modes:
+                yield schedule.Pending(None, None, lambda _t, b=batch, m=mode, t=target, tw=twin: {
+                    **done[(tw.name, b, m)], "model": t.name, "family": t.family, "same_as": tw.name})
+
+
+def _network(target: Target) -> tuple | None:
+    """What makes two zoo targets the same network to time: the layers of the spec and the input, not its name."""
+    net = target.source.net
+    return None if net is None else (net.stem, net.stages, net.head, net.w_in, target.input_size)
+
+
 def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...], settings: dict,
-                warm: engine.Warmup, min_time: float, emit: Callable[[dict], None], on_start) -> None:
-    """All batch sizes and modes of one model, built once; failures become rows."""
+                warm: engine.Warmup, min_time: float, on_start, done: dict | None = None):
+    """All batch sizes and modes of one model, built once, each warmed up and ready to sample
+    (``schedule.Pending``); failures become rows. Finished rows are kept in ``done`` by (model, batch, mode)."""
     model, failure = None, None
     try:
         model = _prepare(target, settings, train="train" in modes)
@@ -215,15 +244,26 @@ def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...]
         for mode in modes:
             if on_start:
                 on_start(target.name, batch)
-            timing, peak, status, error = None, None, *(failure or ("ok", None))
+            timing, peak, resume, status, error = None, None, None, *(failure or ("ok", None))
             if model is not None:
                 try:
-                    timing, peak = _time_one(model, target, batch, mode, settings, warm, min_time)
+                    timing, peak, resume = _time_one(model, target, batch, mode, settings, warm,
+                                                     schedule.first_slice(min_time))
                 except Exception as e:  # noqa: BLE001 - recorded in the row, the run goes on
                     status, error = _failure(e)
             if status != "ok":
                 _free_memory(settings["device"])  # outside the except: its traceback no longer holds tensors
-            emit(_row(target, batch, mode, settings, status, error, timing, peak))
+
+            def finish(t, b=batch, m=mode, st=status, err=error, pk=peak):
+                row = _row(target, b, m, settings, st, err, t, pk)
+                if done is not None:
+                    done[(target.name, b, m)] = row
+                return row
+
+            def fail(e, b=batch, m=mode, pk=peak):
+                _free_memory(settings["device"])
+                return finish(None, b, m, *_failure(e), pk)
+            yield schedule.Pending(timing, resume, finish, fail)
     del model
     _free_memory(settings["device"])
 
@@ -236,7 +276,8 @@ def _prepare(target: Target, settings: dict, train: bool = False):
 
 
 def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm: engine.Warmup, min_time: float):
-    """Timing and peak memory of one (model, batch, mode) configuration."""
+    """Timing (its first ``min_time`` of samples) and peak memory of one (model, batch, mode) configuration,
+    and the function that samples it further (``schedule``)."""
     import torch
 
     dev, cuda = settings["device"], settings["device"].startswith("cuda")
@@ -248,18 +289,39 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
         torch._dynamo.reset()  # a fresh compile per configuration: honest compile_s, no recompile limit
         fn = torch.compile(model, dynamic=False)
     if mode == "train":
-        model.train()
-        try:
-            step = train_step(fn, (args, kwargs), dev, settings["dtype"], sgd(model))
-            timing = engine.time_config(step, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"])
-        finally:
-            model.zero_grad(set_to_none=True)
-            model.eval()
-        return timing, peak.peak_bytes()
-    with torch.inference_mode(), autocast(dev, settings["dtype"]):
-        timing = engine.time_config(lambda: fn(*args, **kwargs), cuda=cuda, warmup=warm, min_time=min_time,
-                                    compile=settings["compile"])
-    return timing, peak.peak_bytes()
+        step = train_step(fn, (args, kwargs), dev, settings["dtype"], sgd(model))
+
+        @contextlib.contextmanager
+        def state():
+            model.train()
+            try:
+                yield
+            finally:
+                model.zero_grad(set_to_none=True)
+                model.eval()
+        call = step
+    else:
+        def call():
+            return fn(*args, **kwargs)
+
+        def state():
+            return _inference(dev, settings["dtype"])
+    with state():
+        timing = engine.time_config(call, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"],
+                                    target=None)
+
+    def resume(t: engine.Timing, seconds: float) -> engine.Timing:
+        with state():
+            return engine.more(call, cuda, t, seconds)
+    return timing, peak.peak_bytes(), resume
+
+
+@contextlib.contextmanager
+def _inference(dev: str, dtype: str):
+    import torch
+
+    with torch.inference_mode(), autocast(dev, dtype):
+        yield
 
 
 def _failure(e: BaseException) -> tuple[str, str]:
@@ -288,6 +350,10 @@ def _row(target: Target, batch: int, mode: str, settings: dict, status: str, err
     for col in ("median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples"):
         row[col] = getattr(stats, col) if stats else None
     row["warmup_iters"] = timing.warmup_iters if timing else None
+    row["ci_low_ms"], row["ci_high_ms"] = median_ci(timing.samples_ms) if timing else (None, None)
+    row.update(trust.columns(stats.median_ms if stats else None, stats.iqr_ms if stats else None,
+                             timing.cpu_s if timing else 0.0, timing.wall_s if timing else 0.0,
+                             settings["threads"], settings["device"].startswith("cuda")))
     ok = stats is not None and stats.median_ms > 0
     row["imgs_per_s"] = batch / (stats.median_ms / 1e3) if ok else None
     row["macs"] = target.macs

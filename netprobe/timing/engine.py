@@ -1,9 +1,14 @@
 """The timing loop: warm-up until steady, then per-iteration samples (CUDA events on a GPU).
 
 On CPU each iteration is timed with ``perf_counter``. On CUDA, CUDA events are recorded
-around each iteration and the host synchronizes once, after the loop, so launches queue
-ahead as they would in a serving loop; the number of iterations that fills ``min_time``
-is estimated from the (synchronized) warm-up.
+around each iteration and the host synchronizes once per batch of events, after it, so
+launches queue ahead as they would in a serving loop; the number of iterations that fills
+a stretch of time is estimated from the iterations before (the synchronized warm-up first).
+
+Sampling is adaptive: after ``min_time`` (always a minimum) it goes on until the median's
+95% interval (``stats.median_ci``, order statistics) is within CI_TARGET of the median, or
+until CAP_FACTOR x ``min_time`` has passed. The process's CPU time over the sampling is
+kept beside its wall time, so a row can say when the loop waited for a core (``trust``).
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ from time import perf_counter
 from typing import Callable
 
 from netprobe.errors import NetprobeError
+from netprobe.timing.stats import median_ci
+from netprobe.timing.trust import CpuClock
 
 STEADY_WINDOW = 3  # warm-up is steady when two consecutive windows of iterations ...
 STEADY_TOLERANCE = 0.05  # ... have medians within 5% of each other
 STEADY_CAP_S = 1.0  # or after this long (the first call, often slow, not counted)
 MIN_SAMPLES = 5  # spread needs a few samples even when one iteration outlasts min_time
 MAX_CUDA_SAMPLES = 50_000
+CI_TARGET = 0.02  # sample on until the median's 95% interval is within +-2% of it ...
+CAP_FACTOR = 4  # ... or until this many times min_time has passed
+CHECK_GROWTH = 1.1  # the interval is recomputed each time the samples grow by 10% (a sort each time)
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,15 @@ class Timing:
     samples_ms: list[float]
     warmup_iters: int
     compile_s: float | None = None
+    cpu_s: float = 0.0  # CPU time the process got while sampling (all its threads)
+    wall_s: float = 0.0  # wall time of the sampling
+
+
+def ci_within(samples_ms: list[float], target: float) -> bool:
+    """Whether the median's interval lies within +-``target`` (a fraction) of the median."""
+    lo, hi = median_ci(samples_ms)
+    mid = statistics.median(samples_ms)
+    return mid > 0 and max(mid - lo, hi - mid) <= target * mid
 
 
 def parse_warmup(value) -> Warmup:
@@ -98,17 +117,26 @@ def warm_up(call: Callable[[], object], cuda: bool, warmup: Warmup) -> list[floa
             return times
 
 
-def cpu_samples(call: Callable[[], object], min_time: float) -> list[float]:
-    """Per-iteration wall times (ms) until ``min_time`` seconds and MIN_SAMPLES are reached."""
+def cpu_samples(call: Callable[[], object], min_time: float, target: float | None = None,
+                cap_s: float | None = None) -> list[float]:
+    """Per-iteration wall times (ms) until ``min_time`` and MIN_SAMPLES are reached, and then,
+    given a ``target``, until the median's interval is within it or ``cap_s`` has passed."""
     samples: list[float] = []
     start = perf_counter()
+    check = MIN_SAMPLES
     while True:
         t0 = perf_counter()
         call()
         t1 = perf_counter()
         samples.append((t1 - t0) * 1e3)
-        if t1 - start >= min_time and len(samples) >= MIN_SAMPLES:
+        if t1 - start < min_time or len(samples) < MIN_SAMPLES:
+            continue
+        if target is None or t1 - start >= (cap_s or 0.0):
             return samples
+        if len(samples) >= check:
+            if ci_within(samples, target):
+                return samples
+            check = math.ceil(len(samples) * CHECK_GROWTH)
 
 
 def cuda_samples(call: Callable[[], object], iters: int) -> list[float]:
@@ -131,10 +159,34 @@ def cuda_iters(warmup_ms: list[float], min_time: float) -> int:
     return min(max(MIN_SAMPLES, math.ceil(min_time * 1e3 / estimate_ms)), MAX_CUDA_SAMPLES)
 
 
+def sample(call: Callable[[], object], cuda: bool, seconds: float, estimate_ms: list[float],
+           target: float | None = None, cap_s: float | None = None) -> tuple[list[float], float, float]:
+    """(samples in ms, CPU seconds, wall seconds) of ``seconds`` of sampling (adaptive given a ``target``).
+
+    On CUDA ``estimate_ms`` (recent iteration times) sets the iteration count of each batch of events.
+    """
+    clock = CpuClock()
+    if not cuda:
+        samples = cpu_samples(call, seconds, target, cap_s)
+    else:
+        samples = cuda_samples(call, cuda_iters(estimate_ms, seconds))
+        while target is not None and clock.read()[1] < (cap_s or 0.0) and not ci_within(samples, target):
+            samples += cuda_samples(call, cuda_iters(samples, seconds / 2))
+    return (samples, *clock.read())
+
+
+def more(call: Callable[[], object], cuda: bool, timing: Timing, seconds: float) -> Timing:
+    """``timing`` with ``seconds`` more samples (a round of an interleaved sweep, see ``schedule``)."""
+    samples, cpu_s, wall_s = sample(call, cuda, seconds, timing.samples_ms)
+    return Timing(timing.samples_ms + samples, timing.warmup_iters, timing.compile_s, timing.cpu_s + cpu_s,
+                  timing.wall_s + wall_s)
+
+
 def time_config(call: Callable[[], object], *, cuda: bool, warmup: Warmup, min_time: float,
-                compile: bool = False) -> Timing:
-    """Warm up, then sample; when compiling, the first call is timed apart as compile time."""
+                compile: bool = False, target: float | None = CI_TARGET) -> Timing:
+    """Warm up, then sample (adaptively, unless ``target`` is None); when compiling, the first call is
+    timed apart as compile time."""
     compile_s = _timed_call(call, cuda) / 1e3 if compile else None
     warm = warm_up(call, cuda, warmup)
-    samples = cuda_samples(call, cuda_iters(warm, min_time)) if cuda else cpu_samples(call, min_time)
-    return Timing(samples, len(warm), compile_s)
+    samples, cpu_s, wall_s = sample(call, cuda, min_time, warm, target, CAP_FACTOR * min_time)
+    return Timing(samples, len(warm), compile_s, cpu_s, wall_s)

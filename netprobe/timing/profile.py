@@ -10,7 +10,7 @@ FLOPs (2 per MAC) over those bytes; the roofline (``roofline``) says which roof 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from netprobe.analysis import blocks
 from netprobe.analysis.result import NO_NEW_TENSOR
@@ -20,23 +20,25 @@ from netprobe.errors import NetprobeError
 from netprobe.models.inputs import example_inputs
 from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
-from netprobe.timing import boundaries, engine, runtime
+from netprobe.timing import boundaries, engine, roofline, runtime, trust
 from netprobe.timing.bench import DEFAULT_MIN_TIME, positive
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, train_step
-from netprobe.timing.roofline import Roof, roof
+from netprobe.timing.roofline import Roof
 from netprobe.timing.stats import summarize
 
 DEPTHS = {1: "stages", 2: "blocks"}
 JSON_KEYS = ["model", "device", "dtype", "batch", "resolution", "mode", "median_ms", "peak_gflops", "bandwidth_gbs",
-             "intensity", "stages"]
+             "intensity", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "roof_source",
+             "roof_measured_at", "roof_load_avg", "stages"]
 STAGE_KEYS = ["name", "median_ms", "time_pct", "macs_pct", "acts_pct", "achieved_gflops", "bytes", "intensity", "bound",
               "roof_pct"]
 PROFILE_COLUMNS = [
     "model", "family", "name", "stage", "batch", "mode", "resolution", "dtype", "device", "threads",
     "median_ms", "p10_ms", "p90_ms", "time_pct", "macs", "macs_pct", "acts", "acts_pct", "achieved_gflops", "bytes",
-    "intensity", "bound", "roof_pct", "whole_ms", "stage_sum_ms", "peak_gflops", "bandwidth_gbs", "roof_measured_at",
+    "intensity", "bound", "roof_pct", "whole_ms", "stage_sum_ms", "stable", "unstable_reason", "load_avg", "cpus",
+    "cpu_share", "peak_gflops", "bandwidth_gbs", "roof_source", "roof_measured_at", "roof_load_avg",
     "peak_mem_bytes", "timing", "device_name", "torch_version", "cuda_version", "cudnn_version", "netprobe_version",
     "timestamp",
 ]
@@ -80,6 +82,31 @@ class Profile:
     peak_mem_bytes: int | None
     context: dict
     timestamp: str
+    cpu_share: float | None = None  # CPU time over wall x threads while sampling (None on CUDA)
+    load_avg: float | None = None  # when the samples were taken
+    cpus: int = 1  # usable CPUs
+    roof_source: str = "cached"  # see roofline.lookup, or "remeasured: a stage beat the cached roof"
+
+    @property
+    def verdict(self) -> trust.Verdict:
+        """Whether the whole-pass samples and the machine they ran on can be trusted (``trust.judge``)."""
+        stats = summarize(list(self.whole_ms))
+        return trust.judge(median_ms=stats.median_ms, iqr_ms=stats.iqr_ms, threads=self.threads, cpus=self.cpus,
+                           load_avg=self.load_avg, cpu_share=self.cpu_share)
+
+    def trust_fields(self) -> dict:
+        """The trust and roof-provenance keys of the JSON and of every row."""
+        verdict = self.verdict
+        return {"stable": verdict.stable, "unstable_reason": verdict.reason, "load_avg": self.load_avg,
+                "cpus": self.cpus, "cpu_share": self.cpu_share, "roof_source": self.roof_source,
+                "roof_measured_at": self.roof.measured_at, "roof_load_avg": self.roof.load_avg}
+
+    def beats_roof(self) -> bool:
+        """Whether some unit did more FLOP/s than the peak: then the roof is wrong, not the unit.
+
+        A memory-bound unit above the copy bandwidth is not counted: its tensors can stay in cache.
+        """
+        return any((self.metrics(u)["achieved_gflops"] or 0) > self.roof.peak_gflops for u in self.units)
 
     @property
     def median_ms(self) -> float:
@@ -125,7 +152,8 @@ class Profile:
         top = {"model": self.model, "device": self.device, "dtype": self.dtype, "batch": self.batch,
                "resolution": self.resolution, "mode": self.mode, "median_ms": self.median_ms,
                "peak_gflops": self.roof.peak_gflops, "bandwidth_gbs": self.roof.bandwidth_gbs,
-               "intensity": self.intensity, "stages": [{k: self.metrics(u)[k] for k in STAGE_KEYS} for u in self.units]}
+               "intensity": self.intensity, **self.trust_fields(),
+               "stages": [{k: self.metrics(u)[k] for k in STAGE_KEYS} for u in self.units]}
         return {k: top[k] for k in JSON_KEYS}
 
     def records(self) -> list[dict]:
@@ -138,7 +166,7 @@ class Profile:
                    "device": self.device, "threads": self.threads, "p10_ms": stats.p10_ms, "p90_ms": stats.p90_ms,
                    "macs": u.macs, "acts": u.acts, "whole_ms": self.median_ms, "stage_sum_ms": self.stage_sum_ms,
                    "peak_gflops": self.roof.peak_gflops, "bandwidth_gbs": self.roof.bandwidth_gbs,
-                   "roof_measured_at": self.roof.measured_at, "peak_mem_bytes": self.peak_mem_bytes,
+                   **self.trust_fields(), "peak_mem_bytes": self.peak_mem_bytes,
                    "timing": self.method, "timestamp": self.timestamp}
             rows.append({c: row.get(c) for c in PROFILE_COLUMNS})
         return rows
@@ -155,7 +183,8 @@ def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, o
             mode="infer", depth=1, threads=None, warmup=None, min_time=None, remeasure_roof=False) -> Profile:
     """Profile any model ``summary`` accepts; NetprobeError for bad input, before anything is built.
 
-    The roofline comes from the cache unless ``remeasure_roof`` (or nothing is cached for this context).
+    The roofline comes from the cache unless ``remeasure_roof`` (or nothing is cached for this context);
+    a cached roof that some unit beats is measured again (``roof_source`` says which was used).
     """
     dev = parse_device(device)
     dtype = parse_dtype(dtype, dev)
@@ -171,8 +200,12 @@ def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, o
     s = summary(source, resolution, batch, dtype, input_size=input_size)
     module = materialize(source, dev, "train" if modes[0] == "train" else "time").module
     with runtime.configured(dev, threads):
-        ceiling = roof(dev, dtype, refresh=remeasure_roof)
-        return _run(s, module, ceiling, dev, dtype, modes[0], depth, warm, min_time)
+        ceiling, where = roofline.lookup(dev, dtype, refresh=remeasure_roof)
+        result = replace(_run(s, module, ceiling, dev, dtype, modes[0], depth, warm, min_time), roof_source=where)
+        if where == "cached" and result.beats_roof():
+            fresh, where = roofline.lookup(dev, dtype, refresh=True)
+            result = replace(result, roof=fresh, roof_source=f"remeasured: a stage beat the cached roof ({where})")
+        return result
 
 
 def _units(s, depth: int) -> dict[tuple[str, str], list]:
@@ -202,6 +235,7 @@ def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, w
         lay = boundaries.layout(model, lambda: model(*args, **kwargs), unit_of)
     marks = boundaries.Marks(dev.startswith("cuda"))
     handles = boundaries.attach(model, lay, marks)
+    clock = trust.CpuClock()  # over warm-up and sampling: boundaries.sample takes both
     try:
         if mode == "train":
             times = boundaries.sample(train_step(model, (args, kwargs), dev, dtype), lay, marks, warm, min_time)
@@ -213,6 +247,7 @@ def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, w
             h.remove()
         model.zero_grad(set_to_none=True)
         model.eval()
+    cpu_s, wall_s = clock.read()
     size = DTYPE_BYTES[dtype]
     units = []
     for (name, stage), layers in groups.items():
@@ -222,5 +257,8 @@ def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, w
                           sum(layer.counts.acts for layer in layers) * s.batch, (moved + params) * size,
                           tuple(times.unit_ms.get(name, ()))))
     context = {k: v for k, v in machine_context(dev).items() if k in PROFILE_COLUMNS}
-    return Profile(s.model, s.family, dev, dtype, s.batch, s.resolution, mode, torch.get_num_threads(),
-                   tuple(times.whole_ms), tuple(units), ceiling, peak.peak_bytes(), context, timestamp())
+    threads = torch.get_num_threads()
+    share = None if dev.startswith("cuda") else trust.cpu_share(cpu_s, wall_s, threads)
+    return Profile(s.model, s.family, dev, dtype, s.batch, s.resolution, mode, threads,
+                   tuple(times.whole_ms), tuple(units), ceiling, peak.peak_bytes(), context, timestamp(),
+                   share, trust.load_avg(), trust.cpus())

@@ -4,16 +4,24 @@ Both are measured once per host, device, dtype, thread count and torch version (
 setting on CUDA), and kept with that context in ``roofline.json`` under the cache directory:
 ``$NETPROBE_CACHE_DIR``, else ``$XDG_CACHE_HOME/netprobe``, else ``~/.cache/netprobe``.
 A peak is the best of repeated runs: noise on a shared machine only ever slows a run down.
+
+A roof is never silently stale: each records the load average and usable CPUs it was measured
+under; one measured under load (``trust.judge``) is used but not cached; ``lookup`` says where
+the roof came from. A cache entry that is not a complete, positive roof is no cache at all.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from time import perf_counter
+
+from netprobe.timing import trust
 
 CACHE_ENV = "NETPROBE_CACHE_DIR"
 CACHE_FILE = "roofline.json"
@@ -43,6 +51,9 @@ class Roof:
     matmul_n: int
     copy_bytes: int
     measured_at: str
+    load_avg: float | None  # 1-minute load average when it was measured (None: the system has none)
+    cpus: int  # usable CPUs then
+    stable: bool  # measured on a quiet enough machine to be cached (see trust.judge)
 
     @property
     def ridge(self) -> float:
@@ -65,17 +76,24 @@ def cache_dir() -> Path:
 
 def roof(device: str, dtype: str, refresh: bool = False) -> Roof:
     """The roof of ``device`` at ``dtype`` and torch's current thread count, measured only if not cached."""
+    return lookup(device, dtype, refresh)[0]
+
+
+def lookup(device: str, dtype: str, refresh: bool = False) -> tuple[Roof, str]:
+    """(roof, where it came from: "cached", "measured", or "measured under load, not cached")."""
     key = _key(device, dtype)
     cached = _read_cache()
     if key in cached and not refresh:
-        return Roof(**cached[key])
+        return cached[key], "cached"
     measured = measure(device, dtype)
-    _write_cache({**_read_cache(), key: asdict(measured)})
-    return measured
+    if not measured.stable:
+        return measured, "measured under load, not cached"
+    _write_cache({**{k: asdict(v) for k, v in _read_cache().items()}, key: asdict(measured)})
+    return measured, "measured"
 
 
 def measure(device: str, dtype: str) -> Roof:
-    """Peak matmul FLOP/s and copy bandwidth, measured now."""
+    """Peak matmul FLOP/s and copy bandwidth, measured now, with the load they were measured under."""
     import torch
 
     from netprobe.timing.context import machine_context, timestamp, torch_dtype
@@ -83,6 +101,7 @@ def measure(device: str, dtype: str) -> Roof:
     cuda = device.startswith("cuda")
     tf32 = torch.backends.cudnn.allow_tf32 if cuda and dtype == "fp32" else None
     matmul_before = torch.backends.cuda.matmul.allow_tf32
+    clock = trust.CpuClock()
     try:
         if tf32 is not None:  # fp32 convolutions may run on TF32 tensor cores: the matmul gets the same
             torch.backends.cuda.matmul.allow_tf32 = tf32
@@ -90,8 +109,11 @@ def measure(device: str, dtype: str) -> Roof:
     finally:
         torch.backends.cuda.matmul.allow_tf32 = matmul_before
     bandwidth, size = _peak_copy(device, torch_dtype(dtype))
+    threads, cpus, load = torch.get_num_threads(), trust.cpus(), trust.load_avg()
+    share = None if cuda else trust.cpu_share(*clock.read(), threads)
+    verdict = trust.judge(median_ms=None, iqr_ms=None, threads=threads, cpus=cpus, load_avg=load, cpu_share=share)
     return Roof(flops / 1e9, bandwidth / 1e9, device, machine_context(device)["device_name"], dtype,
-                torch.get_num_threads(), tf32, torch.__version__, platform.node(), n, size, timestamp())
+                threads, tf32, torch.__version__, platform.node(), n, size, timestamp(), load, cpus, verdict.stable)
 
 
 def _key(device: str, dtype: str) -> str:
@@ -179,21 +201,58 @@ def _last_level_cache() -> int:
     return max(sizes, default=0)
 
 
-def _read_cache() -> dict:
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _positive(v) -> bool:
+    return _number(v) and v > 0
+
+
+def _count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+# what each field of a cached roof must be; anything else makes the entry unusable
+_FIELD_OK = {
+    "peak_gflops": _positive,
+    "bandwidth_gbs": _positive,
+    "threads": _count,
+    "matmul_n": _count,
+    "copy_bytes": _count,
+    "cpus": _count,
+    "tf32": lambda v: v is None or isinstance(v, bool),
+    "stable": lambda v: v is True,  # a roof measured under load is never cached, so never read back
+    "load_avg": lambda v: v is None or (_number(v) and v >= 0),
+}
+
+
+def _usable(entry) -> bool:
+    """Whether a cache entry is a complete roof: every field, of its type, peaks positive."""
+    names = {f.name for f in fields(Roof)}
+    return (isinstance(entry, dict) and set(entry) == names
+            and all(_FIELD_OK.get(k, lambda v: isinstance(v, str))(v) for k, v in entry.items()))
+
+
+def _read_cache() -> dict[str, Roof]:
+    """The usable entries of the cache file; none if it is missing, not JSON, or not an object."""
     try:
         data = json.loads((cache_dir() / CACHE_FILE).read_text())
     except (OSError, ValueError):
         return {}  # no cache yet, or an unreadable one: measure again
-    return {k: v for k, v in data.items() if isinstance(v, dict) and set(v) == set(Roof.__dataclass_fields__)}
+    if not isinstance(data, dict):
+        return {}
+    return {k: Roof(**v) for k, v in data.items() if _usable(v)}
 
 
 def _write_cache(data: dict) -> None:
-    """Replace the cache file whole, so a reader never sees half of it."""
+    """Replace the cache file whole, so a reader never sees half of it; a failed write leaves nothing behind."""
     path = cache_dir() / CACHE_FILE
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=2))
         os.replace(tmp, path)
     except OSError:
-        pass  # a cache that cannot be written costs a measurement next time, nothing more
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a cache that cannot be written costs a measurement next time, nothing more

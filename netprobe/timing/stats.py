@@ -31,3 +31,39 @@ def summarize(samples_ms: list[float]) -> Stats:
     xs = sorted(samples_ms)
     return Stats(quantile(xs, 0.5), quantile(xs, 0.1), quantile(xs, 0.9),
                  quantile(xs, 0.75) - quantile(xs, 0.25), len(xs))
+
+
+CONFIDENCE = 0.95  # of the median's interval
+
+
+def median_ci(samples_ms: list[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Distribution-free interval for the median: order statistics x_(j), x_(n+1-j) of a Binomial(n, 1/2).
+
+    j is the largest rank with P(Binomial(n, 1/2) < j) <= (1 - confidence) / 2 (exact up to 1000
+    samples, its normal approximation beyond); with too few samples for any such j (n < 6 at 95%)
+    the interval is the whole range.
+    """
+    xs = sorted(samples_ms)
+    n = len(xs)
+    if not n:
+        raise ValueError("no samples")
+    tail = (1 - confidence) / 2
+    if n > 1000:
+        z = _normal_quantile(1 - tail)
+        j = max(1, math.floor(n / 2 - z * math.sqrt(n) / 2))
+    else:
+        j, below = 0, 0.0
+        while True:
+            below += math.comb(n, j) / 2**n  # P(Binomial < j + 1)
+            if below > tail:
+                break
+            j += 1
+        if j == 0:
+            return xs[0], xs[-1]
+    return xs[j - 1], xs[n - j]
+
+
+def _normal_quantile(p: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(p)
