@@ -212,7 +212,9 @@ def test_train_mode_runs_a_training_step_on_a_copy():
     weights = probe.conv.weight.detach().clone()
     rows = bench(probe, resolution=8, batch=2, mode="infer,train", **FAST)
     assert [(r["mode"], r["status"]) for r in rows] == [("infer", "ok"), ("train", "ok")]
-    assert seen[0] == (False, True) and seen[-1] == (True, False)  # the hook is shared with the copy
+    # inference in eval and inference mode, training in train mode (configurations are sampled in
+    # turn, so the order of the two is the scheduler's); the hook is shared with the copy
+    assert seen[0] == (False, True) and set(seen) == {(False, True), (True, False)}
     # the training iterations ran on a copy: the caller's module keeps its weights and eval mode
     assert torch.equal(probe.conv.weight, weights) and probe.conv.weight.grad is None and probe.training
 
