@@ -16,7 +16,7 @@ _state = {"received": None, "reported": False}  # the last signal, and whether i
 
 
 def _on_signal(signum, frame) -> None:
-    _state["received"] = signum
+    _state["received"], _state["reported"] = signum, False
     raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: rows kept, a message
 
 
