@@ -1,3 +1,3 @@
-from netprobe.cli.app import main
+from netprobe.cli.entry import main
 
 main()

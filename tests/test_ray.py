@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from netprobe import NetprobeError
 from netprobe.cli.app import _register, app
+from netprobe.reports.io import WriteFailed
 from netprobe.reports.sink import csv_sink
 from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS, Interrupted, bench, plan
 from ray_models import Doomed, Sleeper
@@ -100,6 +101,18 @@ def test_ctrl_c_cancels_outstanding_tasks_and_keeps_rows(cluster, tmp_path):
         assert [r["model"] for r in csv.DictReader(f)] == ["quick"]
     # the slow tasks held a CPU each; cancelled, they give both back long before they could finish
     assert _cpus_free(2, within_s=20)
+
+
+@pytest.mark.slow
+def test_a_failed_write_keeps_every_finished_row(cluster):
+    def full_disk(row):
+        time.sleep(5)  # the other configuration, timed at the same moment on the second CPU, finishes meanwhile
+        raise WriteFailed("--csv rows.csv: cannot append the row (No space left on device)")
+
+    with pytest.raises(WriteFailed) as failed:
+        bench("regnetx_002", batch=[1, 2], resolution=32, threads=1, ray="local", on_row=full_disk, **FAST)
+    assert sorted(r["batch"] for r in failed.value.rows) == [1, 2]  # handed over or not, none is lost
+    assert all(r["status"] == "ok" and r["median_ms"] > 0 for r in failed.value.rows)
 
 
 def test_a_factory_model_is_built_on_the_worker_from_the_runtime_env(cluster):

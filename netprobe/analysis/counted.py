@@ -54,12 +54,35 @@ def _run_counted(source, model, inputs, notes: list[str]):
         if not can_retry_on_cpu(source, model):
             raise
         meta_error = e
+    _check_cpu_memory(source, model, meta_error)
     try:
         counted = _count(materialize(source, "cpu", "count").module, inputs)
     except Exception:  # noqa: BLE001 - the model fails for real too: report the first failure
         raise meta_error from None
     notes.append(cpu_note(source, meta_error))
     return counted
+
+
+def _check_cpu_memory(source, model, meta_error: BaseException) -> None:
+    """Refuse a CPU pass whose parameters alone would not fit in the memory this machine has free."""
+    needed = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+    free = available_memory()
+    if free is not None and needed > free:
+        raise NetprobeError(f"{source.name} cannot run on the meta device ({first_line(meta_error, 80)}), and a "
+                            f"forward pass on cpu needs {needed / 1e9:.3g} GB for its parameters alone, more than "
+                            f"the {free / 1e9:.3g} GB of memory free; count it on a machine with more memory")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory free for a new allocation (MemAvailable on Linux); None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _count(model, inputs):

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import signal
 import sys
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup, TyperOption
 
+from netprobe.cli import signals
 from netprobe.errors import NetprobeError, first_line
 from netprobe.version import __version__
 
-_state = {"debug": False, "signal": signal.SIGINT}
+_state = {"debug": False}
 
 
 class _Group(TyperGroup):
@@ -44,6 +45,8 @@ class _Group(TyperGroup):
             sys.exit(e.exit_code)
         except typer.Abort:  # end of input at a prompt
             sys.exit(1)
+        if signals.pending():  # Typer turns a KeyboardInterrupt outside a command into exit 130, silently
+            signals.exit_interrupted()
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -71,15 +74,20 @@ app = typer.Typer(
 
 
 def interrupt_code() -> int:
-    """The exit code of an interrupted run: 130 for Ctrl-C, 143 for SIGTERM (128 + the signal)."""
-    return 128 + int(_state["signal"])
+    """The exit code of an interrupted run (130 for Ctrl-C, 143 for SIGTERM), for a caller that has said so."""
+    return signals.reported()
 
 
 def _print_error(message: str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}")
+    Console(stderr=True, highlight=False, soft_wrap=True, emoji=False).print(f"[bold red]error:[/] {escape(message)}")
+
+
+def model_output_to_stderr():
+    """While models are built and run here, what they print goes to stderr: stdout is for the rows (--json)."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -94,7 +102,9 @@ def handles_errors(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
-            return command(*args, **kwargs)
+            result = command(*args, **kwargs)
+            signals.check()  # a signal whose KeyboardInterrupt a library swallowed still ends the run
+            return result
         except (typer.Exit, typer.Abort):
             raise
         except NetprobeError as e:
@@ -138,15 +148,14 @@ def _register() -> None:
         importlib.import_module(f"netprobe.cli.{mod}")
 
 
-def _terminated(signum, frame) -> None:
-    _state["signal"] = signum
-    raise KeyboardInterrupt  # SIGTERM ends a run as Ctrl-C does: rows kept, a message
-
-
 def main() -> None:
-    _register()
-    signal.signal(signal.SIGTERM, _terminated)
+    """The app with its commands; the console script (``netprobe.cli.entry``) has set the signal handlers."""
+    signals.install()
+    for stream in (sys.stdout, sys.stderr):  # an ASCII terminal (PYTHONIOENCODING=ascii) shows "?" for "·", not a crash
+        if hasattr(stream, "reconfigure") and "utf" not in (stream.encoding or "").lower():
+            stream.reconfigure(errors="replace")
     try:
+        _register()
         app()
     except KeyboardInterrupt:
-        sys.exit(interrupt_code())
+        signals.exit_interrupted()

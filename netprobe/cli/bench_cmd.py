@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from netprobe.cli.app import app, handles_errors, interrupt_code
+from netprobe.cli import signals
+from netprobe.cli.app import app, handles_errors, interrupt_code, model_output_to_stderr
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
                                   Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
 from netprobe.cli.render import console, fitted, human, human_bytes
@@ -44,14 +45,16 @@ def bench_models(
 
     # Every option is checked before the progress display starts, so an error is one clean line.
     sink = csv_sink(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS, append=True)
-    todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, input_size=input_size,
-                dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
-                min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
+    with model_output_to_stderr():  # a factory may print as it is built and counted
+        todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, input_size=input_size,
+                    dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
+                    min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)
     progress = _progress()
     task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
 
     def on_start(model: str, b: int) -> None:
+        signals.check()  # a signal swallowed while torch imported stops the run before the next model
         progress.update(task, description=escape(f"{model} batch {b}"))
 
     def on_row(row: dict) -> None:
@@ -60,7 +63,7 @@ def bench_models(
         progress.advance(task)
 
     try:
-        with progress:
+        with progress, model_output_to_stderr():
             rows = run(todo, on_row=on_row, on_start=on_start)
     except Interrupted as stop:
         _show(stop.rows, json)

@@ -9,7 +9,7 @@ import typer
 
 from netprobe.analysis.conventions import CONVENTIONS
 from netprobe.budget import format_budget
-from netprobe.cli.app import app, handles_errors, interrupt_code
+from netprobe.cli.app import app, handles_errors, interrupt_code, model_output_to_stderr
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Json, MinTime, Ray,
                                   Retries, Threads, Warmup, warn_threads)
 from netprobe.cli.render import console, fitted, human, human_bytes
@@ -58,8 +58,9 @@ def compare_cmd(
     warn_threads(threads)
 
     try:
-        rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
-                       on_row=_progress if bench else None, convention=convention)
+        with model_output_to_stderr():
+            rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
+                           on_row=_progress if bench else None, convention=convention)
     except KeyboardInterrupt as stop:
         if not hasattr(stop, "rows"):  # interrupted before timing began: nothing measured
             raise

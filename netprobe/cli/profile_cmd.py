@@ -8,10 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from netprobe.cli.app import app, handles_errors
+from netprobe.cli.app import app, handles_errors, model_output_to_stderr
 from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, OutputStride, Resolution, Threads,
                                   Warmup)
-from netprobe.cli.render import console, human, human_bytes
+from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust
@@ -50,45 +50,45 @@ def profile_model(
 
         check_path(plot)
 
-    with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2):
+    with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2), model_output_to_stderr():
         result = profile(model, device=device, batch=batch, resolution=resolution, input_size=input_size,
                          output_stride=output_stride,
                          dtype=dtype, mode=mode,
                          depth=depth, threads=threads, warmup=warmup, min_time=min_time,
                          remeasure_roof=remeasure_roof)
-    if plot is not None:
-        from netprobe.reports.roofline_plot import plot_roofline
-
-        plot_roofline(result, plot)
     if json:
         typer.echo(io.to_json(result.to_json()))
     else:
         _show(result)
-    sink.write(result.records())  # after the rows are shown, so a full disk loses nothing
+    # the files after the rows are shown, so a full disk loses nothing; each is replaced whole or left as it was
+    sink.write(result.records())
+    if plot is not None:
+        from netprobe.reports.roofline_plot import plot_roofline
+
+        plot_roofline(result, plot)
 
 
 def _num(x, digits: int = 3) -> str:
     return "" if x is None else f"{x:.{digits}g}"
 
 
-def _show(result) -> None:
-    from rich import box
-    from rich.table import Table
+PROFILE_TABLE = ["stage", "ms", "time%", "MAC%", "act%", "GFLOP/s", "bytes", "FLOP/B", "bound", "roof%"]
+PROFILE_DROPS = ("act%", "bytes", "FLOP/B", "roof%")  # first to go as the terminal narrows
 
+
+def _show(result) -> None:
     roof = result.roof
-    table = Table(title=f"{escape(result.model)} {result.mode}, batch {result.batch}, {result.resolution} px, "
-                        f"{result.dtype} on {result.device}", title_justify="left", box=box.SIMPLE_HEAD,
-                  collapse_padding=True, pad_edge=False)
-    cols = ["stage", "ms", "time%", "MAC%", "act%", "GFLOP/s", "bytes", "FLOP/B", "bound", "roof%"]
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("stage", "bound") else "right", no_wrap=True)
+    title = (f"{escape(result.model)} {result.mode}, batch {result.batch}, {result.resolution} px, "
+             f"{result.dtype} on {result.device}")
+    columns = [(c, c, "left" if c in ("stage", "bound") else "right") for c in PROFILE_TABLE]
+    lines = []
     for unit in result.units:
         m = result.metrics(unit)
-        table.add_row(escape(m["name"]), _num(m["median_ms"]), f"{m['time_pct']:.1f}", f"{m['macs_pct']:.1f}",
-                      f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human(m["bytes"]), _num(m["intensity"]),
-                      m["bound"] or "", f"{m['roof_pct']:.0f}" if m["roof_pct"] is not None else "")
+        lines.append(([escape(m["name"]), _num(m["median_ms"]), f"{m['time_pct']:.1f}", f"{m['macs_pct']:.1f}",
+                       f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human(m["bytes"]), _num(m["intensity"]),
+                       m["bound"] or "", f"{m['roof_pct']:.0f}" if m["roof_pct"] is not None else ""], None))
     out = console()
-    out.print(table)
+    out.print(fitted(out, title, columns, lines, PROFILE_DROPS))
     diff = 100 * (result.stage_sum_ms / result.median_ms - 1)
     lines = [
         f"whole pass {_num(result.median_ms, 4)} ms (median of {len(result.whole_ms)}), "

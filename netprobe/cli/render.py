@@ -31,7 +31,7 @@ def console(stderr: bool = False, width: int | None = None):
     stream = sys.stderr if stderr else sys.stdout
     if width is None and not os.environ.get("COLUMNS") and not stream.isatty():
         width = PIPE_WIDTH
-    return Console(stderr=stderr, width=width, highlight=False)
+    return Console(stderr=stderr, width=width, highlight=False, emoji=False)  # a model path's :fire: stays text
 
 
 def fitted(out, title: str, columns: list[tuple[str, str, str]], rows: list[tuple[list[str], str | None]],
@@ -62,7 +62,7 @@ def fitted(out, title: str, columns: list[tuple[str, str, str]], rows: list[tupl
 
     unbounded = out.options.update_width(10**4)  # the width each cell needs, not what the terminal gives
     table = build()
-    for key in drop:
+    for key in (k for k in drop if k in keep):  # a column this table does not show is not there to drop
         if Measurement.get(out, unbounded, table).maximum <= out.width:
             break
         keep.remove(key)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
-from netprobe.cli.app import app, handles_errors
+from netprobe.cli.app import app, handles_errors, model_output_to_stderr
 from netprobe.cli.options import Convention, Csv, InputSize, Json, OutputStride, Resolution
 from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.counts import CONVENTION
@@ -67,8 +67,9 @@ def summary_command(
     from netprobe.reports.sink import csv_sink
 
     sink = csv_sink(csv, ROWS)
-    s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
-                convention=convention)
+    with model_output_to_stderr():
+        s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
+                    convention=convention)
     for note in s.notes:
         from netprobe.cli.render import console
 
@@ -82,7 +83,8 @@ def summary_command(
         from netprobe.analysis.peers import verify as run_tools
         from netprobe.models.resolve import resolve
 
-        checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
+        with model_output_to_stderr():  # fvcore and ptflops print as they count too
+            checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
     if json:
         obj = s.to_dict(depth)
         if explanation:
@@ -186,7 +188,8 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
     out.print(fitted(out, title, BYTES_COLUMNS, lines, BYTES_DROPS, sections=(len(lines) - 1,)))
     out.print(OUTPUT_BYTES_RULE)
     if explanation:
-        out.print(_counter_table(explanation, human))
+        out.print(_counter_table(out, explanation, human))
+        out.print(COUNTER_CAPTION, markup=False)
         for note in explanation.notes:
             out.print(f"- {note}", markup=False)
     if checks is not None:
@@ -194,24 +197,23 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
             out.print(line, markup=False)
 
 
-def _counter_table(e, human):
-    """Each convention's total, and per kind of op what each counts: the differences add up to the unit."""
-    from rich.table import Table
+COUNTER_CAPTION = ("fvcore's 'flops' and ptflops' numbers are MACs; torch's are FLOPs, 2 per MAC. "
+                   "What each counts per op: docs/conventions.md")
 
-    table = Table(title="each counter's number, by kind of op (batch 1, computed by netprobe)", title_justify="left")
-    table.add_column("op kind", no_wrap=True)
-    for name in CONVENTIONS:
-        table.add_column(CONVENTIONS[name].header, justify="right", no_wrap=True)
+
+def _counter_table(out, e, human):
+    """Each convention's total, and per kind of op what each counts: the differences add up to the unit."""
+    columns = [("kind", "op kind", "left")] + [(name, CONVENTIONS[name].header, "right") for name in CONVENTIONS]
+    lines = []
     for kind in KINDS:
         values = [e.by_kind[name][kind] for name in CONVENTIONS]
         if any(values):
-            table.add_row(KIND_LABELS[kind], *(f"{v:,}" for v in values))
-    table.add_section()
-    table.add_row("total", *(f"{e.totals[name]:,}" for name in CONVENTIONS), style="bold")
-    table.add_row("", *(human(e.totals[name]) for name in CONVENTIONS))
-    table.caption = ("fvcore's 'flops' and ptflops' numbers are MACs; torch's are FLOPs, 2 per MAC. "
-                     "What each counts per op: docs/conventions.md")
-    return table
+            lines.append(([KIND_LABELS[kind], *(f"{v:,}" for v in values)], None))
+    sections = (len(lines),)
+    lines.append((["total", *(f"{e.totals[name]:,}" for name in CONVENTIONS)], "bold"))
+    lines.append((["", *(human(e.totals[name]) for name in CONVENTIONS)], None))
+    return fitted(out, "each counter's number, by kind of op (batch 1, computed by netprobe)", columns, lines,
+                  sections=sections)
 
 
 def _check_lines(checks) -> list[str]:

@@ -87,9 +87,9 @@ def _csv_text(rows: list[dict], columns: list[str], header: bool) -> str:
 
 def replace_file(path: str | os.PathLike, data: bytes, option: str = "--csv") -> None:
     """Replace ``path`` by ``data`` at once (temp file + rename), so a failed write leaves the old file whole."""
-    p = Path(path)
+    p = Path(os.path.realpath(path))  # through a symlink: the file it points to is replaced, the link stays
     if p.exists() and not stat.S_ISREG(p.stat().st_mode):  # a device or pipe (/dev/stdout): written in place
-        _write_fd(p, data, option, os.O_WRONLY)
+        _write_fd(p, data, f"{option} {path}")
         return
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")  # same directory: os.replace is then atomic
     try:
@@ -106,16 +106,17 @@ def replace_file(path: str | os.PathLike, data: bytes, option: str = "--csv") ->
             tmp.unlink()
 
 
-def _write_fd(p: Path, data: bytes, option: str, flags: int) -> None:
+def _write_fd(p: Path, data: bytes, named: str) -> None:
+    """``data`` written into an existing device or pipe; ``named``: the option and path the user gave."""
     try:
-        fd = os.open(p, flags)
+        fd = os.open(p, os.O_WRONLY)
         try:
             if os.write(fd, data) != len(data):
                 raise OSError(28, "No space left on device")
         finally:
             os.close(fd)
     except OSError as e:
-        raise WriteFailed(f"{option} {p}: cannot write it ({_reason(e)})") from None
+        raise WriteFailed(f"{named}: cannot write it ({_reason(e)})") from None
 
 
 def write_csv(path: str | os.PathLike, rows: list[dict], columns: list[str] | None = None) -> None:
@@ -133,11 +134,12 @@ def to_json(rows) -> str:
     return json.dumps(rows, indent=2, default=str)
 
 
-def append_csv(path: str | os.PathLike, row: dict, columns: list[str]) -> None:
+def append_csv(path: str | os.PathLike, row: dict, columns: list[str], first: bool = True) -> None:
     """One row appended whole or not at all, under a lock; the header first if the file is new or empty.
 
     The lock makes two processes appending to one new file write one header; a file whose
-    last line has no newline gets one first; a failed write is truncated back off.
+    last line has no newline gets one first; a failed write is truncated back off. A pipe
+    has no size to tell: it gets the header with the ``first`` row its writer sends.
     """
     import fcntl
 
@@ -151,7 +153,7 @@ def append_csv(path: str | os.PathLike, row: dict, columns: list[str]) -> None:
         if regular:
             fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size if regular else 0
-        text = _csv_text([row], columns, header=size == 0)
+        text = _csv_text([row], columns, header=size == 0 and (regular or first))
         if size and os.pread(fd, 1, size - 1) not in (b"\n", b"\r"):
             text = "\n" + text
         data = text.encode()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+from netprobe.reports.io import replace_file
 from netprobe.reports.plot import check_path
 
 
@@ -39,5 +41,7 @@ def plot_roofline(result, path: str | os.PathLike) -> Path:
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(p)
+    image = io.BytesIO()
+    fig.savefig(image, format=p.suffix.lower().lstrip("."))
+    replace_file(p, image.getvalue(), option="--plot")  # whole or not at all: an old image is never damaged
     return p

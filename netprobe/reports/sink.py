@@ -31,7 +31,8 @@ class CsvSink:
             return
         if not self.append:
             raise ValueError("on_row takes rows for a file that is appended to; use write() to replace one")
-        self._guarded(lambda: io.append_csv(self.path, row, self.columns), self.rows)
+        first = len(self.rows) == 1  # a pipe takes the header once, with this sink's first row
+        self._guarded(lambda: io.append_csv(self.path, row, self.columns, first), self.rows)
 
     def write(self, rows: list[dict], frame=None) -> None:
         """The file replaced by these rows, or by ``frame`` (a pandas DataFrame of them, formatted as pandas does)."""

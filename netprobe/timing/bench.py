@@ -239,7 +239,7 @@ def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...]
     try:
         model = _prepare(target, settings, train="train" in modes)
     except Exception as e:  # noqa: BLE001 - recorded in the rows, the run goes on
-        failure = _failure(e)
+        failure = failure_of(e)
     for batch in batches:
         for mode in modes:
             if on_start:
@@ -250,7 +250,7 @@ def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...]
                     timing, peak, resume = _time_one(model, target, batch, mode, settings, warm,
                                                      schedule.first_slice(min_time))
                 except Exception as e:  # noqa: BLE001 - recorded in the row, the run goes on
-                    status, error = _failure(e)
+                    status, error = failure_of(e)
             if status != "ok":
                 _free_memory(settings["device"])  # outside the except: its traceback no longer holds tensors
 
@@ -324,13 +324,14 @@ def _inference(dev: str, dtype: str):
         yield
 
 
-def _failure(e: BaseException) -> tuple[str, str]:
+def failure_of(e: BaseException) -> tuple[str, str]:
     """(status, one-line message) of an exception raised while building or timing."""
     import torch
 
     text = first_line(e, 300)
     oom = isinstance(e, (torch.OutOfMemoryError, MemoryError)) or "can't allocate memory" in text
-    return ("oom" if oom else "error"), (f"{type(e).__name__}: {text}" if str(e).strip() else text)
+    said = str(e).strip() and not isinstance(e, NetprobeError)  # netprobe's own words need no type name
+    return ("oom" if oom else "error"), (f"{type(e).__name__}: {text}" if said else text)
 
 
 def _free_memory(device: str) -> None:

@@ -68,9 +68,17 @@ def _numel(value) -> int:
     return 0
 
 
+ROOT = "(root)"  # the layer name analysis.measure gives a model that has no submodules, its own only layer
+
+
+def _modules(model) -> dict:
+    """Leaf name -> module, the model itself under ROOT."""
+    return {**dict(model.named_modules()), ROOT: model}
+
+
 def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout:
     """Run ``call`` once with hooks on every leaf named in ``unit_of`` (leaf name -> unit)."""
-    modules = dict(model.named_modules())
+    modules = _modules(model)
     order: list[str] = []
     first: dict[str, str] = {}
     numel: dict[str, int] = {}
@@ -105,7 +113,7 @@ def attach(model, lay: Layout, marks: Marks) -> list:
     """Hooks that mark each unit's start, and in training the end of its backward; returns their handles."""
     import torch
 
-    modules = dict(model.named_modules())
+    modules = _modules(model)
     before = {unit: lay.order[i - 1] for i, unit in enumerate(lay.order) if i}
 
     def pre(unit: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import signal
 import socket
 import sys
 import threading
@@ -87,8 +88,10 @@ def connect(address: str) -> bool:
     if ray.is_initialized():  # a notebook or test that set Ray up itself: use it as it is
         return False
     quiet = {"logging_level": logging.ERROR, "log_to_driver": False}
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     if address == "local":
         ray.init(include_dashboard=False, **quiet)
+        _restore(handlers)
         return True
     _probe(address, _endpoint(address))
     failure: list[BaseException] = []
@@ -99,7 +102,17 @@ def connect(address: str) -> bool:
         why = first_line(failure[0]) if failure else f"no answer within {CONNECT_TIMEOUT_S} s"
         raise NetprobeError(f"cannot join the Ray cluster at '{address}': {why}; "
                             "start one with 'ray start --head', or use --ray local")
+    _restore(handlers)
     return True
+
+
+def _restore(handlers: dict) -> None:
+    """The caller's signal handlers back: ray.init puts its own on SIGTERM, which aborts the process (SIGABRT)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return
+    for sig, handler in handlers.items():
+        if handler is not None and signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
 
 
 def _join(ray, address: str, options: dict, failure: list) -> None:
@@ -193,6 +206,18 @@ def _sweep(ray, plan, on_row, timer: Timer) -> list[dict]:
     except KeyboardInterrupt:
         _cancel(ray, pending)
         raise Interrupted([done[i] for i in sorted(done)]) from None
+    except Exception as e:
+        if not hasattr(e, "rows"):
+            raise
+        # on_row failed (the caller's file could not be written): the run stops, and every row
+        # finished by now, handed over or not, goes with the error for the caller to show
+        finished, pending = ray.wait(pending, num_returns=len(pending), timeout=0)
+        for ref in finished:
+            target, batch, mode = configs[index[ref]]
+            done[index[ref]] = _result(ray, ref, target, batch, mode, settings, plan.retries, timer)
+        _cancel(ray, pending)
+        e.rows = [done[i] for i in sorted(done)]
+        raise
     return [done[i] for i in sorted(done)]
 
 

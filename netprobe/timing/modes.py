@@ -56,11 +56,15 @@ def train_step(model, inputs, device: str, dtype: str, optimizer=None):
     """
 
     args, kwargs = inputs if isinstance(inputs, tuple) else ((inputs,), {})
+    check_trainable(model)
 
     def step():
         model.zero_grad(set_to_none=True)
-        with autocast(device, dtype):
-            loss = loss_of(model(*args, **kwargs))
+        try:
+            with autocast(device, dtype):
+                loss = loss_of(model(*args, **kwargs))
+        except ValueError as e:
+            raise train_error(e) or e
         loss.backward()
         if optimizer is not None:
             optimizer.step()
@@ -68,8 +72,29 @@ def train_step(model, inputs, device: str, dtype: str, optimizer=None):
     return step
 
 
+ONE_VALUE_PER_CHANNEL = "Expected more than 1 value per channel when training"  # torch's BatchNorm at batch 1
+
+
+def train_error(e: BaseException) -> NetprobeError | None:
+    """What a training-mode failure means in the user's terms, where it means something they can change."""
+    if isinstance(e, ValueError) and ONE_VALUE_PER_CHANNEL in str(e):
+        return NetprobeError("a training step at batch 1 cannot normalize: the model's BatchNorm needs more than "
+                             "one value per channel; use --batch 2 or more, or --mode infer")
+    return None
+
+
+def check_trainable(model) -> None:
+    """A training step needs a parameter to train: NetprobeError for a model with none, or all frozen."""
+    params = list(model.parameters())
+    if not any(p.requires_grad for p in params):
+        what = "all of its parameters are frozen" if params else "it has no parameters"
+        raise NetprobeError(f"no trainable parameters ({what}), so there is no training step to time; "
+                            "use --mode infer")
+
+
 def sgd(model):
     """timm's benchmark optimizer for the model's parameters."""
     import torch
 
+    check_trainable(model)
     return torch.optim.SGD(model.parameters(), lr=SGD_LR, momentum=SGD_MOMENTUM)

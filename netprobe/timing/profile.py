@@ -21,10 +21,10 @@ from netprobe.models.inputs import example_inputs
 from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
 from netprobe.timing import boundaries, engine, roofline, runtime, trust
-from netprobe.timing.bench import DEFAULT_MIN_TIME, positive
+from netprobe.timing.bench import DEFAULT_MIN_TIME, failure_of, positive
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
-from netprobe.timing.modes import PASSES, autocast, parse_modes, train_step
+from netprobe.timing.modes import PASSES, autocast, parse_modes, train_error, train_step
 from netprobe.timing.roofline import Roof
 from netprobe.timing.stats import summarize
 
@@ -198,14 +198,28 @@ def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, o
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
     source = resolve(model, positive("output-stride", output_stride, hint="; use 8 or 16"))
     s = summary(source, resolution, batch, dtype, input_size=input_size)
-    module = materialize(source, dev, "train" if modes[0] == "train" else "time").module
     with runtime.configured(dev, threads):
         ceiling, where = roofline.lookup(dev, dtype, refresh=remeasure_roof)
-        result = replace(_run(s, module, ceiling, dev, dtype, modes[0], depth, warm, min_time), roof_source=where)
-        if where == "cached" and result.beats_roof():
-            fresh, where = roofline.lookup(dev, dtype, refresh=True)
-            result = replace(result, roof=fresh, roof_source=f"remeasured: a stage beat the cached roof ({where})")
-        return result
+        try:
+            module = materialize(source, dev, "train" if modes[0] == "train" else "time").module
+            result = replace(_run(s, module, ceiling, dev, dtype, modes[0], depth, warm, min_time), roof_source=where)
+            if where == "cached" and result.beats_roof():
+                fresh, where = roofline.lookup(dev, dtype, refresh=True)
+                result = replace(result, roof=fresh, roof_source=f"remeasured: a stage beat the cached roof ({where})")
+            return result
+        except NetprobeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a model failing (or out of memory) is said as bench's row says it
+            if train_error(e):
+                raise train_error(e) from e
+            status, error = failure_of(e)
+            raise ModelFailed(f"{s.model} batch {s.batch} {modes[0]}: {status}: {error}") from e
+
+
+class ModelFailed(NetprobeError):
+    """The model itself failed (or ran out of memory) while it was profiled."""
+
+    exit_code = 1  # the options were fine; the model or the machine was not
 
 
 def _units(s, depth: int) -> dict[tuple[str, str], list]:
