@@ -8,8 +8,9 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
-                                  Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, Inputs, InputSize, Json,
+                                  MinTime, Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
+from netprobe.models.inputs import parse
 
 
 
@@ -22,6 +23,7 @@ def bench_models(
     mode: Mode = "infer",
     resolution: Resolution = None,
     input_size: InputSize = None,
+    inputs: Inputs = None,
     dtype: Dtype = "fp32",
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
@@ -35,10 +37,11 @@ def bench_models(
     retries: Retries = None,
 ) -> None:
     """Time the forward pass or a training step: median, p10/p90, IQR, images/s and GFLOP/s, with the context."""
+    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
     from netprobe.timing.bench import Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
-    todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, input_size=input_size,
+    todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, inputs=given,
                 dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
                 min_time=min_time, csv=csv, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)

@@ -10,8 +10,9 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, OutputStride, Resolution, Threads,
-                                  Warmup)
+from netprobe.cli.options import (Csv, Device, Dtype, Inputs, InputSize, Json, MinTime, OutputStride, Resolution,
+                                  Threads, Warmup)
+from netprobe.models.inputs import parse
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
@@ -24,6 +25,7 @@ def profile_model(
     batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size.")] = "1",
     resolution: Resolution = None,
     input_size: InputSize = None,
+    inputs: Inputs = None,
     output_stride: OutputStride = None,
     dtype: Dtype = "fp32",
     mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
@@ -39,6 +41,7 @@ def profile_model(
                                                  dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
+    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
     from netprobe.reports import io
     from netprobe.reports.plot import check_path
     from netprobe.timing.profile import PROFILE_COLUMNS, profile
@@ -50,7 +53,7 @@ def profile_model(
     from netprobe.cli.render import console
 
     with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2):
-        result = profile(model, device=device, batch=batch, resolution=resolution, input_size=input_size,
+        result = profile(model, device=device, batch=batch, resolution=resolution, inputs=given,
                          output_stride=output_stride,
                          dtype=dtype, mode=mode,
                          depth=depth, threads=threads, warmup=warmup, min_time=min_time,

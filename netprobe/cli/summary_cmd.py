@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Convention, Csv, InputSize, Json, OutputStride, Resolution
+from netprobe.cli.options import Convention, Csv, Inputs, InputSize, Json, OutputStride, Resolution
+from netprobe.models.inputs import parse
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -32,6 +33,7 @@ def summary_command(
     model: Model,
     resolution: Resolution = None,
     input_size: InputSize = None,
+    inputs: Inputs = None,
     batch: Batch = 1,
     depth: Depth = None,
     layers: Layers = False,
@@ -45,6 +47,7 @@ def summary_command(
     output_stride: OutputStride = None,
 ) -> None:
     """Per-layer and per-stage params, MACs, activations and layer output bytes of a network."""
+    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
     from netprobe.analysis.summary import summary
     from netprobe.errors import NetprobeError
     from netprobe.reports import io
@@ -64,8 +67,7 @@ def summary_command(
         from netprobe.analysis.summary import ROWS
 
         io.check_csv(csv, ROWS)
-    s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
-                convention=convention)
+    s = summary(model, resolution, batch, dtype, inputs=given, output_stride=output_stride, convention=convention)
     for note in s.notes:
         from netprobe.cli.render import console
 
@@ -112,6 +114,17 @@ def _shape(shape) -> str:
     return "x".join(map(str, shape)) if shape else "-"
 
 
+def _input_text(s) -> str:
+    """The title's input: HxW for a 3-channel image as before, else the description (3x16x112x112, 3x64x64,12)."""
+    from netprobe.models.inputs import text
+
+    shape = s.input_size
+    if len(shape) == 3 and text(s.inputs) == "x".join(map(str, shape)):
+        c, h, w = shape
+        return f"{h}x{w}" + (f"x{c}ch" if c != 3 else "")
+    return text(s.inputs)
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}" if whole else "-"
 
@@ -141,8 +154,7 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
     out = console()
     t = s.totals
     family = f" ({s.family})" if s.family else ""
-    c, h, w = s.input_size
-    size = f"{h}x{w}" + (f"x{c}ch" if c != 3 else "")
+    size = _input_text(s)
     per_mac = 2 if flops else 1  # FLOPs count a multiply and an add
 
     def cells(c):
