@@ -95,5 +95,11 @@ def make_masked(batch_size, side=16):
     return (torch.randn(batch_size, 3, side, side),), {"mask": torch.ones(batch_size, 1, side, side)}
 
 
+def make_image(batch):
+    """One 3x32x32 image per sample, for a zoo member."""
+    return torch.randn(batch, 3, 32, 32)
+
+
 def make_nothing(batch):
+    """A factory that returns no tensor."""
     return "no tensor"

@@ -94,6 +94,14 @@ def test_python_api_takes_shapes_lists_and_ready_tensors():
     assert netprobe.summary(TwoInputs(), inputs=make_pair).totals.params == by_text.totals.params
     with pytest.raises(NetprobeError, match="not both"):
         netprobe.summary(TwoInputs(), input_size="3x16x16,12", inputs=pair)
+    with pytest.raises(NetprobeError, match="batch of 4, not 1; .*factory"):
+        netprobe.summary(TwoInputs(), inputs=(torch.randn(4, 3, 16, 16), torch.randn(4, 12)))
+
+
+def test_a_zoo_member_benched_on_a_factory_is_fed_by_it():
+    (target,) = resolve_targets("resnet18", None, inputs=parse(inputs="input_models:make_image"))
+    assert target.input_size == parse(inputs="input_models:make_image") and target.shape == (3, 32, 32)
+    assert summary("resnet18", inputs="input_models:make_image").totals == summary("resnet18", resolution=32).totals
 
 
 def test_a_rejected_input_names_it_and_what_the_model_said():
@@ -137,6 +145,13 @@ def test_every_command_takes_two_inputs_and_a_factory(given):
     assert profiled["resolution"] == 16 and [st["name"] for st in profiled["stages"]] == ["stem", "head"]
     checks = json.loads(cli("summary", model, *given, "--verify", "--json").stdout)["verify"]
     assert {c["convention"]: c["exact"] for c in checks} == {"fvcore": True, "ptflops": True, "torch": True}
+
+
+def test_a_factory_that_returns_no_tensor_is_one_line():
+    result = CliRunner().invoke(app, ["summary", "input_models:TwoInputs", "--inputs", "input_models:make_nothing"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: --inputs input_models:make_nothing returned str; it must return a tensor, "
+                                     "a tuple of args, or (args, kwargs)")
 
 
 @pytest.mark.parametrize("bad", ["3x", "float99:3x8", "3x0x8", "int64:"])

@@ -63,7 +63,7 @@ def _analyze(source: loaders.Source, given, resolution: int | None, batch: int, 
     if source.net is not None:
         c, h, w = _zoo_size(source.net, given, resolution)
         return assemble(source, (c, h, w), batch, dtype, net_layers(source.net, (h, w)), {}, {}, (),
-                        inputs=(Input((c, h, w)),))
+                        inputs=given if given is not None else (Input((c, h, w)),))
     return assemble(source, *measured(source, given, resolution, batch, dtype))
 
 

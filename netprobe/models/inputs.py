@@ -12,6 +12,7 @@ Everything here is picklable, so a ``bench.Target`` carries its description to a
 from __future__ import annotations
 
 from netprobe import hub
+from netprobe.errors import NetprobeError
 from netprobe.inputs import Factory, Input, describe, parse_inputs
 
 DEFAULT_RESOLUTION = 224
@@ -93,7 +94,21 @@ def example_inputs(model, inputs, batch: int, device, channels_last: bool = Fals
 
     module = model if isinstance(model, torch.nn.Module) else None
     args, kwargs = inputs_torch.example_inputs(inputs, batch, device, module)
+    if not (shapes_of(inputs) or isinstance(inputs, Factory) or callable(inputs)):
+        _check_batch(args, batch)
     if channels_last:
         args = tuple(a.contiguous(memory_format=torch.channels_last)
                      if isinstance(a, torch.Tensor) and a.dim() == 4 and a.is_floating_point() else a for a in args)
     return args, kwargs
+
+
+def _check_batch(args: tuple, batch: int) -> None:
+    """Ready tensors are taken as they are: their batch must be the one asked for (a factory takes any)."""
+    from netprobe.outputs import tensors
+
+    found = tensors(args)
+    listed = bool(args) and isinstance(args[0], (list, tuple))
+    given = len(args[0]) if listed else found[0].shape[0] if found and found[0].dim() else None
+    if given is not None and given != batch:
+        raise NetprobeError(f"the ready inputs hold a batch of {given}, not {batch}; give tensors at batch {batch}, "
+                            "or a factory (inputs=make_inputs) that takes the batch size")
