@@ -8,6 +8,7 @@ last layer's (an SE block ends in a multiply, an attention block in a residual a
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 
 from netprobe import loaders
@@ -79,10 +80,16 @@ def _count(model, inputs):
     device = next(iter(model.parameters()), None)
     device = device.device if device is not None else "meta"
     handles = [m.register_forward_hook(keep(name)) for name, m in model.named_modules() if name]
+    # The pass makes many short-lived objects and no cycles worth collecting; the collector's passes
+    # over a hub library's objects would cost more than the count (a third of a segmenter's time).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         args, kwargs = example_inputs(model, inputs, 1, device)
         return measure(model, inputs=(args, kwargs)), shapes, main_shape(args, kwargs)
     finally:
+        if collecting:
+            gc.enable()
         for h in handles:
             h.remove()
 
