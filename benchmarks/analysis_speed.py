@@ -4,10 +4,11 @@ netprobe counts from the spec (median of many runs); fvcore and ptflops trace or
 real forward pass on this CPU (timed once per model: the big ones take seconds). Then the
 whole ``netprobe summary efficientnet_b7`` process against ``python -c "import torch"``, and
 against itself with ``--convention fvcore`` (fvcore's number derived, not run: target within noise).
-With timm installed, a hub model's op-level count (after import) against fvcore on the same
-built module: timm's efficientnet_b7 at 600 px (target: at most 1/5 of fvcore's time).
+With timm and torchvision installed, a hub model's op-level count (after import) against fvcore on
+the same built module and inputs: timm's efficientnet_b7 at 600 px, torchvision's r3d_18 on a
+16-frame clip and deeplabv3_mobilenet_v3_large at 520 px (target: at most 1/5 of fvcore's time).
 
-    python benchmarks/analysis_speed.py [--repeat 5]
+    python benchmarks/analysis_speed.py [--repeat 5] [--hub-only]
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MODELS = ("regnetx_004", "resnet50", "regnety_320", "efficientnet_b7")  # each at its native resolution
+HUB_MODELS = (  # (hub, name, inputs): the hub analysis target (at most 1/5 of fvcore's time) on each
+    ("timm", "efficientnet_b7", "3x600x600"),                        # a classifier at 600 px
+    ("torchvision", "r3d_18", "3x16x112x112"),                       # video: a 16-frame clip
+    ("torchvision", "deeplabv3_mobilenet_v3_large", "3x520x520"),    # segmentation at its weights' size
+)
 
 
 def seconds(fn, repeat: int = 1) -> float:
@@ -76,22 +82,26 @@ def peer_times(name: str) -> tuple[float, int, float, int]:
     return t_fv, out["fvcore"], t_pt, out["ptflops"]
 
 
-def hub_times(name: str = "efficientnet_b7", res: int = 600) -> tuple[float, int, float, int]:
-    """netprobe's op-level count of a timm model (on meta, after the import) and fvcore's on the same module."""
-    import timm
+def hub_times(hub: str, name: str, size: str) -> tuple[float, int, float, int]:
+    """netprobe's op-level count of a hub model (on meta, after the import) and fvcore's on the same module
+    and inputs; built with no weights (``netprobe.hub``)."""
     import torch
     from fvcore.nn import FlopCountAnalysis
 
+    from netprobe import hub as hubs
     from netprobe.analysis.summary import summary
+    from netprobe.models.inputs import example_inputs, parse
 
-    model = timm.create_model(name, pretrained=False).eval()
-    t_np = seconds(lambda: summary(model.to("meta"), input_size=(3, res, res)), repeat=3)
-    macs = summary(model, input_size=(3, res, res)).totals.macs
-    real = timm.create_model(name, pretrained=False).eval()
+    make = hubs.factory(hub, name)
+    model = make().eval().to("meta")
+    t_np = seconds(lambda: summary(model, input_size=size), repeat=3)
+    macs = summary(model, input_size=size).totals.macs
+    real = make().eval()
+    args, _ = example_inputs(real, hubs.adapt(hub, name, parse(size)), 1, "cpu")
     out = {}
 
     def fv():
-        f = FlopCountAnalysis(real, torch.randn(1, 3, res, res))
+        f = FlopCountAnalysis(real, args)
         f.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
         out["fvcore"] = int(f.total())
 
@@ -116,10 +126,24 @@ def process_times(repeat: int) -> tuple[float, float, float]:
     return statistics.median(a), statistics.median(b), statistics.median(c)
 
 
+def hub_rows() -> None:
+    """One line per hub model whose library is installed: netprobe's op-level time against fvcore's."""
+    for hub, name, size in HUB_MODELS:
+        if not importlib.util.find_spec(hub):
+            continue
+        t_np, m_np, t_fv, m_fv = hub_times(hub, name, size)
+        print(f"{hub}:{name} {size} (op-level, meta): netprobe {t_np:.2f} s, fvcore {t_fv:.2f} s, "
+              f"netprobe/fvcore {t_np / t_fv:.3f} (target <= 0.2); MACs {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="whole-process runs of each command")
+    parser.add_argument("--hub-only", action="store_true", help="only the hub models' rows")
     args = parser.parse_args()
+    if args.hub_only:
+        hub_rows()
+        return
     import torch
 
     from netprobe import registry
@@ -138,10 +162,7 @@ def main() -> None:
         t_derived, m_derived = netprobe_time(name, "fvcore")
         print(f"{'':<21}--convention fvcore: {t_derived * 1e3:.2f} ms, {t_fv / t_derived:.0f}x faster than fvcore, "
               f"{'equal to' if m_derived == m_fv else 'NOT equal to'} its {m_fv:,}")
-    if importlib.util.find_spec("timm"):
-        t_np, m_np, t_fv, m_fv = hub_times()
-        print(f"timm:efficientnet_b7 600 px (op-level, meta): netprobe {t_np:.2f} s, fvcore {t_fv:.2f} s, "
-              f"netprobe/fvcore {t_np / t_fv:.3f} (target <= 0.2); MACs {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G")
+    hub_rows()
     t_summary, t_torch, t_fvcore = process_times(args.repeat)
     print(f"process: 'netprobe summary efficientnet_b7' {t_summary:.2f} s, 'python -c \"import torch\"' "
           f"{t_torch:.2f} s (medians of {args.repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")

@@ -33,17 +33,20 @@ def cost(name_or_spec, resolution=None):
 
 
 def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, output_stride=None,
-            convention="netprobe"):
+            convention="netprobe", inputs=None):
     """Totals, stages and layers of a model (docs/summary.md): a ``netprobe.analysis.summary.Summary``.
 
-    ``input_size``: (C, H, W) or ``"1x224x320"`` instead of a square ``resolution``;
+    ``input_size``: shapes without the batch (``"3x16x112x112"``, ``"3x64x64,int64:12"``, (C, H, W) or a list
+    of shapes) instead of a square ``resolution``; ``inputs``: ``"package.module:make_inputs"``, a callable
+    (called with the batch if it takes one) or ready tensors (a tensor, a tuple of args, ``(args, kwargs)``);
     ``output_stride``: 8 or 16 dilates a ResNet-like zoo member; ``convention``: whose MACs
     (netprobe, fvcore, ptflops or torch; docs/conventions.md).
     """
     from netprobe.analysis.summary import summary as run
 
     return run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype,
-               input_size=input_size, output_stride=_positive("output_stride", output_stride), convention=convention)
+               input_size=input_size, output_stride=_positive("output_stride", output_stride), convention=convention,
+               inputs=inputs)
 
 
 def bench(models, csv=None, on_row=None, **options):
@@ -74,8 +77,8 @@ def bench(models, csv=None, on_row=None, **options):
 def profile(model, **options):
     """Time each stage on the machine's roofline (docs/profile.md): a DataFrame, one row per stage (or block).
 
-    Options are those of ``netprobe.timing.profile.profile`` (device, batch, resolution, dtype, mode,
-    depth, threads, warmup, min_time); the columns are PROFILE_COLUMNS.
+    Options are those of ``netprobe.timing.profile.profile`` (device, batch, resolution, input_size, inputs,
+    dtype, mode, depth, threads, warmup, min_time); the columns are PROFILE_COLUMNS.
     """
     import pandas as pd
 

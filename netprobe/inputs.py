@@ -4,7 +4,8 @@
 ``3x64x64,12`` (two inputs), ``int64:128`` (token ids), ``bool:1x32x32`` (a mask); in Python
 also ``(3, 224, 224)`` and ``[(3, 64, 64), (12,)]``. ``--inputs package.module:make_inputs``
 names a callable that returns the inputs (``mymod:make(seq=128)`` with literal keyword
-arguments). This module parses without torch; ``inputs_torch`` materializes.
+arguments). This module parses without torch; ``inputs_torch`` materializes; commands and the
+library reach both through ``models.inputs``, the one seam.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 Float inputs are random normal (``torch.empty`` on ``meta``: nothing is computed there);
 integer inputs hold valid values: token ids below the vocabulary of the model's
 embeddings, else small non-negative ints; bool inputs are all True (a mask that hides nothing).
+Callers go through ``models.inputs.example_inputs``.
 """
 
 from __future__ import annotations

@@ -4,23 +4,19 @@
 ``package.module:factory`` (a callable returning a module, or a module class),
 ``timm:NAME`` (pretrained tags too: ``timm:resnet50.a1_in1k``) and ``torchvision:NAME``:
 built by calling the factory on a device (``models.materialize`` says which, and when).
-A hub model's own input size is its default.
+A factory takes literal keyword arguments: ``mymodels:SE(channels=64)`` (``refs``). Hub models are
+built with no weights (``hub``), and their own inputs are the default (``models.inputs``).
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import os
-import sys
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
-from netprobe import registry
+from netprobe import hub, refs, registry
 from netprobe.errors import NetprobeError, first_line
 from netprobe.spec import Net
-
-HUBS = ("timm", "torchvision")
 
 
 @dataclass(frozen=True)
@@ -37,11 +33,11 @@ class Source:
 def load(model: str) -> Source:
     """Resolve a MODEL argument; raises NetprobeError saying what would be right."""
     model = model.strip()
-    hub, sep, rest = model.partition(":")
-    if sep and hub in HUBS:
-        return Source(model, None, factory=_hub_factory(hub, rest))
+    prefix, sep, rest = model.partition(":")
+    if sep and prefix in hub.HUBS:
+        return Source(model, None, factory=hub.factory(prefix, rest))
     if sep:
-        return Source(model, None, factory=_import_factory(hub, rest))
+        return Source(model, None, factory=_import_factory(model))
     try:
         net = registry.spec(model)
     except NetprobeError as e:
@@ -70,76 +66,9 @@ def instantiate(source: Source, device: str = "meta"):
     return model
 
 
-def default_input_size(source: Source, model) -> tuple[int, int, int] | None:
-    """(C, H, W) the model was designed for: timm's pretrained config, torchvision's image size or
-    its default weights' crop; None when it does not say."""
-    hub = source.name.partition(":")[0] if source.factory is not None else ""
-    if hub == "timm":
-        size = (getattr(model, "pretrained_cfg", None) or {}).get("input_size")
-        return tuple(size) if size else None
-    if hub == "torchvision":
-        if isinstance(getattr(model, "image_size", None), int):  # ViT: fixed by its position embedding
-            return (3, model.image_size, model.image_size)
-        try:
-            import torchvision.models
-
-            crop = torchvision.models.get_model_weights(source.name.partition(":")[2]).DEFAULT.transforms().crop_size
-            return (3, crop[0], crop[-1])
-        except Exception:  # noqa: BLE001 - no weights enum or no crop size: no default
-            return None
-    return None
-
-
-def _import_factory(module_name: str, attr: str) -> Callable:
-    spec_text = f"{module_name}:{attr}"
-    if not module_name or not attr:
-        raise NetprobeError(f"'{spec_text}' is not an import path; use package.module:factory")
-    # Like uvicorn's app loader: a module in the working directory is importable.
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        raise NetprobeError(f"cannot import '{module_name}' ({e}); check the import path "
-                            "package.module:factory") from e
-    except Exception as e:  # noqa: BLE001 - user code
-        raise NetprobeError(f"importing '{module_name}' failed: {type(e).__name__}: {first_line(e)}") from e
-    obj = module
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            names = [n for n in dir(obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise NetprobeError(f"'{module_name}' has no attribute '{attr}'{hint}")
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise NetprobeError(f"{spec_text} is a {type(obj).__name__}, not callable; "
-                            "give a module class or a function that returns a module")
-    return obj
-
-
-def _hub_factory(hub: str, name: str) -> Callable:
-    if not name:
-        raise NetprobeError(f"'{hub}:' needs a model name, e.g. {hub}:resnet50")
-    try:
-        lib = importlib.import_module(hub)
-    except ImportError:
-        raise NetprobeError(f"{hub} is not installed; pip install {hub}, or use a registered name "
-                            "(see 'netprobe list')") from None
-    if hub == "timm":
-        available = lib.list_models()
-        make = lambda: lib.create_model(name, pretrained=False)  # noqa: E731
-        arch = name.partition(".")[0]  # a pretrained tag (resnet50.a1_in1k) names the same network
-    else:
-        import torchvision.models
-
-        available = torchvision.models.list_models()
-        make = lambda: torchvision.models.get_model(name, weights=None)  # noqa: E731
-        arch = name
-    if arch not in available:
-        close = difflib.get_close_matches(name, available, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise NetprobeError(f"{hub} has no model '{name}'{hint}")
-    return make
-
-
+def _import_factory(text: str) -> Callable:
+    """The callable ``package.module:factory`` names, bound to its literal keyword arguments
+    (``mymodels:SE(channels=64)``)."""
+    ref = refs.parse_ref(text)
+    make = refs.resolve(ref)
+    return functools.partial(make, **dict(ref.kwargs)) if ref.kwargs else make

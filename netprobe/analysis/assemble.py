@@ -7,13 +7,15 @@ from dataclasses import replace
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.result import Summary, StageRow, _scaled
 from netprobe.counts import Counts, total
+from netprobe.models.inputs import SPATIAL_RANK, resolution_of
 
 
 def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=(), frozen=0,
-             module_shapes=None) -> Summary:
-    """The summary of leaf layers already given their stages; ``module_shapes``: each module's own output."""
-    draft = Summary(source.name, source.family, size[1], batch, dtype, tuple(layers), (), Counts(), unsupported,
-                    kinds, tuple(size), notes)
+             module_shapes=None, inputs=None) -> Summary:
+    """The summary of leaf layers already given their stages; ``size``: the main input's shape without the
+    batch; ``module_shapes``: each module's own output; ``inputs``: the description it ran on (``models.inputs``)."""
+    draft = Summary(source.name, source.family, resolution_of(size), batch, dtype, tuple(layers), (), Counts(),
+                    unsupported, kinds, tuple(size), notes, inputs=inputs)
     order = list(dict.fromkeys(layer.stage for layer in layers))
     detected = source.net is None
     stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers)
@@ -26,7 +28,9 @@ def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, conta
     shaped = [layer for layer in layers if layer.out_shape]
     output = shaped[-1] if name == "head" and shaped else _stage_output(shaped)
     hw = output.map_hw if output else None
-    stride = output_stride(draft.input_size[1:], *hw) if hw else None
+    # H and W: the last two axes of a map or a clip (T x H x W), of the input and of the stage's output
+    spatial = hw and len(hw) >= 2 and len(draft.input_size) >= SPATIAL_RANK
+    stride = output_stride(draft.input_size[-2:], *hw[-2:]) if spatial else None
     sizes = [(draft._bytes(layer), layer.name) for layer in layers]
     largest = max(sizes, key=lambda s: s[0], default=(0, ""))
     modules = _common_prefix([layer.name for layer in shaped], containers) if detected else ""

@@ -8,42 +8,43 @@ last layer's (an SE block ends in a multiply, an attention block in a residual a
 
 from __future__ import annotations
 
+import gc
 from dataclasses import replace
 
 from netprobe import loaders
 from netprobe.errors import NetprobeError, first_line
-from netprobe.models.inputs import DEFAULT_RESOLUTION, example_inputs
+from netprobe.inputs import rejected
+from netprobe.models.inputs import example_inputs, for_model, main_shape, text
 from netprobe.models.materialize import can_retry_on_cpu, cpu_note, materialize
+from netprobe.outputs import main_tensor
 
 SMALL_INPUT_ERRORS = ("too small", "output size", "kernel size can't be greater")  # torch's words for it
 
 
-def measured(source: loaders.Source, size, batch: int, dtype: str):
-    """Arguments of ``assemble.assemble`` for a model counted op by op; ``size``: (C, H, W), C None for
-    the model's own, or None for the model's own size."""
+def measured(source: loaders.Source, given, resolution: int | None, batch: int, dtype: str):
+    """Arguments of ``assemble.assemble`` for a model counted op by op; ``given``: the user's input
+    description (``models.inputs``), or None for the model's own at ``resolution``."""
     from netprobe.analysis.stages import find_stages, stage_modules
 
     ready = materialize(source, "meta", "count")
     model, notes = ready.module, list(ready.notes)
-    own = loaders.default_input_size(source, model) or (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)
-    c, h, w = size or own
-    c = c or own[0]
+    inputs, found = for_model(source, model, given, resolution)
+    notes += found
     try:
-        counted, shapes = _run_counted(source, model, (c, h, w), notes)
+        counted, shapes, size = _run_counted(source, model, inputs, notes)
     except NetprobeError:
         raise
     except Exception as e:  # noqa: BLE001 - arbitrary user models fail in arbitrary ways
-        text = first_line(e)
-        if any(s in text.lower() for s in SMALL_INPUT_ERRORS):
-            raise NetprobeError(f"resolution too small: {source.name} fails at {h}x{w} ({text}); "
+        said = first_line(e)
+        if any(s in said.lower() for s in SMALL_INPUT_ERRORS):
+            raise NetprobeError(f"resolution too small: {source.name} fails at {text(inputs)} ({said}); "
                                 "use a larger --resolution") from e
-        raise NetprobeError(f"{source.name}: forward pass at {c}x{h}x{w} failed: {type(e).__name__}: {text}; "
-                            "check --input-size") from e
+        raise rejected(source.name, inputs, e) from e
     containers = stage_modules(model)
     names = find_stages(counted.layers, containers)
     layers = [replace(layer, stage=stage) for layer, stage in zip(counted.layers, names)]
-    return ((c, h, w), batch, dtype, layers, dict(counted.unsupported), counted.labels, tuple(notes), containers,
-            counted.frozen, shapes)
+    return (size, batch, dtype, layers, dict(counted.unsupported), counted.labels, tuple(notes), containers,
+            counted.frozen, shapes, inputs)
 
 
 def _run_counted(source, model, inputs, notes: list[str]):
@@ -86,7 +87,8 @@ def available_memory() -> int | None:
 
 
 def _count(model, inputs):
-    """``measure`` at batch 1, with a hook on every module that keeps its own output shape."""
+    """``measure`` at batch 1, with a hook on every module that keeps its own output shape; the main
+    input's shape too."""
     from netprobe.analysis.measure import measure
 
     shapes: dict[str, tuple[int, ...]] = {}
@@ -101,20 +103,24 @@ def _count(model, inputs):
     device = next(iter(model.parameters()), None)
     device = device.device if device is not None else "meta"
     handles = [m.register_forward_hook(keep(name)) for name, m in model.named_modules() if name]
+    # The pass makes many short-lived objects and no cycles worth collecting; the collector's passes
+    # over a hub library's objects would cost more than the count (a third of a segmenter's time).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        return measure(model, inputs=example_inputs(model, inputs, 1, device)), shapes
+        args, kwargs = example_inputs(model, inputs, 1, device)
+        return measure(model, inputs=(args, kwargs)), shapes, main_shape(args, kwargs)
     finally:
+        if collecting:
+            gc.enable()
         for h in handles:
             h.remove()
 
 
 def _output_shape(output) -> tuple[int, ...]:
-    """The shape of a module's (first) output tensor, without the batch of 1."""
-    import torch
-
-    while isinstance(output, (tuple, list)) and output:
-        output = output[0]
-    if not isinstance(output, torch.Tensor):
+    """The shape of a module's main output tensor (``outputs.main_tensor``), without the batch of 1."""
+    output = main_tensor(output)
+    if output is None:
         return ()
     shape = tuple(output.shape)
     return shape[1:] if shape and shape[0] == 1 else shape

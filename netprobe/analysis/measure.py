@@ -23,6 +23,7 @@ from netprobe.analysis.layers import CBAM_LABEL, SE_LABEL, SK_LABEL, SPLIT_ATTN_
 from netprobe.build import GlobalAvgPool
 from netprobe.counts import Counts
 from netprobe.models.inputs import example_inputs
+from netprobe.outputs import main_tensor
 
 NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)  # _NormBase: batch and instance norms
 ACTIVATIONS = (nn.ReLU, nn.Hardtanh, nn.SiLU, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.GELU, nn.Tanh,
@@ -142,14 +143,10 @@ def _is_leaf(m: nn.Module) -> bool:
     return not next(m.children(), None) or isinstance(m, NORMS)
 
 
-def _first_tensor(out):
-    return next(_tensors([out]), None)
-
-
 def _shape(out, batch: int = 1) -> tuple[int, ...]:
-    """Output shape without the batch; a leading dimension that is not the batch (windows folded
-    into it) is kept."""
-    t = _first_tensor(out)
+    """Shape of the main output (``outputs.main_tensor``: any structure) without the batch; a leading
+    dimension that is not the batch (windows folded into it) is kept."""
+    t = main_tensor(out)
     if t is None:
         return ()
     shape = tuple(t.shape)
@@ -169,12 +166,14 @@ def _step(size) -> int | tuple[int, ...]:
 
 
 def _hw(op: str, out) -> tuple[int, ...]:
-    """(H, W) of a batch-1 4-D output, () for anything else.
+    """(H, W) of a batch-1 4-D output, (T, H, W) of a 5-D one (a clip, NCTHW), () for anything else.
 
     NCHW or NHWC (Swin, ConvNeXt blocks)? A square map says which; otherwise ops over the
     last dimension (linear) are read as NHWC and everything else as NCHW.
     """
-    t = _first_tensor(out)
+    t = main_tensor(out)
+    if t is not None and t.dim() == 5 and t.shape[0] == 1:
+        return tuple(t.shape[2:])
     if t is None or t.dim() != 4 or t.shape[0] != 1:
         return ()
     _, a, b, c = t.shape

@@ -36,27 +36,41 @@ class Check:
         return self.measured == self.derived
 
 
-def fvcore_total(model, args) -> int:
-    """fvcore's total for positional inputs (a tensor or a tuple of them: fvcore takes no keyword arguments)."""
+def fvcore_total(model, args, kwargs=None) -> int:
+    """fvcore's total for positional inputs (a tensor or a tuple of them); fvcore takes no keyword arguments,
+    so a model that needs some is refused with a message that says so."""
     from fvcore.nn import FlopCountAnalysis
 
+    if kwargs:
+        raise ValueError(f"fvcore passes no keyword arguments; the model takes {', '.join(kwargs)}")
     flops = FlopCountAnalysis(model, args)
     flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
     return int(flops.total())
 
 
-def ptflops_total(model, args) -> int:
-    """ptflops' total for one positional input, handed to it through its ``input_constructor``."""
+def ptflops_total(model, args, kwargs=None) -> int:
+    """ptflops' total for the inputs, handed to it through its ``input_constructor``: one tensor as is, else
+    a dict of keyword arguments (positional ones bound to the names of the forward's parameters)."""
     from ptflops import get_model_complexity_info
 
-    (x,) = args
+    one = len(args) == 1 and not kwargs and hasattr(args[0], "shape")  # one tensor: handed on as is
+    made = args[0] if one else _by_name(model, args, kwargs or {})
+    size = tuple(args[0].shape[1:]) if one else (1,)  # ptflops only checks it is a tuple
     with contextlib.redirect_stdout(io.StringIO()) as out:
-        macs, _ = get_model_complexity_info(model, tuple(x.shape[1:]), input_constructor=lambda _size: x,
+        macs, _ = get_model_complexity_info(model, size, input_constructor=lambda _size: made,
                                             as_strings=False, print_per_layer_stat=False, backend="pytorch")
     if macs is None:
         lines = [line for line in out.getvalue().splitlines() if line.strip()]
         raise RuntimeError(lines[-1] if lines else "ptflops failed")
     return int(macs)
+
+
+def _by_name(model, args: tuple, kwargs: dict) -> dict:
+    """The forward's arguments as keywords, as ptflops' ``input_constructor`` hands a dict on."""
+    import inspect
+
+    bound = inspect.signature(model.forward).bind(*args, **kwargs)
+    return dict(bound.arguments)
 
 
 def torch_total(model, args, kwargs=None) -> int:
@@ -77,8 +91,8 @@ def verify(model, s: Summary, names=TOOLS) -> list[Check]:
     import torch
 
     real = _real_model(model, s)
-    args, kwargs = example_inputs(real, s.input_size, 1, "cpu")
-    runs = {"fvcore": lambda: fvcore_total(real, args), "ptflops": lambda: ptflops_total(real, args),
+    args, kwargs = example_inputs(real, s.inputs, 1, "cpu")
+    runs = {"fvcore": lambda: fvcore_total(real, args, kwargs), "ptflops": lambda: ptflops_total(real, args, kwargs),
             "torch": lambda: torch_total(real, args, kwargs)}
     facts = conventions.merged(s.layers)
     checks = []

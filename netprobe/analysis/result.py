@@ -10,7 +10,7 @@ from netprobe.analysis.conventions import CONVENTIONS
 from netprobe.analysis.layers import Layer
 from netprobe.counts import CONVENTION, Counts, total
 from netprobe.dtypes import DTYPE_BYTES
-from netprobe.models.inputs import DEFAULT_RESOLUTION
+from netprobe.models.inputs import DEFAULT_RESOLUTION, text
 
 # Leaves that hand back their input or a view of it write no new tensor.
 NO_NEW_TENSOR = {"dropout", "identity", "flatten"}
@@ -66,11 +66,12 @@ class Summary:
     totals: Counts
     unsupported: dict[str, int] = field(default_factory=dict)  # ops with no formula -> calls
     kinds: dict[str, str] = field(default_factory=dict)  # labels of layers whose module netprobe does not know
-    input_size: tuple[int, int, int] = (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)  # C, H, W
+    input_size: tuple[int, ...] = (3, DEFAULT_RESOLUTION, DEFAULT_RESOLUTION)  # the main input without the batch
     notes: tuple[str, ...] = ()  # how the model had to be built or run, for the user
     convention: str = "netprobe"  # whose MACs ``macs`` are (analysis.conventions)
     frozen_params: int = 0  # parameters with requires_grad off (a zoo member is built trainable)
     module_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # measured: each module's own output
+    inputs: object = field(default=None, compare=False)  # the description it ran on (models.inputs): tensors too
 
     @property
     def output_bytes(self) -> int:
@@ -91,7 +92,8 @@ class Summary:
         """The JSON object: totals, stages and rows, counts as plain integers."""
         return {
             "model": self.model, "family": self.family, "resolution": self.resolution,
-            "input_size": list(self.input_size), "batch": self.batch, "dtype": self.dtype,
+            "input_size": list(self.input_size), "inputs": text(self.inputs) if self.inputs is not None else None,
+            "batch": self.batch, "dtype": self.dtype,
             "params": self.totals.params, "macs": self.totals.macs, "acts": self.totals.acts,
             "output_bytes": self.output_bytes,
             "stages": [{"name": s.name, "params": s.counts.params, "macs": s.counts.macs, "acts": s.counts.acts,

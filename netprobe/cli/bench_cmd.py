@@ -9,13 +9,14 @@ from rich.markup import escape
 
 from netprobe.cli import signals
 from netprobe.cli.app import app, handles_errors, interrupt_code, model_output_to_stderr
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
-                                  Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, Inputs, InputSize, Json,
+                                  MinTime, Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
 from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust
+from netprobe.models.inputs import parse
 
 
 
@@ -28,6 +29,7 @@ def bench_models(
     mode: Mode = "infer",
     resolution: Resolution = None,
     input_size: InputSize = None,
+    inputs: Inputs = None,
     dtype: Dtype = "fp32",
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
@@ -41,12 +43,13 @@ def bench_models(
     retries: Retries = None,
 ) -> None:
     """Time the forward pass or a training step: median, p10/p90, IQR, images/s and GFLOP/s, with the context."""
+    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
     from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS, Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
     sink = csv_sink(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS, append=True)
     with model_output_to_stderr():  # a factory may print as it is built and counted
-        todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, input_size=input_size,
+        todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, inputs=given,
                     dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
                     min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)

@@ -21,7 +21,11 @@ OutputStride = Annotated[Optional[int], typer.Option(
     "--output-stride", help="Dilate a ResNet-like zoo model to output stride 8 or 16 (torchvision's replace_stride_with_dilation).")]
 Resolution = Annotated[Optional[int], typer.Option("--resolution", "-r", help="Input size in pixels (default: the model's native one).")]
 InputSize = Annotated[Optional[str], typer.Option(
-    "--input-size", help="Input as CxHxW (1x224x320) or HxW, instead of a square --resolution.")]
+    "--input-size", help="Inputs without the batch, comma separated, each of any rank with an optional dtype: "
+    "3x224x224, 3x16x112x112, 3x64x64,12, int64:128, bool:1x32x32 (HxW: one 3-channel image).")]
+Inputs = Annotated[Optional[str], typer.Option(
+    "--inputs", help="package.module:make_inputs, a callable returning a tensor, a tuple of args or (args, kwargs); "
+    "called with the batch size if it takes one.")]
 
 # The timing options: `bench` and `compare --bench` take them with the same names and help.
 Device = Annotated[Optional[str], typer.Option("--device", "-d", help="cpu, cuda or cuda:N.")]

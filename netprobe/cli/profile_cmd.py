@@ -9,12 +9,13 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
-from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, OutputStride, Resolution, Threads,
-                                  Warmup)
+from netprobe.cli.options import (Csv, Device, Dtype, Inputs, InputSize, Json, MinTime, OutputStride, Resolution,
+                                  Threads, Warmup)
 from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust
+from netprobe.models.inputs import parse
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 
@@ -27,6 +28,7 @@ def profile_model(
     batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size.")] = "1",
     resolution: Resolution = None,
     input_size: InputSize = None,
+    inputs: Inputs = None,
     output_stride: OutputStride = None,
     dtype: Dtype = "fp32",
     mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
@@ -42,6 +44,7 @@ def profile_model(
                                                  dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
+    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
     from netprobe.timing.profile import PROFILE_COLUMNS, profile
 
     sink = csv_sink(csv, PROFILE_COLUMNS)
@@ -51,7 +54,7 @@ def profile_model(
         check_path(plot)
 
     with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2), model_output_to_stderr():
-        result = profile(model, device=device, batch=batch, resolution=resolution, input_size=input_size,
+        result = profile(model, device=device, batch=batch, resolution=resolution, inputs=given,
                          output_stride=output_stride,
                          dtype=dtype, mode=mode,
                          depth=depth, threads=threads, warmup=warmup, min_time=min_time,

@@ -8,9 +8,10 @@ import typer
 
 from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
-from netprobe.cli.options import Convention, Csv, InputSize, Json, OutputStride, Resolution
+from netprobe.cli.options import Convention, Csv, Inputs, InputSize, Json, OutputStride, Resolution
 from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.counts import CONVENTION
+from netprobe.models.inputs import parse
 
 Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
 Depth = Annotated[Optional[int], typer.Option(
@@ -35,6 +36,7 @@ def summary_command(
     model: Model,
     resolution: Resolution = None,
     input_size: InputSize = None,
+    inputs: Inputs = None,
     batch: Batch = 1,
     depth: Depth = None,
     layers: Layers = False,
@@ -48,6 +50,7 @@ def summary_command(
     output_stride: OutputStride = None,
 ) -> None:
     """Per-layer and per-stage params, MACs, activations and layer output bytes of a network."""
+    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
     from netprobe.analysis.summary import summary
     from netprobe.errors import NetprobeError
     from netprobe.reports import io
@@ -68,8 +71,7 @@ def summary_command(
 
     sink = csv_sink(csv, ROWS)
     with model_output_to_stderr():
-        s = summary(model, resolution, batch, dtype, input_size=input_size, output_stride=output_stride,
-                    convention=convention)
+        s = summary(model, resolution, batch, dtype, inputs=given, output_stride=output_stride, convention=convention)
     for note in s.notes:
         from netprobe.cli.render import console
 
@@ -118,6 +120,17 @@ def _shape(shape) -> str:
     return "x".join(map(str, shape)) if shape else "-"
 
 
+def _input_text(s) -> str:
+    """The title's input: HxW for a 3-channel image as before, else the description (3x16x112x112, 3x64x64,12)."""
+    from netprobe.models.inputs import text
+
+    shape = s.input_size
+    if len(shape) == 3 and text(s.inputs) == "x".join(map(str, shape)):
+        c, h, w = shape
+        return f"{h}x{w}" + (f"x{c}ch" if c != 3 else "")
+    return text(s.inputs)
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}" if whole else "-"
 
@@ -144,8 +157,7 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
     out = console()
     t = s.totals
     family = f" ({s.family})" if s.family else ""
-    c, h, w = s.input_size
-    size = f"{h}x{w}" + (f"x{c}ch" if c != 3 else "")
+    size = _input_text(s)
     per_mac = 2 if flops else 1  # FLOPs count a multiply and an add
 
     def cells(c):

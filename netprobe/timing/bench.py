@@ -20,7 +20,8 @@ from netprobe.analysis.summary import summary
 from netprobe.args import positive
 from netprobe.errors import Interrupted, NetprobeError, first_line
 from netprobe.loaders import Source
-from netprobe.models.inputs import Inputs, example_inputs, parse_input_size
+from netprobe.models.inputs import (DEFAULT_INPUTS, at_resolution, example_inputs, parse, resolution_of, shapes_of,
+                                    text)
 from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
 from netprobe.timing import cluster, engine, runtime, schedule, trust
@@ -48,13 +49,14 @@ class Target:
 
     name: str
     family: str
-    input_size: Inputs  # the input description (``models.inputs``)
+    input_size: object  # the input description (``models.inputs``): shapes, a factory or tensors, picklable
     macs: int | None  # per image; None where some op has no formula (achieved FLOP/s would be wrong)
     source: Source
+    shape: tuple[int, ...] = ()  # the main input's shape without the batch (``models.inputs.main_shape``)
 
     @property
     def resolution(self) -> int:
-        return self.input_size[1]
+        return resolution_of(self.shape)
 
 
 def parse_batches(batch) -> list[int]:
@@ -68,17 +70,18 @@ def parse_batches(batch) -> list[int]:
     return list(dict.fromkeys(out))
 
 
-def resolve_targets(models, resolution: int | None, input_size=None, output_stride: int | None = None) -> list[Target]:
+def resolve_targets(models, resolution: int | None, input_size=None, output_stride: int | None = None,
+                    inputs=None) -> list[Target]:
     """Targets for names, aliases, patterns, families, ``FAMILY@BUDGET``, factories or modules.
 
     Zoo members are counted from their spec; any other model op by op (``analysis.summary``),
-    at its own input size unless ``resolution`` or ``input_size`` says otherwise; zoo members
-    dilated to ``output_stride`` on request.
+    on its own inputs unless ``resolution``, ``input_size`` or ``inputs`` (``models.inputs``) says otherwise;
+    zoo members dilated to ``output_stride`` on request.
     """
     from torch import nn
 
-    size = parse_input_size(input_size)
-    if size and resolution:
+    size = parse(input_size, inputs)
+    if size is not None and resolution:
         raise NetprobeError("give --resolution or --input-size, not both")
     if isinstance(models, str):
         models = models.split(",")
@@ -91,21 +94,27 @@ def resolve_targets(models, resolution: int | None, input_size=None, output_stri
             if given and output_stride is not None:
                 raise NetprobeError(f"output_stride applies to zoo models only, not to a {type(name).__name__} module")
             source = resolve(name, output_stride)
-            if given and not (size or resolution):
+            if given and size is None and not resolution:
                 raise NetprobeError(f"a resolution is needed to time a {source.name} module; pass resolution=224")
             try:
-                counted = summary(source, resolution, input_size=size)
+                counted = summary(source, resolution, inputs=size)
             except NetprobeError:
                 if not given:
                     raise
                 counted = None  # a module given as is that fails fails again, in its row, when timed
             macs = counted.totals.macs if counted and not counted.unsupported else None
-            shape = counted.input_size if counted else size or (3, resolution, resolution)
+            described, shape = (counted.inputs, counted.input_size) if counted else _uncounted(size, resolution)
             label = getattr(name, "spec_name", source.name) if given else source.name
-            targets.append(Target(label, source.family or "custom", shape, macs, source))
+            targets.append(Target(label, source.family or "custom", described, macs, source, shape))
     if not targets:
         raise NetprobeError("no models given; name some, e.g. resnet18,regnetx_004 (see 'netprobe list')")
     return targets
+
+
+def _uncounted(size, resolution: int | None) -> tuple[object, tuple[int, ...]]:
+    """The description and main input shape of a module given as is that could not be counted."""
+    described = size if size is not None else at_resolution(DEFAULT_INPUTS, resolution)
+    return described, (shapes_of(described) or DEFAULT_INPUTS)[0].shape
 
 
 @dataclass(frozen=True)
@@ -129,7 +138,7 @@ class Plan:
 
 def plan(models, *, device="cpu", batch=1, mode="infer", resolution=None, input_size=None, dtype="fp32",
          channels_last=False, compile=False, threads=None, warmup=None, min_time=None, output_stride=None,
-         ray=None, retries=None) -> Plan:
+         ray=None, retries=None, inputs=None) -> Plan:
     """Check every option and resolve the models, before any model is built; NetprobeError if one is bad."""
     if ray is not None:
         ray, retries = cluster.parse_address(ray), cluster.parse_retries(retries)
@@ -144,8 +153,8 @@ def plan(models, *, device="cpu", batch=1, mode="infer", resolution=None, input_
     warm = engine.parse_warmup(warmup)
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
     output_stride = positive("output-stride", output_stride, hint="; use 8 or 16")
-    return Plan(tuple(resolve_targets(models, resolution, input_size, output_stride)), batches, modes, settings, warm,
-                min_time, ray, retries)
+    targets = resolve_targets(models, resolution, input_size, output_stride, inputs)
+    return Plan(tuple(targets), batches, modes, settings, warm, min_time, ray, retries)
 
 
 def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
@@ -345,7 +354,7 @@ def _free_memory(device: str) -> None:
 def _row(target: Target, batch: int, mode: str, settings: dict, status: str, error: str | None, timing,
          peak) -> dict:
     row = {"model": target.name, "family": target.family, "batch": batch, "mode": mode,
-           "resolution": target.resolution, "input_size": "x".join(map(str, target.input_size)),
+           "resolution": target.resolution, "input_size": text(target.input_size),
            **settings, "status": status, "error": error}
     stats = summarize(timing.samples_ms) if timing else None
     for col in ("median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples"):

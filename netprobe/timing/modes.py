@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+from netprobe import outputs
 from netprobe.errors import NetprobeError
 from netprobe.timing.context import torch_dtype
 
@@ -37,15 +38,17 @@ def autocast(device: str, dtype: str):
 
 
 def loss_of(out):
-    """timm's loss (cross-entropy against fixed labels) for (N, classes) logits; a mean for any other output."""
+    """timm's loss (cross-entropy against fixed labels) for (N, classes) logits as the main output; a mean
+    of any other main output; for a structured output with no such tensor, ``outputs.loss`` (its sum)."""
     import torch
 
-    if isinstance(out, (tuple, list)):
-        out = out[0]
-    if out.dim() == 2:
-        labels = torch.zeros(out.shape[0], dtype=torch.long, device=out.device)
-        return torch.nn.functional.cross_entropy(out.float(), labels)
-    return out.float().mean()
+    main = outputs.main_tensor(out)
+    if main is None or not (main.is_floating_point() and main.requires_grad):
+        return outputs.loss(out)  # NetprobeError when no tensor can be backpropagated (None, ints only)
+    if main.dim() == 2:
+        labels = torch.zeros(main.shape[0], dtype=torch.long, device=main.device)
+        return torch.nn.functional.cross_entropy(main.float(), labels)
+    return main.float().mean()
 
 
 def train_step(model, inputs, device: str, dtype: str, optimizer=None):

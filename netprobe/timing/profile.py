@@ -17,7 +17,7 @@ from netprobe.analysis.result import NO_NEW_TENSOR
 from netprobe.analysis.summary import summary
 from netprobe.dtypes import DTYPE_BYTES
 from netprobe.errors import NetprobeError
-from netprobe.models.inputs import example_inputs
+from netprobe.models.inputs import example_inputs, parse
 from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
 from netprobe.timing import boundaries, engine, roofline, runtime, trust
@@ -180,12 +180,14 @@ def parse_depth(depth) -> int:
 
 
 def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, output_stride=None, dtype="fp32",
-            mode="infer", depth=1, threads=None, warmup=None, min_time=None, remeasure_roof=False) -> Profile:
-    """Profile any model ``summary`` accepts; NetprobeError for bad input, before anything is built.
+            mode="infer", depth=1, threads=None, warmup=None, min_time=None, remeasure_roof=False,
+            inputs=None) -> Profile:
+    """Profile any model on any inputs ``summary`` accepts; NetprobeError for bad input, before anything is built.
 
     The roofline comes from the cache unless ``remeasure_roof`` (or nothing is cached for this context);
     a cached roof that some unit beats is measured again (``roof_source`` says which was used).
     """
+    given = parse(input_size, inputs)
     dev = parse_device(device)
     dtype = parse_dtype(dtype, dev)
     modes = parse_modes(mode)
@@ -197,7 +199,7 @@ def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, o
     warm = engine.parse_warmup(warmup)
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
     source = resolve(model, positive("output-stride", output_stride, hint="; use 8 or 16"))
-    s = summary(source, resolution, batch, dtype, input_size=input_size)
+    s = summary(source, resolution, batch, dtype, inputs=given)
     with runtime.configured(dev, threads):
         ceiling, where = roofline.lookup(dev, dtype, refresh=remeasure_roof)
         try:
@@ -243,7 +245,7 @@ def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, w
     unit_of = {layer.name: name for (name, _), layers in groups.items() for layer in layers}
     peak = PeakMemory(dev, model)
     peak.start()
-    args, kwargs = example_inputs(model, s.input_size, s.batch, dev)
+    args, kwargs = example_inputs(model, s.inputs, s.batch, dev)
     model.train(mode == "train")
     with torch.no_grad(), autocast(dev, dtype):
         lay = boundaries.layout(model, lambda: model(*args, **kwargs), unit_of)
