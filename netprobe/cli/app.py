@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import signal
 import sys
+import traceback
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup, TyperOption
 
+from netprobe.cli.render import closed_pipe
 from netprobe.errors import NetprobeError, first_line
 from netprobe.version import __version__
 
@@ -97,9 +99,12 @@ def handles_errors(command):
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # typer.echo's write to a closed pipe
+            closed_pipe()
         except NetprobeError as e:
-            if _state["debug"]:
-                raise
+            if _state["debug"]:  # the traceback, and still the exit code of bad input
+                traceback.print_exc()
+                raise typer.Exit(e.exit_code) from None
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             if _state["debug"]:

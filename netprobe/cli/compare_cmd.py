@@ -10,8 +10,8 @@ import typer
 from netprobe.analysis.conventions import CONVENTIONS
 from netprobe.budget import format_budget
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Json, MinTime, Ray,
-                                  Retries, Threads, Warmup, warn_threads)
+from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Families, Json,
+                                  MinTime, Ray, RayThreads, Retries, Warmup, warn_threads)
 from netprobe.cli.render import console, fitted, human, human_bytes
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
@@ -22,7 +22,7 @@ from netprobe.reports.io import WriteFailed
 @handles_errors
 def compare_cmd(
     budget: Annotated[str, typer.Option("--budget", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
-    families: Annotated[Optional[str], typer.Option("--families", "-f", help="Comma-separated families (default: all).")] = None,
+    families: Families = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Flag rows whose MACs are further than this many percent from the budget.")] = 25.0,
     convention: Convention = "netprobe",
     generate: Annotated[bool, typer.Option("--generate", help="Also make FAMILY@BUDGET members within 2% by each family's scaling rule.")] = False,
@@ -30,7 +30,7 @@ def compare_cmd(
     device: Device = None,
     batch: Annotated[Optional[str], typer.Option("--batch", "-b", help=BATCH_HELP)] = None,
     dtype: Dtype = None,
-    threads: Threads = None,
+    threads: RayThreads = None,
     warmup: Warmup = None,
     min_time: MinTime = None,
     channels_last: ChannelsLast = False,
@@ -50,7 +50,8 @@ def compare_cmd(
     options = {k: v for k, v in given.items() if v is not None}
     if options and not bench:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
-        raise NetprobeError(f"{flags} only take effect with --bench; add --bench or leave them out")
+        verb, them = ("takes", "it") if len(options) == 1 else ("take", "them")
+        raise NetprobeError(f"{flags} only {verb} effect with --bench; add --bench or leave {them} out")
     if plot:
         from netprobe.reports.plot import check_path  # matplotlib's check, only when a plot is asked for
 
@@ -123,10 +124,10 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
         cells = [label, escape(r["model"]), _count(r["resolution"], str), _count(r["macs"], human),
                  err + ("" if r["within_tolerance"] else "!")]
         if timed:
-            tflops = r.get("achieved_tflops")
+            gflops = r.get("achieved_gflops")
             cells += [str(r.get("batch") or "-")] * (len(batches) > 1)
             cells += [_short(r.get("median_ms")), _short(r.get("imgs_per_s")),
-                      _short(1e3 * tflops if isinstance(tflops, (int, float)) else None)]
+                      _short(gflops)]
             cells += [human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-"] * mem
             cells += [str(r.get("status", ""))] * failed
             cells += [escape(r.get("node") or "-")] * nodes

@@ -10,9 +10,10 @@ import typer
 from rich.markup import escape
 
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, OutputStride, Resolution, Threads,
-                                  Warmup)
-from netprobe.cli.render import console, human, human_bytes
+from netprobe.args import one_batch
+from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, Models, ModelsOption, OutputStride,
+                                  Resolution, Threads, Warmup, check_early, one_model)
+from netprobe.cli.render import BINARY_UNITS, console, human_bytes, plural
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
 
@@ -22,15 +23,17 @@ SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 @app.command("profile")
 @handles_errors
 def profile_model(
-    model: Annotated[str, typer.Argument(help="A name, alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")],
+    models: Models = None,
+    models_option: ModelsOption = None,
     device: Device = "cpu",
-    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size.")] = "1",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size (one: profile times one configuration).")] = "1",
     resolution: Resolution = None,
     input_size: InputSize = None,
     output_stride: OutputStride = None,
     dtype: Dtype = "fp32",
     mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
-    depth: Annotated[str, typer.Option("--depth", help="1: one row per stage; 2: per block.")] = "1",
+    depth: Annotated[str, typer.Option("--depth", help="1: one row per stage (default); 2: per block, as "
+                                       "summary's --depth 2.")] = "1",
     threads: Threads = None,
     warmup: Warmup = None,
     min_time: MinTime = None,
@@ -42,6 +45,8 @@ def profile_model(
                                                  dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
+    model = one_model(models, models_option, "profile")
+    check_early([model], device, one_batch(batch, "profile", "times"), dtype)  # before torch loads: a typo fails at once
     from netprobe.timing.profile import PROFILE_COLUMNS, profile
 
     sink = csv_sink(csv, PROFILE_COLUMNS)
@@ -85,7 +90,7 @@ def _show(result) -> None:
     for unit in result.units:
         m = result.metrics(unit)
         table.add_row(escape(m["name"]), _num(m["median_ms"]), f"{m['time_pct']:.1f}", f"{m['macs_pct']:.1f}",
-                      f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human(m["bytes"]), _num(m["intensity"]),
+                      f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human_bytes(m["bytes"]), _num(m["intensity"]),
                       m["bound"] or "", f"{m['roof_pct']:.0f}" if m["roof_pct"] is not None else "")
     out = console()
     out.print(table)
@@ -96,8 +101,8 @@ def _show(result) -> None:
         f"timing: {result.method}",
         f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
         f"{roof.ridge:.3g} FLOP/B",
-        "2 FLOP/MAC; bytes: inputs + outputs + weights (dtype); roof%: of its bound",
-        " · ".join([result.context.get("device_name") or result.device, f"{result.threads} threads",
+        f"2 FLOP/MAC; bytes: inputs + outputs + weights (dtype; {BINARY_UNITS}); roof%: of its bound",
+        " · ".join([result.context.get("device_name") or result.device, plural(result.threads, "thread"),
                     f"torch {result.context.get('torch_version')}"]
                    + ([f"peak mem {human_bytes(result.peak_mem_bytes)}"] if result.peak_mem_bytes is not None else [])),
     ]

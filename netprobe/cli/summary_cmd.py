@@ -8,11 +8,13 @@ import typer
 
 from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Convention, Csv, InputSize, Json, OutputStride, Resolution
-from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.args import one_batch
+from netprobe.cli.options import Convention, Csv, InputSize, Json, Models, ModelsOption, OutputStride, Resolution, one_model
+from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes
 from netprobe.counts import CONVENTION
 
-Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
+Batch = Annotated[str, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes (one: a sweep "
+                                    "is bench's).")]
 Depth = Annotated[Optional[int], typer.Option(
     "--depth", help="1: stages, 2: blocks, N: modules of N name parts, 0: every layer. "
     "Default: 2 in the table, every layer in --json and --csv.")]
@@ -25,17 +27,16 @@ Counter = Annotated[str, typer.Option(
     "--counter", help="'all': every convention's MACs side by side, split by kind of op (computed, no other tool run).")]
 Verify = Annotated[bool, typer.Option(
     "--verify", help="Also run the real fvcore, ptflops and FlopCounterMode and report any mismatch with netprobe's numbers.")]
-Model = Annotated[str, typer.Argument(
-    help="Registered name or alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")]
 
 
 @app.command("summary")
 @handles_errors
 def summary_command(
-    model: Model,
+    models: Models = None,
+    models_option: ModelsOption = None,
     resolution: Resolution = None,
     input_size: InputSize = None,
-    batch: Batch = 1,
+    batch: Batch = "1",
     depth: Depth = None,
     layers: Layers = False,
     flops: Flops = False,
@@ -52,6 +53,8 @@ def summary_command(
     from netprobe.errors import NetprobeError
     from netprobe.reports import io
 
+    model = one_model(models, models_option, "summary")
+    batch = one_batch(batch, "summary")
     if counter not in ("netprobe", "all"):
         raise NetprobeError(f"unknown --counter '{counter}'; choose netprobe or all")
     if depth is not None and depth < 0:
@@ -136,7 +139,6 @@ BYTES_DROPS = ("layer", "os", "output", "%")
 
 
 def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
-    from netprobe.analysis.footprint import MB
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
 
     out = console()
@@ -167,8 +169,8 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
     columns = [(k, macs_header if k == "macs" else h, j) for k, h, j in SUMMARY_COLUMNS]
     out.print(fitted(out, title, columns, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
     out.print(f"params: {human(fp.trainable)} trainable, {human(fp.frozen)} frozen; "
-              f"params size {fp.params_bytes / MB:.2f} MB; layer outputs {fp.output_bytes / MB:.2f} MB "
-              f"({s.dtype}, batch {s.batch}; MB = 10^6 bytes)", markup=False)
+              f"params size {human_bytes(fp.params_bytes)}; layer outputs {human_bytes(fp.output_bytes)} "
+              f"({s.dtype}, batch {s.batch}; {BINARY_UNITS})", markup=False)
     if flops:
         out.print(f"FLOPs = 2 x MACs (a multiply and an add); total {human(2 * t.macs)} FLOPs = {human(t.macs)} MACs",
                   markup=False)

@@ -18,7 +18,7 @@ from netprobe.analysis import conventions
 from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 from netprobe.reports.sink import CsvSink, csv_sink
-from netprobe.reports.zoo import net_counts
+from netprobe.reports.zoo import families_of, net_counts
 
 COMPARE_COLUMNS = ["budget_macs", "family", "model", "generated", "resolution", "params", "macs", "acts",
                    "budget_err_pct", "within_tolerance", "error"]
@@ -40,22 +40,6 @@ def budgets_of(budget: str | int | list) -> list[tuple[str, int]]:
         else:
             raise NetprobeError(f"bad budget {item!r}; use a positive number of MACs or a label such as 400MF")
     return [(label, macs) for macs, label in out.items()]
-
-
-def families_of(families: str | list[str] | None) -> list[str]:
-    """Family names from a comma list (default: all), each checked against the registry's."""
-    if families is None:
-        return list(registry.families())
-    items = families.split(",") if isinstance(families, str) else list(families)
-    out = []
-    for item in items:
-        fam = registry.normalize(item)
-        if fam not in registry.families():
-            raise NetprobeError(f"unknown family '{item.strip()}'; choose from {', '.join(registry.families())}")
-        out.append(fam)
-    if not out:
-        raise NetprobeError(f"no family given; choose from {', '.join(registry.families())}")
-    return list(dict.fromkeys(out))
 
 
 def err_pct(macs: int, budget: int) -> float:

@@ -1,0 +1,123 @@
+"""What a new user trips over (issue 21): one grammar, fast failures, plain messages, a closed pipe, completion."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from netprobe import hub, registry
+from netprobe.cli import options
+from netprobe.cli.app import _register, app
+from netprobe.cli.render import plural
+from netprobe.errors import NetprobeError
+
+_register()
+FAST = ["-r", "32", "--warmup", "2", "--min-time", "0.02", "--threads", "1", "--json"]
+
+
+def cli(*args):
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.mark.parametrize("flag", ["-f", "--family", "--families"])
+def test_list_takes_a_comma_list_of_families_under_every_spelling(flag):
+    result = cli("list", flag, "regnetx,regnety", "--json")
+    assert result.exit_code == 0, result.output
+    assert {r["family"] for r in json.loads(result.stdout)} == {"regnetx", "regnety"}
+
+
+def test_models_are_split_at_commas_and_spaces_from_either_place():
+    assert options.model_names(["resnet18,regnetx_002", "rexnet_1.0x"], "efficientnet_b0, regnety_002") == [
+        "resnet18", "regnetx_002", "rexnet_1.0x", "efficientnet_b0", "regnety_002"]
+    with pytest.raises(NetprobeError, match="no model given; e.g. 'netprobe bench"):
+        options.model_names(None, None)
+
+
+def test_bench_takes_models_positionally_as_well_as_with_dash_m():
+    by_position = json.loads(cli("bench", "regnetx_002", "regnety_002", *FAST).stdout)
+    by_option = json.loads(cli("bench", "-m", "regnetx_002,regnety_002", *FAST).stdout)
+    assert [r["model"] for r in by_position] == [r["model"] for r in by_option] == ["regnetx_002", "regnety_002"]
+
+
+@pytest.mark.parametrize("command, verb", [("summary", "counts"), ("profile", "times")])
+def test_a_batch_sweep_where_one_batch_is_counted_says_where_sweeps_go(command, verb):
+    result = cli(command, "regnetx_002", "--batch", "1,8")
+    assert result.exit_code == 2
+    assert f"error: {command} {verb} one batch, got '1,8'; for a sweep use 'netprobe bench" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["summary", "profile"])
+def test_several_models_where_one_is_shown_say_so(command):
+    result = cli(command, "regnetx_002", "-m", "resnet18")
+    assert result.exit_code == 2 and f"{command} shows one model, got 2 (regnetx_002, resnet18)" in result.stderr
+
+
+EARLY = """
+import sys
+from netprobe.cli.app import main
+for args in {cases!r}:
+    sys.argv = ["netprobe", *args]
+    try:
+        main()
+    except SystemExit as e:
+        print(e.code, "torch" in sys.modules, flush=True)
+"""
+EARLY_CASES = [
+    ["bench", "resnt18"], ["bench", "resnet18", "--batch", "0"], ["bench", "resnet18", "--device", "cuda:x"],
+    ["bench", "resnet18", "--dtype", "fp8"], ["bench", "regnetx@400"], ["profile", "resnet18", "--batch", "0"],
+    ["profile", "resnt18"], ["profile", "resnet18", "--device", "gpu"], ["profile", "resnet18", "--dtype", "fp16"],
+]
+
+
+def test_bench_and_profile_reject_bad_input_before_torch_loads():
+    done = subprocess.run([sys.executable, "-c", EARLY.format(cases=EARLY_CASES)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split("\n")[:-1] == ["2 False"] * len(EARLY_CASES), done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == len(EARLY_CASES) and "did you mean resnet18" in errors[0]
+
+
+def test_a_closed_pipe_is_a_normal_end():
+    script = "from netprobe.cli.app import main; import sys; sys.argv = ['netprobe', *sys.argv[1:]]; main()"
+    for args in (["list"], ["list", "--json"]):
+        producer = subprocess.Popen([sys.executable, "-c", script, *args], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE)
+        producer.stdout.readline()
+        producer.stdout.close()  # as `head -1` does
+        assert producer.wait(timeout=60) == 0
+        assert producer.stderr.read() == b""
+
+
+def test_help_text_keeps_the_extra_and_profile_threads_say_nothing_of_ray():
+    bench_help = CliRunner().invoke(app, ["bench", "-h"], env={"COLUMNS": "300"}).stdout
+    profile_help = CliRunner().invoke(app, ["profile", "-h"], env={"COLUMNS": "300"}).stdout
+    list_help = CliRunner().invoke(app, ["list", "-h"], env={"COLUMNS": "300"}).stdout
+    assert "needs netprobe[ray]" in bench_help
+    threads = next(line for line in profile_help.splitlines() if "--threads" in line)
+    assert "Ray" not in threads
+    assert "[PATTERN]" in list_help and "{" not in list_help.split("Usage:")[1].splitlines()[0]
+    assert "[MODELS]" in bench_help
+
+
+def test_counts_and_nouns_agree():
+    assert (plural(1, "thread"), plural(4, "thread"), plural(1, "configuration")) == (
+        "1 thread", "4 threads", "1 configuration")
+
+
+def test_a_missing_hub_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "timm", None)  # import timm now raises ImportError
+    with pytest.raises(NetprobeError, match=r"pip install 'netprobe\[hub\]'"):
+        hub.factory("timm", "resnet18")
+
+
+def test_completion_offers_models_families_and_devices_without_torch():
+    assert "regnetx_002" in options.complete_models("regnetx_0")
+    assert "resnet18,regnetx_002" in options.complete_models("resnet18,regnetx_0")
+    assert "efficientnet" in options.complete_models("eff")
+    assert options.complete_families("regnetx,regn") == ["regnetx,regnetx", "regnetx,regnety"]
+    assert options.complete_devices("cu") == ["cuda", "cuda:0", "cuda:1"]
+    assert set(registry.families()) == set(options.complete_families(""))
+    code = "import sys; from netprobe.cli import options; options.complete_models('res'); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
