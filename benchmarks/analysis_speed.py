@@ -3,7 +3,9 @@
 netprobe counts from the spec (median of many runs); fvcore and ptflops trace or hook a
 real forward pass on this CPU (timed once per model: the big ones take seconds). Then the
 whole ``netprobe summary efficientnet_b7`` process against ``python -c "import torch"``, and
-against itself with ``--convention fvcore`` (fvcore's number derived, not run: target within noise).
+against itself with ``--convention fvcore`` (fvcore's number derived, not run: target within noise);
+and a custom module's summary (``custom_net:make``, counted op by op on ``meta``) against the same
+``import torch`` (target within 1.5x).
 With timm installed, a hub model's op-level count (after import) against fvcore on the same
 built module: timm's efficientnet_b7 at 600 px (target: at most 1/5 of fvcore's time).
 
@@ -101,25 +103,30 @@ def hub_times(name: str = "efficientnet_b7", res: int = 600) -> tuple[float, int
     return t_np, macs, t_fv, out["fvcore"]
 
 
-def process_times(repeat: int) -> tuple[float, float, float]:
+def process_times(repeat: int) -> tuple[float, float, float, float]:
     """Medians of whole processes, interleaved so that machine noise hits all alike."""
-    env = {**os.environ, "COLUMNS": "160"}
+    path = os.pathsep.join(p for p in (str(ROOT), str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "COLUMNS": "160", "PYTHONPATH": path}
     summary_cmd = [sys.executable, "-m", "netprobe", "summary", "efficientnet_b7"]
     torch_cmd = [sys.executable, "-c", "import torch"]
     fvcore_cmd = [*summary_cmd, "--convention", "fvcore"]
-    a, b, c = [], [], []
+    custom_cmd = [sys.executable, "-m", "netprobe", "summary", "custom_net:make", "-r", "224"]
+    a, b, c, d = [], [], [], []
     for _ in range(repeat):
-        for cmd, sink in ((summary_cmd, a), (torch_cmd, b), (fvcore_cmd, c)):
+        for cmd, sink in ((summary_cmd, a), (torch_cmd, b), (fvcore_cmd, c), (custom_cmd, d)):
             t0 = time.perf_counter()
             subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
             sink.append(time.perf_counter() - t0)
-    return statistics.median(a), statistics.median(b), statistics.median(c)
+    return statistics.median(a), statistics.median(b), statistics.median(c), statistics.median(d)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="whole-process runs of each command")
+    parser.add_argument("--processes-only", action="store_true", help="only the whole-process timings")
     args = parser.parse_args()
+    if args.processes_only:
+        return print_processes(args.repeat)
     import torch
 
     from netprobe import registry
@@ -142,11 +149,17 @@ def main() -> None:
         t_np, m_np, t_fv, m_fv = hub_times()
         print(f"timm:efficientnet_b7 600 px (op-level, meta): netprobe {t_np:.2f} s, fvcore {t_fv:.2f} s, "
               f"netprobe/fvcore {t_np / t_fv:.3f} (target <= 0.2); MACs {m_np / 1e9:.3f}G / {m_fv / 1e9:.3f}G")
-    t_summary, t_torch, t_fvcore = process_times(args.repeat)
+    print_processes(args.repeat)
+
+
+def print_processes(repeat: int) -> None:
+    t_summary, t_torch, t_fvcore, t_custom = process_times(repeat)
     print(f"process: 'netprobe summary efficientnet_b7' {t_summary:.2f} s, 'python -c \"import torch\"' "
-          f"{t_torch:.2f} s (medians of {args.repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")
+          f"{t_torch:.2f} s (medians of {repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")
     print(f"process: 'netprobe summary efficientnet_b7 --convention fvcore' {t_fvcore:.2f} s; "
           f"ratio to the default convention {t_fvcore / t_summary:.2f} (target: 1 within noise)")
+    print(f"process: 'netprobe summary custom_net:make -r 224' (a 415k-parameter module of one's own) "
+          f"{t_custom:.2f} s; ratio to 'import torch' {t_custom / t_torch:.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":

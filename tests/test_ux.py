@@ -121,3 +121,43 @@ def test_completion_offers_models_families_and_devices_without_torch():
     assert set(registry.families()) == set(options.complete_families(""))
     code = "import sys; from netprobe.cli import options; options.complete_models('res'); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_a_custom_module_is_counted_without_importing_dynamo_and_compile_still_works_after():
+    code = """
+import sys
+import torch
+from torch import nn
+import netprobe
+model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 36, 4))
+s = netprobe.summary(model, input_size=(3, 8, 8))
+print(s.totals.macs, "torch._dynamo" in sys.modules)
+import torch._dynamo
+print(hasattr(torch._dynamo, "optimize"))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    lines = done.stdout.split()
+    assert lines[1:] == ["False", "True"], done.stderr  # counted with no dynamo; the real one imports after
+    assert int(lines[0]) == 8 * 6 * 6 * (27 + 1) + 4 * (8 * 36 + 1)  # conv 3x3 and linear, bias adds included
+
+
+@pytest.mark.parametrize("flags, native", [("fpu avx512f avx512_bf16 amx_tile", True), ("fpu avx2 avx512f", False),
+                                           ("fp asimd bf16", True)])
+def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
+    from netprobe.timing.context import cpu_has_native_bf16
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\n{'Features' if 'asimd' in flags else 'flags'}\t\t: {flags}\n")
+    assert cpu_has_native_bf16(str(info)) is native
+    assert cpu_has_native_bf16(str(tmp_path / "none")) is None
+
+
+def test_bf16_on_a_cpu_without_it_gets_a_note(monkeypatch):
+    from netprobe.cli import bench_cmd
+
+    monkeypatch.setattr(bench_cmd, "cpu_has_native_bf16", lambda: False)
+    result = cli("bench", "regnetx_002", "--dtype", "bf16", *FAST[:-1])
+    assert result.exit_code == 0, result.output
+    assert "note: this CPU has no native bf16" in " ".join(result.stdout.split())
+    monkeypatch.setattr(bench_cmd, "cpu_has_native_bf16", lambda: True)
+    assert "native bf16" not in cli("bench", "regnetx_002", "--dtype", "bf16", *FAST[:-1]).stdout

@@ -11,11 +11,14 @@ from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, InputSize, Json, MinTime,
                                   Mode, Models, ModelsOption, OutputStride, Ray, RayThreads, Resolution, Retries, Warmup,
                                   check_early, model_names, warn_threads)
-from netprobe.cli.render import console, fitted, human, human_bytes, plural
+from netprobe.cli.render import console, fitted, human, human_bytes, plural, progress_bar
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
 from netprobe.reports.sink import csv_sink
+from netprobe.timing.context import cpu_has_native_bf16
 
+BF16_NOTE = ("note: this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): autocast emulates it, "
+             "so bf16 rows run many times slower than fp32 here")
 
 
 @app.command("bench")
@@ -51,7 +54,7 @@ def bench_models(
                 dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
                 min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)
-    progress = _progress()
+    progress = progress_bar()
     task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
 
     def on_start(model: str, b: int) -> None:
@@ -74,14 +77,6 @@ def bench_models(
         _show(e.rows, json)  # what was measured is shown, then the one error line
         raise
     _show(rows, json)
-
-
-def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console(stderr=True), transient=True,
-                    refresh_per_second=2)  # a slow refresh thread steals less CPU from the timed loop
 
 
 def _ms(x) -> str:
@@ -128,6 +123,8 @@ def _show(rows: list[dict], json: bool) -> None:
             out.print(_line(r), markup=False)
     if rows:
         out.print(_context_line(rows[0]))
+    if any(r["dtype"] == "bf16" and r["device"] == "cpu" for r in rows) and cpu_has_native_bf16() is False:
+        out.print(BF16_NOTE, style="yellow", markup=False)
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "
               "GFLOP/s achieved = 2 FLOPs per analytic MAC (x3 in train) / median latency"
               + ("; peak mem on CPU: peak RSS growth + weights." if any(r["device"] == "cpu" for r in rows) else "."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -12,7 +13,7 @@ from netprobe.budget import format_budget
 from netprobe.cli.app import app, handles_errors, interrupt_code
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Families, Json,
                                   MinTime, Ray, RayThreads, Retries, Warmup, warn_threads)
-from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.cli.render import console, fitted, human, human_bytes, progress_bar, progress_shown
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
@@ -58,9 +59,11 @@ def compare_cmd(
         check_path(plot)
     warn_threads(threads)
 
+    overall = _Overall(progress_bar() if bench and progress_shown(json) else None)
     try:
-        rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
-                       on_row=_progress if bench else None, convention=convention)
+        with overall.progress or contextlib.nullcontext():
+            rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
+                           on_row=overall.row if bench else None, convention=convention, on_total=overall.start)
     except KeyboardInterrupt as stop:
         if not hasattr(stop, "rows"):  # interrupted before timing began: nothing measured
             raise
@@ -91,10 +94,30 @@ def _show(rows: list[dict], tolerance: float, json: bool, convention: str = "net
     typer.echo(io.to_json([{c: r.get(c) for c in cols} for r in rows]))
 
 
-def _progress(row: dict) -> None:
-    ms = row.get("median_ms")
-    took = f"{ms:.4g} ms" if isinstance(ms, (int, float)) else "-"
-    console(stderr=True).print(f"timed {row['model']}: {took} ({row.get('status', '?')})", style="dim", markup=False)
+class _Overall:
+    """compare --bench's progress on stderr: one line per configuration timed, and (on a terminal) a bar of the
+    configurations done out of all."""
+
+    def __init__(self, progress):
+        self.progress, self.task, self.seen = progress, None, set()
+
+    def start(self, total: int) -> None:
+        if self.progress is not None:
+            self.task = self.progress.add_task("timing the members", total=total)
+
+    def row(self, row: dict) -> None:
+        key = (row["model"], row.get("batch"))
+        if key in self.seen:  # a member nearest several budgets is timed once, shown once
+            return
+        self.seen.add(key)
+        ms = row.get("median_ms")
+        took = f"{ms:.4g} ms" if isinstance(ms, (int, float)) else "-"
+        line = f"timed {row['model']}: {took} ({row.get('status', '?')})"
+        if self.progress is None:
+            console(stderr=True).print(line, style="dim", markup=False)
+            return
+        self.progress.console.print(line, style="dim", markup=False)
+        self.progress.advance(self.task)
 
 
 def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") -> None:

@@ -45,6 +45,33 @@ def console(stderr: bool = False, width: int | None = None):
     return out
 
 
+def progress_shown(json: bool = False) -> bool:
+    """Progress goes to stderr only for a person watching: never with --json, never into a file or pipe."""
+    import sys
+
+    return not json and sys.stderr.isatty()
+
+
+def progress_bar():
+    """The progress bar of a timing run, on stderr: what runs now, how many of the total are done, time taken."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console(stderr=True), transient=True,
+                    refresh_per_second=2)  # a slow refresh thread steals less CPU from the timed loop
+
+
+def status(text: str, json: bool = False):
+    """A spinner on stderr while ``text`` runs, where progress_shown; else nothing."""
+    import contextlib
+
+    from rich.markup import escape
+
+    if not progress_shown(json):
+        return contextlib.nullcontext()
+    return console(stderr=True).status(escape(text), refresh_per_second=4)
+
+
 def closed_pipe(out=None) -> None:
     """The reader closed the pipe (netprobe list | head): a normal end, exit 0 and no message."""
     import os

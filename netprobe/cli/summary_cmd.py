@@ -10,7 +10,7 @@ from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 from netprobe.cli.app import app, handles_errors
 from netprobe.args import one_batch
 from netprobe.cli.options import Convention, Csv, InputSize, Json, Models, ModelsOption, OutputStride, Resolution, one_model
-from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes
+from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes, status
 from netprobe.counts import CONVENTION
 
 Batch = Annotated[str, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes (one: a sweep "
@@ -85,7 +85,8 @@ def summary_command(
         from netprobe.analysis.peers import verify as run_tools
         from netprobe.models.resolve import resolve
 
-        checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
+        with status("--verify: running fvcore, ptflops and FlopCounterMode on the model", json):
+            checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
     if json:
         obj = s.to_dict(depth)
         if explanation:

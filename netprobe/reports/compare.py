@@ -15,6 +15,7 @@ from typing import Callable
 
 from netprobe import registry
 from netprobe.analysis import conventions
+from netprobe.args import parse_batches
 from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 from netprobe.reports.sink import CsvSink, csv_sink
@@ -119,8 +120,10 @@ def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> 
 
 def compare(budget, families=None, tolerance: float = 25.0, generate: bool = False, bench: dict | None = None,
             csv: str | os.PathLike | None = None, on_row: Callable[[dict], None] | None = None,
-            convention: str = "netprobe") -> list[dict]:
+            convention: str = "netprobe", on_total: Callable[[int], None] | None = None) -> list[dict]:
     """Rows comparing families at each budget; ``bench``: options for the bench engine, or None.
+
+    ``on_total`` hears the number of configurations to time before the first starts (for a progress bar).
 
     With ``csv`` the rows are written there (replacing the file whole, atomically), while
     timing after each member. Ctrl-C while timing raises ``netprobe.timing.bench.Interrupted``
@@ -146,6 +149,8 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
                 on_row(row)
 
     models = list(dict.fromkeys(r["model"] for r in rows if not r["error"]))
+    if on_total:
+        on_total(len(models) * len(parse_batches(bench.get("batch", 1))))
     try:
         returned = timing.bench(models, **bench, resolution=None, on_row=timed)
     except KeyboardInterrupt:

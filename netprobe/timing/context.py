@@ -65,6 +65,22 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX-512 BF16, AMX; on Arm the "bf16" feature
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU computes bf16 natively (else autocast emulates it, many times slower than fp32); None
+    where the CPU's flags cannot be read."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return any(flag in line.split(":", 1)[1].split() for flag in BF16_FLAGS)
+    except OSError:
+        pass
+    return None
+
+
 def _gpu_clock_mhz(index: int):
     import torch
 
