@@ -161,3 +161,44 @@ def test_bf16_on_a_cpu_without_it_gets_a_note(monkeypatch):
     assert "note: this CPU has no native bf16" in " ".join(result.stdout.split())
     monkeypatch.setattr(bench_cmd, "cpu_has_native_bf16", lambda: True)
     assert "native bf16" not in cli("bench", "regnetx_002", "--dtype", "bf16", *FAST[:-1]).stdout
+
+
+def test_a_summary_prints_short_and_has_a_frame():
+    import netprobe
+
+    s = netprobe.summary("regnetx_004")
+    text = repr(s)
+    assert len(text) < 300 and "regnetx_004" in text and f"macs={s.totals.macs:,}" in text and "\n" not in text
+    assert str(s) == text
+    frame = s.to_frame()
+    assert len(frame) == len(s.layers) and frame["macs"].sum() == s.totals.macs
+    assert list(s.to_frame(1)["name"]) == [st.name for st in s.stages]
+
+
+def test_csv_over_a_plain_text_file_says_it_is_not_a_csv_of_these_columns(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("remember to buy milk\n")
+    result = cli("list", "regnetx_002", "--csv", str(path))
+    assert result.exit_code == 2
+    assert f"error: --csv {path} is not a CSV of these columns" in result.stderr
+    assert path.read_text() == "remember to buy milk\n"
+
+
+def test_block_kinds_are_whole_on_a_wide_terminal_and_cut_at_a_kind_on_a_narrow_one():
+    from netprobe.analysis.blocks import short_kind
+
+    label = "conv1x1 + gconv3x3 g=13 + SE + conv1x1"
+    assert short_kind(label) == "conv1x1 + gconv3x3 g=13 + SE + ..."
+    assert short_kind(label, 200) == label
+    wide = CliRunner().invoke(app, ["summary", "regnety_004"], env={"COLUMNS": "250"}).stdout
+    narrow = CliRunner().invoke(app, ["summary", "regnety_004"], env={"COLUMNS": "100"}).stdout
+    assert label in wide and "+ ..." not in wide
+    assert "conv1x1 + gconv3x3 g=13 + SE + ..." in narrow and label not in narrow
+
+
+def test_plot_help_of_both_commands_lists_the_formats_the_plot_accepts():
+    from netprobe.reports.plot import FORMATS
+
+    for command in ("compare", "profile"):
+        text = " ".join(CliRunner().invoke(app, [command, "-h"], env={"COLUMNS": "400"}).stdout.split())
+        assert ".png, .svg or .pdf" in text and set(FORMATS) == {".png", ".svg", ".pdf"}

@@ -11,8 +11,8 @@ import typer
 from netprobe.analysis.conventions import CONVENTIONS
 from netprobe.budget import format_budget
 from netprobe.cli.app import app, handles_errors, interrupt_code
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Families, Json,
-                                  MinTime, Ray, RayThreads, Retries, Warmup, warn_threads)
+from netprobe.cli.options import (BATCH_HELP, PLOT_FORMATS, ChannelsLast, Compile, Convention, Csv, Device, Dtype,
+                                  Families, Json, MinTime, Ray, RayThreads, Retries, Warmup, warn_threads)
 from netprobe.cli.render import console, fitted, human, human_bytes, progress_bar, progress_shown
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
@@ -40,7 +40,7 @@ def compare_cmd(
     retries: Retries = None,
     json: Json = False,
     csv: Csv = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw MACs vs latency (or activations) to this PNG, SVG or PDF (needs matplotlib).", dir_okay=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help=f"Also draw MACs vs latency (or activations) to this {PLOT_FORMATS} file (needs matplotlib).", dir_okay=False)] = None,
 ) -> None:
     """Compare families at matched compute: the nearest member of each family per budget, optionally timed."""
     from netprobe.reports.compare import compare

@@ -11,6 +11,7 @@ from netprobe import registry
 from netprobe.args import parse_batches
 from netprobe.cli.render import console
 from netprobe.errors import NetprobeError
+from netprobe.reports.plot import FORMATS
 from netprobe.timing.context import device_syntax, parse_dtype
 
 
@@ -74,6 +75,7 @@ def check_early(models: list[str], device: str | None = None, batch=None, dtype:
     if dtype is not None:
         parse_dtype(dtype, kind)
 
+PLOT_FORMATS = ", ".join(FORMATS[:-1]) + " or " + FORMATS[-1]  # what --plot draws, in compare and profile alike
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 # One --csv rule: bench appends, the others replace; none writes over a file of other columns.
 Csv = Annotated[Optional[Path], typer.Option(

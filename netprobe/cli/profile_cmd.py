@@ -9,10 +9,10 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from netprobe.cli.app import app, handles_errors
 from netprobe.args import one_batch
-from netprobe.cli.options import (Csv, Device, Dtype, InputSize, Json, MinTime, Models, ModelsOption, OutputStride,
-                                  Resolution, Threads, Warmup, check_early, one_model)
+from netprobe.cli.app import app, handles_errors
+from netprobe.cli.options import (PLOT_FORMATS, Csv, Device, Dtype, InputSize, Json, MinTime, Models, ModelsOption,
+                                  OutputStride, Resolution, Threads, Warmup, check_early, one_model)
 from netprobe.cli.render import BINARY_UNITS, console, human_bytes, plural
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
@@ -41,7 +41,8 @@ def profile_model(
     csv: Csv = None,
     remeasure_roof: Annotated[bool, typer.Option("--remeasure-roof",
                                                  help="Measure the roofline again, not from the cache.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the roofline, each stage a point (.png, .svg).",
+    plot: Annotated[Optional[Path], typer.Option("--plot", help=f"Draw the roofline, each stage a point, to this "
+                                                 f"{PLOT_FORMATS} file (needs matplotlib).",
                                                  dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""

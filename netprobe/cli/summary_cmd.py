@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from netprobe.analysis.blocks import GROUP_LABEL_CHARS, short_kind
 from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
 from netprobe.cli.app import app, handles_errors
 from netprobe.args import one_batch
@@ -130,6 +131,7 @@ SUMMARY_COLUMNS = [  # (key, header, justify)
     ("params", "params", "right"), ("params%", "%", "right"), ("macs", "MACs", "right"), ("macs%", "%", "right"),
     ("acts", "acts", "right"), ("acts%", "%", "right"),
 ]
+OTHER_COLUMNS_WIDTH = 90  # about what the summary table's columns but kind take
 SUMMARY_DROPS = ("acts%", "params%", "ch", "output", "kind")  # first to go as the terminal narrows
 BYTES_COLUMNS = [
     ("stage", "stage", "left"), ("output", "output", "left"), ("os", "os", "right"),
@@ -154,6 +156,7 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
                 human(c.acts), _pct(c.acts, t.acts)]
 
     rows = s.rows(depth) if depth != 1 else []
+    kind_chars = max(GROUP_LABEL_CHARS, out.width - OTHER_COLUMNS_WIDTH)  # a wide terminal shows whole labels
     lines = []
     for st in s.stages:
         label = f"stage, os {st.output_stride}" if st.output_stride else "stage"
@@ -163,7 +166,7 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
         for r in rows:
             if r.stage == st.name:
                 ch = f"{r.w_in}→{r.w_out}" if r.w_out else ""
-                lines.append(([f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts)], None))
+                lines.append(([f"  {r.name}", short_kind(r.kind, kind_chars), ch, _shape(r.output_shape), *cells(r.counts)], None))
     lines.append((["total", f"{len(s.layers)} layers", "", "", *cells(t)], "bold"))
     title = f"{s.model}{family} at {size}, batch {s.batch}"
     macs_header = "FLOPs" if flops else CONVENTIONS[s.convention].header
