@@ -202,3 +202,30 @@ def test_plot_help_of_both_commands_lists_the_formats_the_plot_accepts():
     for command in ("compare", "profile"):
         text = " ".join(CliRunner().invoke(app, [command, "-h"], env={"COLUMNS": "400"}).stdout.split())
         assert ".png, .svg or .pdf" in text and set(FORMATS) == {".png", ".svg", ".pdf"}
+
+
+def test_plot_styles_are_distinct_for_many_families_and_cifar_nets_are_left_out():
+    pytest.importorskip("matplotlib")
+    from netprobe.reports import plot
+
+    styles = [plot.family_style(i) for i in range(30)]
+    assert len({(s["color"], s["marker"], s["linestyle"]) for s in styles}) == 30
+    assert len({(s["color"], s["marker"]) for s in styles[:21]}) == 21
+    rows = [{"family": "resnet", "resolution": 224}, {"family": "wrn_cifar", "resolution": 32}]
+    assert plot.small_input(rows) == ["wrn_cifar"] and plot.small_input(rows[1:]) == []
+
+
+def test_the_compare_plot_keeps_legend_and_labels_inside_the_figure():
+    pytest.importorskip("matplotlib")
+    from netprobe.reports.compare import compare
+    from netprobe.reports.plot import figure
+
+    fig = figure(compare("400MF,4GF"))
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.x1
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.x0 >= ax.get_window_extent(renderer).x1 and legend.x1 <= width  # beside the data, not on it
+    assert all(t.get_window_extent(renderer).x1 <= width + 1 for t in ax.texts)  # no label cut at the right
+    assert "wrn_cifar" not in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "left out: wrn_cifar" in ax.get_title()
