@@ -229,3 +229,12 @@ def test_the_compare_plot_keeps_legend_and_labels_inside_the_figure():
     assert all(t.get_window_extent(renderer).x1 <= width + 1 for t in ax.texts)  # no label cut at the right
     assert "wrn_cifar" not in [t.get_text() for t in ax.get_legend().get_texts()]
     assert "left out: wrn_cifar" in ax.get_title()
+
+
+def test_the_compare_table_says_cifar_nets_are_not_comparable():
+    result = CliRunner().invoke(app, ["compare", "--budget", "400MF", "-f", "resnet,wrn_cifar"],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "wrn_cifar: CIFAR nets (inputs under 64 px), not comparable" in result.stdout
+    plain = CliRunner().invoke(app, ["compare", "--budget", "400MF", "-f", "resnet"], env={"COLUMNS": "200"})
+    assert "CIFAR" not in plain.stdout

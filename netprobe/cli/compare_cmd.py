@@ -17,6 +17,7 @@ from netprobe.cli.render import console, fitted, human, human_bytes, progress_ba
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
+from netprobe.reports.plot import SMALL_INPUT, small_input
 
 
 @app.command("compare")
@@ -169,6 +170,10 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
         f"{conv.legend}, budgets too (FAMILY@BUDGET is generated at the budget in netprobe's MACs)"
     out.print(f"{what}; err: 100 x (MACs - budget) / budget, '!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.",
               markup=False)
+    small = small_input(rows)
+    if small:
+        out.print(f"{', '.join(small)}: CIFAR nets (inputs under {SMALL_INPUT} px), not comparable with ImageNet-sized "
+                  "members at a budget; --plot leaves them out", markup=False)
     if timed:
         r = next((x for x in rows if x.get("device")), rows[0])
         parts = (r.get("device_name") or r.get("device"), r.get("dtype"),
