@@ -6,7 +6,9 @@ whole ``netprobe summary efficientnet_b7`` process against ``python -c "import t
 against itself with ``--convention fvcore`` (fvcore's number derived, not run: target within noise).
 With timm and torchvision installed, a hub model's op-level count (after import) against fvcore on
 the same built module and inputs: timm's efficientnet_b7 at 600 px, torchvision's r3d_18 on a
-16-frame clip and deeplabv3_mobilenet_v3_large at 520 px (target: at most 1/5 of fvcore's time).
+16-frame clip and deeplabv3_mobilenet_v3_large at 520 px (target: at most 1/5 of fvcore's time);
+and a custom module's summary (``custom_net:make``, counted op by op on ``meta``) against the same
+``import torch`` (target within 1.5x).
 
     python benchmarks/analysis_speed.py [--repeat 5] [--hub-only]
 """
@@ -111,19 +113,21 @@ def hub_times(hub: str, name: str, size: str) -> tuple[float, int, float, int]:
     return t_np, macs, t_fv, out["fvcore"]
 
 
-def process_times(repeat: int) -> tuple[float, float, float]:
+def process_times(repeat: int) -> tuple[float, float, float, float]:
     """Medians of whole processes, interleaved so that machine noise hits all alike."""
-    env = {**os.environ, "COLUMNS": "160"}
+    path = os.pathsep.join(p for p in (str(ROOT), str(ROOT / "benchmarks"), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "COLUMNS": "160", "PYTHONPATH": path}
     summary_cmd = [sys.executable, "-m", "netprobe", "summary", "efficientnet_b7"]
     torch_cmd = [sys.executable, "-c", "import torch"]
     fvcore_cmd = [*summary_cmd, "--convention", "fvcore"]
-    a, b, c = [], [], []
+    custom_cmd = [sys.executable, "-m", "netprobe", "summary", "custom_net:make", "-r", "224"]
+    a, b, c, d = [], [], [], []
     for _ in range(repeat):
-        for cmd, sink in ((summary_cmd, a), (torch_cmd, b), (fvcore_cmd, c)):
+        for cmd, sink in ((summary_cmd, a), (torch_cmd, b), (fvcore_cmd, c), (custom_cmd, d)):
             t0 = time.perf_counter()
             subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=True)
             sink.append(time.perf_counter() - t0)
-    return statistics.median(a), statistics.median(b), statistics.median(c)
+    return statistics.median(a), statistics.median(b), statistics.median(c), statistics.median(d)
 
 
 def hub_rows() -> None:
@@ -140,10 +144,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="whole-process runs of each command")
     parser.add_argument("--hub-only", action="store_true", help="only the hub models' rows")
+    parser.add_argument("--processes-only", action="store_true", help="only the whole-process timings")
     args = parser.parse_args()
     if args.hub_only:
         hub_rows()
         return
+    if args.processes_only:
+        return print_processes(args.repeat)
     import torch
 
     from netprobe import registry
@@ -163,11 +170,17 @@ def main() -> None:
         print(f"{'':<21}--convention fvcore: {t_derived * 1e3:.2f} ms, {t_fv / t_derived:.0f}x faster than fvcore, "
               f"{'equal to' if m_derived == m_fv else 'NOT equal to'} its {m_fv:,}")
     hub_rows()
-    t_summary, t_torch, t_fvcore = process_times(args.repeat)
+    print_processes(args.repeat)
+
+
+def print_processes(repeat: int) -> None:
+    t_summary, t_torch, t_fvcore, t_custom = process_times(repeat)
     print(f"process: 'netprobe summary efficientnet_b7' {t_summary:.2f} s, 'python -c \"import torch\"' "
-          f"{t_torch:.2f} s (medians of {args.repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")
+          f"{t_torch:.2f} s (medians of {repeat}); ratio {t_summary / t_torch:.2f} (target <= 1.5)")
     print(f"process: 'netprobe summary efficientnet_b7 --convention fvcore' {t_fvcore:.2f} s; "
           f"ratio to the default convention {t_fvcore / t_summary:.2f} (target: 1 within noise)")
+    print(f"process: 'netprobe summary custom_net:make -r 224' (a 415k-parameter module of one's own) "
+          f"{t_custom:.2f} s; ratio to 'import torch' {t_custom / t_torch:.2f} (target <= 1.5)")
 
 
 if __name__ == "__main__":

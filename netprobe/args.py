@@ -17,3 +17,22 @@ def positive(what: str, value, kind=int, hint: str = ""):
             or number == float("inf") or (kind is int and number != int(number))):
         raise NetprobeError(f"{what} '{value}' is not a positive {'integer' if kind is int else 'number'}{hint}")
     return kind(number)
+
+
+def parse_batches(batch) -> list[int]:
+    """``8``, ``"1,8,64"`` or ``[1, 8]`` as a list of positive ints, repeats dropped."""
+    if batch is None:
+        raise NetprobeError("no batch size given; use e.g. 8 or 1,8,64")
+    items = batch.split(",") if isinstance(batch, str) else batch if isinstance(batch, (list, tuple)) else [batch]
+    out = [positive("batch", b, hint="; use e.g. 8 or 1,8,64") for b in items]
+    if not out:
+        raise NetprobeError("no batch size given; use e.g. 8 or 1,8,64")
+    return list(dict.fromkeys(out))
+
+
+def one_batch(batch, command: str, verb: str = "counts") -> int:
+    """The one batch size of a command that counts or profiles one configuration; a list says where sweeps go."""
+    if isinstance(batch, str) and "," in batch:
+        raise NetprobeError(f"{command} {verb} one batch, got '{batch}'; for a sweep use "
+                            f"'netprobe bench MODEL --batch {batch}'")
+    return positive("batch", batch, hint="; use e.g. 8")

@@ -13,6 +13,7 @@ from netprobe.errors import NetprobeError
 
 UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}
 FORMS = "a positive number with an optional k/M/G/T[F] suffix, e.g. 400MF, 1.6GF, 0.4G, 400M or 4e8"
+MIN_MACS, MAX_MACS = 10**4, 10**15  # a budget outside 10kF..1000TF is a typo (400 meant as 400MF), not a network
 _BUDGET = re.compile(r"(?P<num>(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?)\s*(?P<unit>([kmgt])f?)?", re.IGNORECASE)
 
 
@@ -27,6 +28,12 @@ def parse_budget(text: str) -> int:
         raise NetprobeError(f"bad budget '{text}': too large to count; use {FORMS}")
     if round(macs) < 1:
         raise NetprobeError(f"bad budget '{text}': must be at least 1 MAC; use {FORMS}")
+    if not unit and macs < MIN_MACS:
+        raise NetprobeError(f"bad budget '{text}': a bare number counts MACs, and {text.strip()} MACs is no network; "
+                            f"did you mean {match['num']}MF? use {FORMS}")
+    if not MIN_MACS <= macs <= MAX_MACS:
+        raise NetprobeError(f"bad budget '{text}': {macs:.3g} MACs is outside the plausible range "
+                            f"{format_budget(MIN_MACS)} to {format_budget(MAX_MACS)}; use {FORMS}")
     return int(round(macs))
 
 

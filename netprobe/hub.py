@@ -47,8 +47,8 @@ def factory(hub: str, name: str) -> Callable:
     try:
         lib = importlib.import_module(hub)
     except ImportError:
-        raise NetprobeError(f"{hub} is not installed; pip install {hub}, or use a registered name "
-                            "(see 'netprobe list')") from None
+        raise NetprobeError(f"{hub} is not installed; pip install 'netprobe[hub]' (timm and torchvision) or "
+                            f"pip install {hub}, or use a registered name (see 'netprobe list')") from None
     if hub == "timm":
         _known(hub, name, name.partition(".")[0], lib.list_models())  # a pretrained tag names the same network
         return lambda: lib.create_model(name, pretrained=False)

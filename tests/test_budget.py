@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
+from netprobe.budget import MAX_MACS, MIN_MACS, format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 
 SCALES = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -55,10 +55,33 @@ def test_format_is_the_paper_label(macs, label):
 def test_integer_with_unit(n, unit, f):
     if not unit:
         f = ""  # a bare F without a prefix is not a form
-    assert parse_budget(f"{n}{unit}{f}") == n * SCALES[unit]
+    macs = n * SCALES[unit]
+    if MIN_MACS <= macs <= MAX_MACS:
+        assert parse_budget(f"{n}{unit}{f}") == macs
+    else:
+        with pytest.raises(NetprobeError, match="did you mean|plausible range"):
+            parse_budget(f"{n}{unit}{f}")
 
 
-@given(st.floats(min_value=1e3, max_value=1e14, allow_nan=False))
+@pytest.mark.parametrize("text, hint", [("400", "did you mean 400MF?"), ("1.6", "did you mean 1.6MF?"),
+                                        ("9999", "did you mean 9999MF?")])
+def test_a_bare_small_number_is_refused_with_the_likely_budget(text, hint):
+    with pytest.raises(NetprobeError) as e:
+        parse_budget(text)
+    assert hint in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("text", ["1e20", "2000TF", "5k"])
+def test_an_implausible_budget_says_the_range(text):
+    with pytest.raises(NetprobeError, match="outside the plausible range 10kF to 1000TF"):
+        parse_budget(text)
+
+
+def test_the_range_edges_are_accepted():
+    assert parse_budget("1e4") == MIN_MACS and parse_budget("1000TF") == MAX_MACS
+
+
+@given(st.floats(min_value=1e4, max_value=1e14, allow_nan=False))
 def test_format_round_trips_to_4_significant_digits(macs):
     assert parse_budget(format_budget(macs)) == pytest.approx(macs, rel=5e-4)
 

@@ -203,7 +203,7 @@ class FakeBench:
     """Stands in for netprobe.timing.bench: records calls, returns one row per model."""
 
     COLUMNS = ["model", "family", "batch", "resolution", "device", "dtype", "threads", "status", "error", "median_ms",
-               "p10_ms", "p90_ms", "iqr_ms", "imgs_per_s", "macs", "achieved_tflops", "peak_mem_bytes",
+               "p10_ms", "p90_ms", "iqr_ms", "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes",
                "device_name", "torch_version", "netprobe_version"]
 
     def __init__(self, stop_after=None, fail=None):
@@ -415,6 +415,6 @@ def test_bench_with_the_real_engine():
         ("regnetx_002", 1, "ok", None), ("regnetx_002", 2, "ok", None)]
     for r in rows:
         assert r["median_ms"] > 0 and r["p10_ms"] <= r["median_ms"] <= r["p90_ms"] and r["samples"] >= 5
-        assert r["imgs_per_s"] > 0 and r["achieved_tflops"] > 0
+        assert r["imgs_per_s"] > 0 and r["achieved_gflops"] > 0
         assert r["macs"] == pytest.approx(r["budget_macs"] * (1 + r["budget_err_pct"] / 100))
         assert (r["warmup_iters"], r["threads"], r["resolution"]) == (1, 1, 224)

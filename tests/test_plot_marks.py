@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from netprobe.reports.compare import compare  # noqa: E402
-from netprobe.reports.plot import figure  # noqa: E402
+from netprobe.reports.plot import figure, small_input  # noqa: E402
 
 
 def _marked(fig) -> set[tuple[float, float]]:
@@ -40,7 +40,7 @@ def test_labels_do_not_overlap():
              "dtype": "fp32"} for i, r in enumerate(compare("400MF,4GF"))]
     fig = figure(rows)
     renderer = fig.canvas.get_renderer()
-    names = {r["model"] for r in rows}
+    names = {r["model"] for r in rows if r["family"] not in small_input(rows)}  # CIFAR nets are left out
     boxes = [t.get_window_extent(renderer) for t in fig.axes[0].texts if t.get_text() in names]
     assert len(boxes) == len(names)
     assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]

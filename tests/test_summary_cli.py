@@ -144,7 +144,7 @@ def test_convention_changes_the_macs_column_and_nothing_else():
     (["summary_models:not_a_module"], "not an nn.Module"),
     (["regnetx_004", "-r", "8"], "resolution too small"),
     (["summary_models:TorchvisionStyle", "-r", "8"], "resolution too small"),
-    (["regnetx_004", "--batch", "0"], "--batch must be a positive"),
+    (["regnetx_004", "--batch", "0"], "batch '0' is not a positive integer"),
     (["regnetx_004", "-r", "-3"], "--resolution must be a positive"),
     (["regnetx_004", "--depth", "-1"], "--depth must be 0 or more"),
     (["regnetx_004", "--counter", "deepspeed"], "unknown --counter"),

@@ -1,4 +1,4 @@
-"""summary's footprint line (trainable and frozen params, sizes in MB) and the --flops display switch."""
+"""summary's footprint line (trainable and frozen params, sizes in MiB) and the --flops display switch."""
 
 import re
 
@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 import netprobe
-from netprobe.analysis.footprint import MB, footprint
+from netprobe.analysis.footprint import footprint
+from netprobe.cli.render import BINARY_UNITS, human_bytes
 from netprobe.cli.app import _register, app
 from netprobe.dtypes import DTYPE_BYTES
 from netprobe.registry import names
@@ -45,14 +46,16 @@ def test_frozen_parameters_of_a_module_are_counted_apart(tmp_path, monkeypatch):
     assert (fp.frozen, fp.trainable) == (3 * 8 * 9 + 8, 8 * 4 + 4)
     r = run("frozen_stem:make", "-r", "32")
     assert r.exit_code == 0, r.output
-    assert f"params: 36 trainable, 224 frozen; params size {260 * 4 / MB:.2f} MB" in r.stdout
+    assert f"params: 36 trainable, 224 frozen; params size {human_bytes(260 * 4)};" in r.stdout
 
 
-def test_the_footprint_line_is_shown_in_mb():
+def test_the_footprint_line_is_shown_in_binary_units_as_the_bytes_table():
     r = run("regnetx_004", "--dtype", "fp16")
     s = netprobe.summary("regnetx_004", dtype="fp16")
     assert r.exit_code == 0, r.output
-    assert f"params size {s.totals.params * 2 / MB:.2f} MB; layer outputs {s.output_bytes / MB:.2f} MB" in r.stdout
+    assert f"params size {human_bytes(s.totals.params * 2)}; layer outputs {human_bytes(s.output_bytes)}" in r.stdout
+    assert f"total {human_bytes(s.output_bytes)}" in " ".join(r.stdout.split("layer output bytes per stage")[1].split())
+    assert BINARY_UNITS in r.stdout and " MB" not in r.stdout
 
 
 def test_flops_shows_twice_the_macs_and_says_so():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-GROUP_LABEL_CHARS = 30  # a block's label stays this short, so that the kind column fits an 80-column table
+GROUP_LABEL_CHARS = 30  # a table cuts a block's label to this at 80 columns (short_kind); data keeps it whole
 
 
 def block_name(name: str, depth: int, container: str = "") -> str:
@@ -50,10 +50,15 @@ def block_kind(rows: list) -> str:
             runs.append([kind, 1])
     if not runs:
         return f"{len(rows)} layers"
-    kinds = [f"{kind} x{n}" if n > 1 else kind for kind, n in runs]
-    label = kinds[0]
+    return " + ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in runs)
+
+
+def short_kind(label: str, chars: int = GROUP_LABEL_CHARS) -> str:
+    """A block's label cut at a kind to at most about ``chars``, ' + ...' saying more follows."""
+    kinds = label.split(" + ")
+    out = kinds[0]
     for kind in kinds[1:]:
-        if len(label) + len(kind) + 3 > GROUP_LABEL_CHARS:
-            return label + " + ..."
-        label += " + " + kind
-    return label
+        if len(out) + len(kind) + 3 > chars:
+            return out + " + ..."
+        out += " + " + kind
+    return out

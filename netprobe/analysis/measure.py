@@ -19,6 +19,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from netprobe.analysis import facts, ops
 from netprobe.analysis.counters import OP_FUSED_ATTENTION, pack
+from netprobe.analysis.lazy_dynamo import without_dynamo
 from netprobe.analysis.layers import CBAM_LABEL, SE_LABEL, SK_LABEL, SPLIT_ATTN_LABEL, Layer
 from netprobe.build import GlobalAvgPool
 from netprobe.counts import Counts
@@ -261,7 +262,7 @@ def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_chan
             device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
             inputs = example_inputs(model, (in_channels, *input_size), 1, device)
         args, kwargs = inputs
-        with torch.inference_mode(), facts.CallFacts(counter.charge), counter:
+        with torch.inference_mode(), without_dynamo(), facts.CallFacts(counter.charge), counter:
             model.eval()(*args, **kwargs)
     finally:
         for h in handles:

@@ -52,7 +52,7 @@ class StageRow:
     modules: str  # the module the stage's layers share, e.g. 'layer2' (for detected stages)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # the generated repr prints every layer: tens of thousands of characters
 class Summary:
     """Everything ``netprobe summary`` shows; ``layers`` are the leaf layers at batch 1."""
 
@@ -113,6 +113,18 @@ class Summary:
         return [{"name": r.name, "stage": r.stage, "kind": r.kind, "params": r.counts.params,
                  "macs": r.counts.macs, "acts": r.counts.acts, "output_shape": list(r.output_shape),
                  "output_bytes": r.output_bytes} for r in self.rows(depth)]
+
+    def to_frame(self, depth: int | None = None):
+        """``records(depth)`` as a pandas DataFrame (every layer by default; 1 stages, 2 blocks)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.records(depth))
+
+    def __repr__(self) -> str:
+        t = self.totals
+        c, h, w = self.input_size
+        return (f"<Summary {self.model} at {c}x{h}x{w}, batch {self.batch}: params={t.params:,} macs={t.macs:,} "
+                f"acts={t.acts:,}, {len(self.stages)} stages, {len(self.layers)} layers; .to_frame() for the rows>")
 
     def _row(self, layer: Layer) -> Row:
         w_out = {"conv": layer.out_shape[:1], "linear": layer.out_shape[-1:]}.get(layer.op, (0,))[0]

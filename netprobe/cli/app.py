@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import traceback
 from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup, TyperOption
 
 from netprobe.cli import signals
+from netprobe.cli.render import closed_pipe
 from netprobe.errors import NetprobeError, first_line
 from netprobe.version import __version__
 
@@ -107,9 +109,12 @@ def handles_errors(command):
             return result
         except (typer.Exit, typer.Abort):
             raise
+        except BrokenPipeError:  # typer.echo's write to a closed pipe
+            closed_pipe()
         except NetprobeError as e:
-            if _state["debug"]:
-                raise
+            if _state["debug"]:  # the traceback, and still the exit code of bad input
+                traceback.print_exc()
+                raise typer.Exit(e.exit_code) from None
             fail(str(e), e.exit_code)
         except KeyboardInterrupt:
             if _state["debug"]:

@@ -10,20 +10,25 @@ from rich.markup import escape
 from netprobe.cli import signals
 from netprobe.cli.app import app, handles_errors, interrupt_code, model_output_to_stderr
 from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, CsvAppend, Device, Dtype, Inputs, InputSize, Json,
-                                  MinTime, Mode, OutputStride, Ray, Resolution, Retries, Threads, Warmup, warn_threads)
-from netprobe.cli.render import console, fitted, human, human_bytes
+                                  MinTime, Mode, Models, ModelsOption, OutputStride, Ray, RayThreads, Resolution,
+                                  Retries, Warmup, check_early, model_names, warn_threads)
+from netprobe.cli.render import console, fitted, human, human_bytes, plural, progress_bar
+from netprobe.models.inputs import parse
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust
-from netprobe.models.inputs import parse
+from netprobe.timing.context import cpu_has_native_bf16
 
+BF16_NOTE = ("note: this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): autocast emulates it, "
+             "so bf16 rows run many times slower than fp32 here")
 
 
 @app.command("bench")
 @handles_errors
 def bench_models(
-    models: Annotated[str, typer.Option("--models", "-m", help="Names, aliases, wildcards, families, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME; comma separated.")],
+    models: Models = None,
+    models_option: ModelsOption = None,
     device: Device = "cpu",
     batch: Annotated[str, typer.Option("--batch", "-b", help=BATCH_HELP)] = "1",
     mode: Mode = "infer",
@@ -33,7 +38,7 @@ def bench_models(
     dtype: Dtype = "fp32",
     channels_last: ChannelsLast = False,
     compile_: Compile = False,
-    threads: Threads = None,
+    threads: RayThreads = None,
     warmup: Warmup = None,
     min_time: MinTime = None,
     csv: CsvAppend = None,
@@ -43,17 +48,19 @@ def bench_models(
     retries: Retries = None,
 ) -> None:
     """Time the forward pass or a training step: median, p10/p90, IQR, images/s and GFLOP/s, with the context."""
-    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
+    names = model_names(models, models_option)
+    check_early(names, device if ray is None else None, batch, dtype)  # before torch loads: a typo fails at once
+    given = parse(input_size, inputs)  # a bad input description too
     from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS, Interrupted, plan, run
 
     # Every option is checked before the progress display starts, so an error is one clean line.
     sink = csv_sink(csv, BENCH_COLUMNS if ray is None else RAY_COLUMNS, append=True)
     with model_output_to_stderr():  # a factory may print as it is built and counted
-        todo = plan(models, device=device, batch=batch, mode=mode, resolution=resolution, inputs=given,
+        todo = plan(names, device=device, batch=batch, mode=mode, resolution=resolution, inputs=given,
                     dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
                     min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
     warn_threads(threads)
-    progress = _progress()
+    progress = progress_bar()
     task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
 
     def on_start(model: str, b: int) -> None:
@@ -70,21 +77,13 @@ def bench_models(
             rows = run(todo, on_row=on_row, on_start=on_start)
     except Interrupted as stop:
         _show(stop.rows, json)
-        console(stderr=True).print(f"interrupted: {len(stop.rows)} of {todo.size} configurations measured"
+        console(stderr=True).print(f"interrupted: {len(stop.rows)} of {plural(todo.size, 'configuration')} measured"
                                    + (f", rows kept in {csv}" if csv and stop.rows else ""), markup=False)
         raise typer.Exit(interrupt_code()) from None
     except WriteFailed as e:
         _show(e.rows, json)  # what was measured is shown, then the one error line
         raise
     _show(rows, json)
-
-
-def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console(stderr=True), transient=True,
-                    refresh_per_second=2)  # a slow refresh thread steals less CPU from the timed loop
 
 
 def _ms(x) -> str:
@@ -117,7 +116,7 @@ def _show(rows: list[dict], json: bool) -> None:
                  "median": _ms(r["median_ms"]) if r["status"] == "ok" else r["status"].upper(),
                  "p10": _ms(r["p10_ms"]), "p90": _ms(r["p90_ms"]), "IQR": _ms(r["iqr_ms"]),
                  "n": str(r["samples"] or ""), "img/s": human(r["imgs_per_s"]) if r["imgs_per_s"] else "",
-                 "GFLOP/s": f"{1e3 * r['achieved_tflops']:.4g}" if r["achieved_tflops"] is not None else "",
+                 "GFLOP/s": f"{r['achieved_gflops']:.4g}" if r["achieved_gflops"] is not None else "",
                  "peak mem": human_bytes(r["peak_mem_bytes"]) if r["peak_mem_bytes"] is not None else "",
                  "compile s": f"{r['compile_s']:.2f}" if r["compile_s"] is not None else "",
                  "node": escape(r.get("node") or "")}
@@ -125,7 +124,7 @@ def _show(rows: list[dict], json: bool) -> None:
     out = console()
     columns = [(c, c, "left" if c in ("model", "node") else "right") for c in cols]
     drop = ("n", "p10", "p90", "res", "IQR", "compile s", "peak mem")
-    out.print(fitted(out, f"{len(rows)} configurations (latency in ms)", columns, lines, drop))
+    out.print(fitted(out, f"{plural(len(rows), 'configuration')} (latency in ms)", columns, lines, drop))
     for r in rows:
         if r["status"] != "ok":
             out.print(_line(r), markup=False)
@@ -137,13 +136,15 @@ def _show(rows: list[dict], json: bool) -> None:
         out.print(caution, markup=False)
     if rows:
         out.print(_context_line(rows[0]))
+    if any(r["dtype"] == "bf16" and r["device"] == "cpu" for r in rows) and cpu_has_native_bf16() is False:
+        out.print(BF16_NOTE, style="yellow", markup=False)
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "
               "GFLOP/s achieved = 2 FLOPs per analytic MAC (x3 in train) / median latency"
               + ("; peak mem on CPU: peak RSS growth + weights." if any(r["device"] == "cpu" for r in rows) else "."))
 
 
 def _context_line(r: dict) -> str:
-    parts = [f"{r['device']}: {r['device_name']}", f"{r['threads']} threads",
+    parts = [f"{r['device']}: {r['device_name']}", plural(r['threads'], 'thread'),
              r["dtype"] + (" channels-last" if r["channels_last"] else ""), f"torch {r['torch_version']}"]
     if r["cuda_version"]:
         parts += [f"CUDA {r['cuda_version']}", f"cuDNN {r['cudnn_version']}",

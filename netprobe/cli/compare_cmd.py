@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,19 +11,20 @@ import typer
 from netprobe.analysis.conventions import CONVENTIONS
 from netprobe.budget import format_budget
 from netprobe.cli.app import app, handles_errors, interrupt_code, model_output_to_stderr
-from netprobe.cli.options import (BATCH_HELP, ChannelsLast, Compile, Convention, Csv, Device, Dtype, Json, MinTime, Ray,
-                                  Retries, Threads, Warmup, warn_threads)
-from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.cli.options import (BATCH_HELP, PLOT_FORMATS, ChannelsLast, Compile, Convention, Csv, Device, Dtype,
+                                  Families, Json, MinTime, Ray, RayThreads, Retries, Warmup, warn_threads)
+from netprobe.cli.render import console, fitted, human, human_bytes, progress_bar, progress_shown
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
+from netprobe.reports.plot import SMALL_INPUT, small_input
 
 
 @app.command("compare")
 @handles_errors
 def compare_cmd(
     budget: Annotated[str, typer.Option("--budget", help="MACs budget(s): 400MF, 1.6GF, 0.4G, 400M, 4e8, or a comma list.")],
-    families: Annotated[Optional[str], typer.Option("--families", "-f", help="Comma-separated families (default: all).")] = None,
+    families: Families = None,
     tolerance: Annotated[float, typer.Option("--tolerance", help="Flag rows whose MACs are further than this many percent from the budget.")] = 25.0,
     convention: Convention = "netprobe",
     generate: Annotated[bool, typer.Option("--generate", help="Also make FAMILY@BUDGET members within 2% by each family's scaling rule.")] = False,
@@ -30,7 +32,7 @@ def compare_cmd(
     device: Device = None,
     batch: Annotated[Optional[str], typer.Option("--batch", "-b", help=BATCH_HELP)] = None,
     dtype: Dtype = None,
-    threads: Threads = None,
+    threads: RayThreads = None,
     warmup: Warmup = None,
     min_time: MinTime = None,
     channels_last: ChannelsLast = False,
@@ -39,7 +41,7 @@ def compare_cmd(
     retries: Retries = None,
     json: Json = False,
     csv: Csv = None,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw MACs vs latency (or activations) to this PNG, SVG or PDF (needs matplotlib).", dir_okay=False)] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help=f"Also draw MACs vs latency (or activations) to this {PLOT_FORMATS} file (needs matplotlib).", dir_okay=False)] = None,
 ) -> None:
     """Compare families at matched compute: the nearest member of each family per budget, optionally timed."""
     from netprobe.reports.compare import compare
@@ -50,17 +52,19 @@ def compare_cmd(
     options = {k: v for k, v in given.items() if v is not None}
     if options and not bench:
         flags = ", ".join("--" + k.replace("_", "-") for k in options)
-        raise NetprobeError(f"{flags} only take effect with --bench; add --bench or leave them out")
+        verb, them = ("takes", "it") if len(options) == 1 else ("take", "them")
+        raise NetprobeError(f"{flags} only {verb} effect with --bench; add --bench or leave {them} out")
     if plot:
         from netprobe.reports.plot import check_path  # matplotlib's check, only when a plot is asked for
 
         check_path(plot)
     warn_threads(threads)
 
+    overall = _Overall(progress_bar() if bench and progress_shown(json) else None)
     try:
-        with model_output_to_stderr():
+        with overall.progress or contextlib.nullcontext(), model_output_to_stderr():
             rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
-                           on_row=_progress if bench else None, convention=convention)
+                           on_row=overall.row if bench else None, convention=convention, on_total=overall.start)
     except KeyboardInterrupt as stop:
         if not hasattr(stop, "rows"):  # interrupted before timing began: nothing measured
             raise
@@ -91,10 +95,30 @@ def _show(rows: list[dict], tolerance: float, json: bool, convention: str = "net
     typer.echo(io.to_json([{c: r.get(c) for c in cols} for r in rows]))
 
 
-def _progress(row: dict) -> None:
-    ms = row.get("median_ms")
-    took = f"{ms:.4g} ms" if isinstance(ms, (int, float)) else "-"
-    console(stderr=True).print(f"timed {row['model']}: {took} ({row.get('status', '?')})", style="dim", markup=False)
+class _Overall:
+    """compare --bench's progress on stderr: one line per configuration timed, and (on a terminal) a bar of the
+    configurations done out of all."""
+
+    def __init__(self, progress):
+        self.progress, self.task, self.seen = progress, None, set()
+
+    def start(self, total: int) -> None:
+        if self.progress is not None:
+            self.task = self.progress.add_task("timing the members", total=total)
+
+    def row(self, row: dict) -> None:
+        key = (row["model"], row.get("batch"))
+        if key in self.seen:  # a member nearest several budgets is timed once, shown once
+            return
+        self.seen.add(key)
+        ms = row.get("median_ms")
+        took = f"{ms:.4g} ms" if isinstance(ms, (int, float)) else "-"
+        line = f"timed {row['model']}: {took} ({row.get('status', '?')})"
+        if self.progress is None:
+            console(stderr=True).print(line, style="dim", markup=False)
+            return
+        self.progress.console.print(line, style="dim", markup=False)
+        self.progress.advance(self.task)
 
 
 def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") -> None:
@@ -124,10 +148,10 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
         cells = [label, escape(r["model"]), _count(r["resolution"], str), _count(r["macs"], human),
                  err + ("" if r["within_tolerance"] else "!")]
         if timed:
-            tflops = r.get("achieved_tflops")
+            gflops = r.get("achieved_gflops")
             cells += [str(r.get("batch") or "-")] * (len(batches) > 1)
             cells += [_short(r.get("median_ms")), _short(r.get("imgs_per_s")),
-                      _short(1e3 * tflops if isinstance(tflops, (int, float)) else None)]
+                      _short(gflops)]
             cells += [human_bytes(r["peak_mem_bytes"]) if r.get("peak_mem_bytes") else "-"] * mem
             cells += [str(r.get("status", ""))] * failed
             cells += [escape(r.get("node") or "-")] * nodes
@@ -146,6 +170,10 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
         f"{conv.legend}, budgets too (FAMILY@BUDGET is generated at the budget in netprobe's MACs)"
     out.print(f"{what}; err: 100 x (MACs - budget) / budget, '!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.",
               markup=False)
+    small = small_input(rows)
+    if small:
+        out.print(f"{', '.join(small)}: CIFAR nets (inputs under {SMALL_INPUT} px), not comparable with ImageNet-sized "
+                  "members at a budget; --plot leaves them out", markup=False)
     if timed:
         r = next((x for x in rows if x.get("device")), rows[0])
         parts = (r.get("device_name") or r.get("device"), r.get("dtype"),

@@ -8,7 +8,7 @@ import typer
 
 from netprobe.analysis import conventions
 from netprobe.cli.app import app, handles_errors
-from netprobe.cli.options import Convention, Csv, Json
+from netprobe.cli.options import Convention, Csv, Families, Json, complete_models
 from netprobe.cli.render import console, fitted, human
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
@@ -17,8 +17,10 @@ from netprobe.reports.sink import csv_sink
 @app.command("list")
 @handles_errors
 def list_models(
-    pattern: Annotated[Optional[str], typer.Argument(help="Name, alias, wildcard ('regnety_*') or family; comma separated.")] = None,
-    family: Annotated[Optional[str], typer.Option("--family", "-f", help="Only this family.")] = None,
+    pattern: Annotated[Optional[str], typer.Argument(
+        help="Name, alias, wildcard ('regnety_*') or family; comma separated.", metavar="PATTERN",
+        autocompletion=complete_models)] = None,
+    family: Families = None,
     convention: Convention = "netprobe",
     json: Json = False,
     csv: Csv = None,

@@ -8,10 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
+from netprobe.args import one_batch
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
-from netprobe.cli.options import (Csv, Device, Dtype, Inputs, InputSize, Json, MinTime, OutputStride, Resolution,
-                                  Threads, Warmup)
-from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.cli.options import (PLOT_FORMATS, Csv, Device, Dtype, Inputs, InputSize, Json, MinTime, Models,
+                                  ModelsOption, OutputStride, Resolution, Threads, Warmup, check_early, one_model)
+from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes, plural
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust
@@ -23,16 +24,18 @@ SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
 @app.command("profile")
 @handles_errors
 def profile_model(
-    model: Annotated[str, typer.Argument(help="A name, alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")],
+    models: Models = None,
+    models_option: ModelsOption = None,
     device: Device = "cpu",
-    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size.")] = "1",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch size (one: profile times one configuration).")] = "1",
     resolution: Resolution = None,
     input_size: InputSize = None,
     inputs: Inputs = None,
     output_stride: OutputStride = None,
     dtype: Dtype = "fp32",
     mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
-    depth: Annotated[str, typer.Option("--depth", help="1: one row per stage; 2: per block.")] = "1",
+    depth: Annotated[str, typer.Option("--depth", help="1: one row per stage (default); 2: per block, as "
+                                       "summary's --depth 2.")] = "1",
     threads: Threads = None,
     warmup: Warmup = None,
     min_time: MinTime = None,
@@ -40,11 +43,14 @@ def profile_model(
     csv: Csv = None,
     remeasure_roof: Annotated[bool, typer.Option("--remeasure-roof",
                                                  help="Measure the roofline again, not from the cache.")] = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Draw the roofline, each stage a point (.png, .svg).",
+    plot: Annotated[Optional[Path], typer.Option("--plot", help=f"Draw the roofline, each stage a point, to this "
+                                                 f"{PLOT_FORMATS} file (needs matplotlib).",
                                                  dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
-    given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
+    model = one_model(models, models_option, "profile")
+    check_early([model], device, one_batch(batch, "profile", "times"), dtype)  # before torch loads: a typo fails at once
+    given = parse(input_size, inputs)  # a bad input description too
     from netprobe.timing.profile import PROFILE_COLUMNS, profile
 
     sink = csv_sink(csv, PROFILE_COLUMNS)
@@ -88,7 +94,7 @@ def _show(result) -> None:
     for unit in result.units:
         m = result.metrics(unit)
         lines.append(([escape(m["name"]), _num(m["median_ms"]), f"{m['time_pct']:.1f}", f"{m['macs_pct']:.1f}",
-                       f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human(m["bytes"]), _num(m["intensity"]),
+                       f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human_bytes(m["bytes"]), _num(m["intensity"]),
                        m["bound"] or "", f"{m['roof_pct']:.0f}" if m["roof_pct"] is not None else ""], None))
     out = console()
     out.print(fitted(out, title, columns, lines, PROFILE_DROPS))
@@ -99,9 +105,9 @@ def _show(result) -> None:
         f"timing: {result.method}",
         f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
         f"{roof.ridge:.3g} FLOP/B; {result.roof_source}, measured {roof.measured_at} at load average "
-        f"{_num(roof.load_avg, 2)} on {roof.cpus} CPUs, {roof.threads} threads",
-        "2 FLOP/MAC; bytes: inputs + outputs + weights (dtype); roof%: of its bound",
-        " · ".join([result.context.get("device_name") or result.device, f"{result.threads} threads",
+        f"{_num(roof.load_avg, 2)} on {roof.cpus} CPUs, {plural(roof.threads, 'thread')}",
+        f"2 FLOP/MAC; bytes: inputs + outputs + weights (dtype; {BINARY_UNITS}); roof%: of its bound",
+        " · ".join([result.context.get("device_name") or result.device, plural(result.threads, "thread"),
                     f"torch {result.context.get('torch_version')}"]
                    + ([f"peak mem {human_bytes(result.peak_mem_bytes)}"] if result.peak_mem_bytes is not None else [])),
     ]

@@ -11,7 +11,16 @@ def human(n: float, unit: str = "") -> str:
     return f"{n:.4g}{unit}" if isinstance(n, float) else f"{n}{unit}"
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 thread``, ``4 threads``: a count with its noun agreeing."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+BINARY_UNITS = "KiB, MiB, GiB = 2^10, 2^20, 2^30 bytes"  # every byte count a person reads is binary
+
+
 def human_bytes(n: float) -> str:
+    """Bytes in binary units, one decimal: 35.2 MiB (see BINARY_UNITS)."""
     for div, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if n >= div:
             return f"{n / div:.1f} {suffix}"
@@ -31,7 +40,48 @@ def console(stderr: bool = False, width: int | None = None):
     stream = sys.stderr if stderr else sys.stdout
     if width is None and not os.environ.get("COLUMNS") and not stream.isatty():
         width = PIPE_WIDTH
-    return Console(stderr=stderr, width=width, highlight=False, emoji=False)  # a model path's :fire: stays text
+    out = Console(stderr=stderr, width=width, highlight=False, emoji=False)  # a model path's :fire: stays text
+    out.on_broken_pipe = lambda: closed_pipe(out)  # rich's own ends with exit code 1
+    return out
+
+
+def progress_shown(json: bool = False) -> bool:
+    """Progress goes to stderr only for a person watching: never with --json, never into a file or pipe."""
+    import sys
+
+    return not json and sys.stderr.isatty()
+
+
+def progress_bar():
+    """The progress bar of a timing run, on stderr: what runs now, how many of the total are done, time taken."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console(stderr=True), transient=True,
+                    refresh_per_second=2)  # a slow refresh thread steals less CPU from the timed loop
+
+
+def status(text: str, json: bool = False):
+    """A spinner on stderr while ``text`` runs, where progress_shown; else nothing."""
+    import contextlib
+
+    from rich.markup import escape
+
+    if not progress_shown(json):
+        return contextlib.nullcontext()
+    return console(stderr=True).status(escape(text), refresh_per_second=4)
+
+
+def closed_pipe(out=None) -> None:
+    """The reader closed the pipe (netprobe list | head): a normal end, exit 0 and no message."""
+    import os
+    import sys
+
+    if out is not None:
+        out.quiet = True
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so that the flush at exit raises nothing more
+    raise SystemExit(0)
 
 
 def fitted(out, title: str, columns: list[tuple[str, str, str]], rows: list[tuple[list[str], str | None]],

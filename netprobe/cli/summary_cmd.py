@@ -6,14 +6,18 @@ from typing import Annotated, Optional
 
 import typer
 
+from netprobe.analysis.blocks import GROUP_LABEL_CHARS, short_kind
 from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
+from netprobe.args import one_batch
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
-from netprobe.cli.options import Convention, Csv, Inputs, InputSize, Json, OutputStride, Resolution
-from netprobe.cli.render import console, fitted, human, human_bytes
+from netprobe.cli.options import (Convention, Csv, Inputs, InputSize, Json, Models, ModelsOption, OutputStride,
+                                  Resolution, one_model)
+from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes, status
 from netprobe.counts import CONVENTION
 from netprobe.models.inputs import parse
 
-Batch = Annotated[int, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes.")]
+Batch = Annotated[str, typer.Option("--batch", "-b", help="Batch size for MACs, acts and output bytes (one: a sweep "
+                                    "is bench's).")]
 Depth = Annotated[Optional[int], typer.Option(
     "--depth", help="1: stages, 2: blocks, N: modules of N name parts, 0: every layer. "
     "Default: 2 in the table, every layer in --json and --csv.")]
@@ -26,18 +30,17 @@ Counter = Annotated[str, typer.Option(
     "--counter", help="'all': every convention's MACs side by side, split by kind of op (computed, no other tool run).")]
 Verify = Annotated[bool, typer.Option(
     "--verify", help="Also run the real fvcore, ptflops and FlopCounterMode and report any mismatch with netprobe's numbers.")]
-Model = Annotated[str, typer.Argument(
-    help="Registered name or alias, FAMILY@BUDGET, package.module:factory, timm:NAME or torchvision:NAME.")]
 
 
 @app.command("summary")
 @handles_errors
 def summary_command(
-    model: Model,
+    models: Models = None,
+    models_option: ModelsOption = None,
     resolution: Resolution = None,
     input_size: InputSize = None,
     inputs: Inputs = None,
-    batch: Batch = 1,
+    batch: Batch = "1",
     depth: Depth = None,
     layers: Layers = False,
     flops: Flops = False,
@@ -55,6 +58,8 @@ def summary_command(
     from netprobe.errors import NetprobeError
     from netprobe.reports import io
 
+    model = one_model(models, models_option, "summary")
+    batch = one_batch(batch, "summary")
     if counter not in ("netprobe", "all"):
         raise NetprobeError(f"unknown --counter '{counter}'; choose netprobe or all")
     if depth is not None and depth < 0:
@@ -85,7 +90,8 @@ def summary_command(
         from netprobe.analysis.peers import verify as run_tools
         from netprobe.models.resolve import resolve
 
-        with model_output_to_stderr():  # fvcore and ptflops print as they count too
+        with status("--verify: running fvcore, ptflops and FlopCounterMode on the model", json), \
+                model_output_to_stderr():  # fvcore and ptflops print as they count too
             checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
     if json:
         obj = s.to_dict(depth)
@@ -141,6 +147,7 @@ SUMMARY_COLUMNS = [  # (key, header, justify)
     ("params", "params", "right"), ("params%", "%", "right"), ("macs", "MACs", "right"), ("macs%", "%", "right"),
     ("acts", "acts", "right"), ("acts%", "%", "right"),
 ]
+OTHER_COLUMNS_WIDTH = 90  # about what the summary table's columns but kind take
 SUMMARY_DROPS = ("acts%", "params%", "ch", "output", "kind")  # first to go as the terminal narrows
 BYTES_COLUMNS = [
     ("stage", "stage", "left"), ("output", "output", "left"), ("os", "os", "right"),
@@ -151,7 +158,6 @@ BYTES_DROPS = ("layer", "os", "output", "%")
 
 
 def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
-    from netprobe.analysis.footprint import MB
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
 
     out = console()
@@ -165,6 +171,7 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
                 human(c.acts), _pct(c.acts, t.acts)]
 
     rows = s.rows(depth) if depth != 1 else []
+    kind_chars = max(GROUP_LABEL_CHARS, out.width - OTHER_COLUMNS_WIDTH)  # a wide terminal shows whole labels
     lines = []
     for st in s.stages:
         label = f"stage, os {st.output_stride}" if st.output_stride else "stage"
@@ -174,15 +181,15 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
         for r in rows:
             if r.stage == st.name:
                 ch = f"{r.w_in}→{r.w_out}" if r.w_out else ""
-                lines.append(([f"  {r.name}", r.kind, ch, _shape(r.output_shape), *cells(r.counts)], None))
+                lines.append(([f"  {r.name}", short_kind(r.kind, kind_chars), ch, _shape(r.output_shape), *cells(r.counts)], None))
     lines.append((["total", f"{len(s.layers)} layers", "", "", *cells(t)], "bold"))
     title = f"{s.model}{family} at {size}, batch {s.batch}"
     macs_header = "FLOPs" if flops else CONVENTIONS[s.convention].header
     columns = [(k, macs_header if k == "macs" else h, j) for k, h, j in SUMMARY_COLUMNS]
     out.print(fitted(out, title, columns, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
     out.print(f"params: {human(fp.trainable)} trainable, {human(fp.frozen)} frozen; "
-              f"params size {fp.params_bytes / MB:.2f} MB; layer outputs {fp.output_bytes / MB:.2f} MB "
-              f"({s.dtype}, batch {s.batch}; MB = 10^6 bytes)", markup=False)
+              f"params size {human_bytes(fp.params_bytes)}; layer outputs {human_bytes(fp.output_bytes)} "
+              f"({s.dtype}, batch {s.batch}; {BINARY_UNITS})", markup=False)
     if flops:
         out.print(f"FLOPs = 2 x MACs (a multiply and an add); total {human(2 * t.macs)} FLOPs = {human(t.macs)} MACs",
                   markup=False)

@@ -15,10 +15,11 @@ from typing import Callable
 
 from netprobe import registry
 from netprobe.analysis import conventions
+from netprobe.args import parse_batches
 from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.errors import NetprobeError
 from netprobe.reports.sink import CsvSink, csv_sink
-from netprobe.reports.zoo import net_counts
+from netprobe.reports.zoo import families_of, net_counts
 
 COMPARE_COLUMNS = ["budget_macs", "family", "model", "generated", "resolution", "params", "macs", "acts",
                    "budget_err_pct", "within_tolerance", "error"]
@@ -40,22 +41,6 @@ def budgets_of(budget: str | int | list) -> list[tuple[str, int]]:
         else:
             raise NetprobeError(f"bad budget {item!r}; use a positive number of MACs or a label such as 400MF")
     return [(label, macs) for macs, label in out.items()]
-
-
-def families_of(families: str | list[str] | None) -> list[str]:
-    """Family names from a comma list (default: all), each checked against the registry's."""
-    if families is None:
-        return list(registry.families())
-    items = families.split(",") if isinstance(families, str) else list(families)
-    out = []
-    for item in items:
-        fam = registry.normalize(item)
-        if fam not in registry.families():
-            raise NetprobeError(f"unknown family '{item.strip()}'; choose from {', '.join(registry.families())}")
-        out.append(fam)
-    if not out:
-        raise NetprobeError(f"no family given; choose from {', '.join(registry.families())}")
-    return list(dict.fromkeys(out))
 
 
 def err_pct(macs: int, budget: int) -> float:
@@ -135,8 +120,10 @@ def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> 
 
 def compare(budget, families=None, tolerance: float = 25.0, generate: bool = False, bench: dict | None = None,
             csv: str | os.PathLike | None = None, on_row: Callable[[dict], None] | None = None,
-            convention: str = "netprobe") -> list[dict]:
+            convention: str = "netprobe", on_total: Callable[[int], None] | None = None) -> list[dict]:
     """Rows comparing families at each budget; ``bench``: options for the bench engine, or None.
+
+    ``on_total`` hears the number of configurations to time before the first starts (for a progress bar).
 
     With ``csv`` the rows are written there (replacing the file whole, atomically), while
     timing after each member. Ctrl-C while timing raises ``netprobe.timing.bench.Interrupted``
@@ -162,6 +149,8 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
                 on_row(row)
 
     models = list(dict.fromkeys(r["model"] for r in rows if not r["error"]))
+    if on_total:
+        on_total(len(models) * len(parse_batches(bench.get("batch", 1))))
     try:
         returned = timing.bench(models, **bench, resolution=None, on_row=timed)
     except KeyboardInterrupt:

@@ -71,8 +71,9 @@ def check_csv(path: str | os.PathLike, columns: list[str], append: bool = False)
     header = header_of(p)
     if header is not None and header != list(columns):
         what = "appended to" if append else "replaced"
-        raise NetprobeError(f"--csv {path} already holds other columns, so it is not {what}; "
-                            "choose a new file or remove it")
+        held = "already holds other columns" if len(header) > 1 else \
+            "is not a CSV of these columns (its first line has no commas)"  # a text file, not a table
+        raise NetprobeError(f"--csv {path} {held}, so it is not {what}; choose a new file or remove it")
     return p
 
 

@@ -13,6 +13,25 @@ from netprobe.errors import NetprobeError
 from netprobe.reports.io import check_writable, replace_file
 
 FORMATS = (".png", ".svg", ".pdf")
+SMALL_INPUT = 64  # pixels: a member below this is a CIFAR-sized net, not comparable with ImageNet budgets
+MARKERS = ("o", "^", "D", "v", "P", "*", "h", "<", ">")  # with 20 colours: a distinct pair for 180 families
+# (squares and x are taken: nearest registered members, and beyond tolerance)
+
+
+def small_input(rows: list[dict]) -> list[str]:
+    """Families whose members take small (CIFAR, 32 px) inputs while others take ImageNet-sized ones."""
+    small = {r["family"] for r in rows if r.get("resolution") and r["resolution"] < SMALL_INPUT}
+    large = {r["family"] for r in rows if r.get("resolution") and r["resolution"] >= SMALL_INPUT}
+    return sorted(small - large) if large else []
+
+
+def family_style(i: int) -> dict:
+    """Colour, marker and line style of the i-th family: 20 qualitative colours, each pair (colour, marker) new."""
+    from matplotlib import colormaps
+
+    colors = colormaps["tab20"].colors
+    return {"color": colors[(i * 2) % 20 + (i // 10) % 2], "marker": MARKERS[i % len(MARKERS)],
+            "linestyle": ("-", "--", ":", "-.")[i // 20 % 4]}
 
 
 def check_path(path: str | os.PathLike) -> Path:
@@ -80,28 +99,27 @@ def figure(rows: list[dict]):
     """The comparison as a matplotlib Figure (drawn, so its labels have their final places)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
     budgets = sorted({r["budget_macs"] for r in rows})
-    rows = _one_batch([r for r in rows if r["macs"] is not None])  # members not generated have no point
+    left_out = small_input(rows)  # CIFAR nets among ImageNet budgets would mislead: drawn apart, never here
+    rows = _one_batch([r for r in rows if r["macs"] is not None and r["family"] not in left_out])
     key, y_label, title = _y_axis(rows)
-    fig = Figure(figsize=(10, 6.5), dpi=110)
+    fig = Figure(figsize=(12.5, 7), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     families = list(dict.fromkeys(r["family"] for r in rows))
     beyond = _beyond(rows)
     labels = []
     for i, fam in enumerate(families):
-        # Ten colours, then the same colours dashed, then dotted: every family gets its own line.
-        color, style = f"C{i % 10}", ("-", "--", ":")[i // 10 % 3]
+        style = family_style(i)
+        color = style["color"]
         fam_rows = [r for r in rows if r["family"] == fam and _value(r, key)]
         generated = [r for r in fam_rows if r["generated"]]
         registered = [r for r in fam_rows if not r["generated"]]
         # Generated members sit on the budgets, so they make the family's line when present.
         line, extra = (generated, registered) if generated else (registered, [])
         line = sorted({r["model"]: r for r in line}.values(), key=lambda r: r["macs"])
-        ax.plot([r["macs"] for r in line], [_value(r, key) for r in line], marker="o", linestyle=style, color=color,
-                label=fam)
+        ax.plot([r["macs"] for r in line], [_value(r, key) for r in line], label=fam, **style)
         extra = list({r["model"]: r for r in extra}.values())
         if extra:
             ax.scatter([r["macs"] for r in extra], [_value(r, key) for r in extra], marker="s",
@@ -112,12 +130,7 @@ def figure(rows: list[dict]):
                        color=color, gid="beyond")
         # Generated names repeat the legend and the budget, so only registered ones are labelled.
         labels += [(r["model"], r["macs"], _value(r, key), color) for r in (extra if generated else line)]
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    # Plain tick labels (400M, 1.6G; 30, 100 ms), minor ones only at 2x, 3x and 5x.
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
-        axis.set_minor_formatter(FuncFormatter(lambda v, _: _tick(v, minor=True)))
+    plain_log_axes(ax)
     for b in budgets:
         ax.axvline(b, color="0.5", linestyle=":", linewidth=1)
         ax.annotate(format_budget(b), (b, 1), xycoords=("data", "axes fraction"), xytext=(2, -12),
@@ -126,26 +139,45 @@ def figure(rows: list[dict]):
     ax.set_ylabel(y_label)
     notes = ["lines: generated members, squares: nearest registered"] * any(r["generated"] for r in rows)
     notes += ["x: beyond tolerance of a budget"] * bool(beyond)
+    notes += [f"left out: {', '.join(left_out)} (CIFAR inputs, under {SMALL_INPUT} px)"] * bool(left_out)
     ax.set_title("\n".join([title, "; ".join(notes)]) if notes else title, fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0,
+              ncol=2 if len(families) > 24 else 1)  # outside the data, so it hides no point
     fig.tight_layout()
-    _place_labels(fig, ax, labels)
+    place_labels(fig, ax, labels)
     return fig
+
+
+def plain_log_axes(ax) -> None:
+    """Log axes with plain tick labels (400M, 1.6G; 30, 100 ms; never 6x10^0), minor ones only at 2x, 3x, 5x."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: _tick(v, minor=True)))
 
 
 LABEL_STEP = 9  # points: a label that would overlap one already placed moves up by this much
 
 
-def _place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:
+def place_labels(fig, ax, labels: list[tuple[str, float, float, str]]) -> None:
     """Annotate each point with its name, moving a label up until it overlaps none placed before it."""
     renderer = fig.canvas.get_renderer()
+    right = ax.get_window_extent(renderer).x1
     placed = []
     for text, x, y, color in sorted(labels, key=lambda lab: (lab[2], lab[1])):
         for step in range(40):
             note = ax.annotate(text, (x, y), xytext=(4, 3 + step * LABEL_STEP), textcoords="offset points",
                                fontsize=7, color=color)
             box = note.get_window_extent(renderer)
+            if box.x1 > right:  # past the right edge: the label goes left of its point, never cut
+                note.remove()
+                note = ax.annotate(text, (x, y), xytext=(-4, 3 + step * LABEL_STEP), textcoords="offset points",
+                                   fontsize=7, color=color, ha="right")
+                box = note.get_window_extent(renderer)
             if not any(box.overlaps(other) for other in placed):
                 break
             note.remove()

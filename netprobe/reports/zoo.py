@@ -25,14 +25,28 @@ def net_counts(name: str, resolution: int | None = None, convention: str = "netp
     return res, replace(totals, macs=conventions.count(conventions.merged(layers), conv))
 
 
+def families_of(families: str | list[str] | None) -> list[str]:
+    """Family names from a comma list (default: all), each checked against the registry's."""
+    if families is None:
+        return list(registry.families())
+    items = families.split(",") if isinstance(families, str) else list(families)
+    out = []
+    for item in items:
+        fam = registry.normalize(item)
+        if fam not in registry.families():
+            raise NetprobeError(f"unknown family '{item.strip()}'; choose from {', '.join(registry.families())}")
+        out.append(fam)
+    if not out:
+        raise NetprobeError(f"no family given; choose from {', '.join(registry.families())}")
+    return list(dict.fromkeys(out))
+
+
 def zoo_rows(pattern: str | None = None, family: str | None = None, convention: str = "netprobe") -> list[dict]:
-    """Members matching a pattern and/or family, sorted by family then MACs."""
+    """Members matching a pattern and/or families (a comma list), sorted by family then MACs."""
     names = registry.resolve(pattern) if pattern else registry.names()
     if family:
-        fam = registry.normalize(family)
-        if fam not in registry.families():
-            raise NetprobeError(f"unknown family '{family}'; choose from {', '.join(registry.families())}")
-        names = [n for n in names if registry.spec(n).family == fam]
+        wanted = set(families_of(family))
+        names = [n for n in names if registry.spec(n).family in wanted]
     conventions.convention(convention)
     rows = []
     for name in names:

@@ -17,7 +17,7 @@ from typing import Callable
 
 from netprobe import registry
 from netprobe.analysis.summary import summary
-from netprobe.args import positive
+from netprobe.args import parse_batches, positive
 from netprobe.errors import Interrupted, NetprobeError, first_line
 from netprobe.loaders import Source
 from netprobe.models.inputs import (DEFAULT_INPUTS, at_resolution, example_inputs, parse, resolution_of, shapes_of,
@@ -34,7 +34,7 @@ BENCH_COLUMNS = [
     "model", "family", "batch", "mode", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
     "ci_low_ms", "ci_high_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "same_as",
-    "imgs_per_s", "macs", "achieved_tflops", "peak_mem_bytes", "compile_s",
+    "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
 ]
@@ -57,17 +57,6 @@ class Target:
     @property
     def resolution(self) -> int:
         return resolution_of(self.shape)
-
-
-def parse_batches(batch) -> list[int]:
-    """``8``, ``"1,8,64"`` or ``[1, 8]`` as a list of positive ints, repeats dropped."""
-    if batch is None:
-        raise NetprobeError("no batch size given; use e.g. 8 or 1,8,64")
-    items = batch.split(",") if isinstance(batch, str) else batch if isinstance(batch, (list, tuple)) else [batch]
-    out = [positive("batch", b, hint="; use e.g. 8 or 1,8,64") for b in items]
-    if not out:
-        raise NetprobeError("no batch size given; use e.g. 8 or 1,8,64")
-    return list(dict.fromkeys(out))
 
 
 def resolve_targets(models, resolution: int | None, input_size=None, output_stride: int | None = None,
@@ -369,7 +358,7 @@ def _row(target: Target, batch: int, mode: str, settings: dict, status: str, err
     row["macs"] = target.macs
     # achieved FLOP/s counts 2 FLOPs per MAC (a multiply and an add), per pass over the layers (PASSES)
     flops = 2 * target.macs * batch * PASSES[mode] if target.macs else None
-    row["achieved_tflops"] = flops / (stats.median_ms / 1e3) / 1e12 if ok and flops else None
+    row["achieved_gflops"] = flops / (stats.median_ms / 1e3) / 1e9 if ok and flops else None
     row["peak_mem_bytes"] = peak
     row["compile_s"] = timing.compile_s if timing else None
     row["timestamp"] = timestamp()

@@ -12,20 +12,28 @@ from netprobe.version import __version__
 
 
 
-def parse_device(device: str) -> str:
-    """``cpu`` or ``cuda:N``; an unknown device, or CUDA where there is none, is an error."""
-    import torch
-
+def device_syntax(device: str) -> tuple[str, int | None]:
+    """(``cpu`` or ``cuda``, index or None) of a device as typed; checked without torch, so a typo fails at once."""
     name = str(device).strip().lower()
     if name == "cpu":
-        return "cpu"
+        return "cpu", None
     m = re.fullmatch(r"cuda(?::(\d+))?", name)
     if not m:
         raise NetprobeError(f"unknown device '{device}'; use cpu, cuda or cuda:N")
+    return "cuda", int(m.group(1)) if m.group(1) is not None else None
+
+
+def parse_device(device: str) -> str:
+    """``cpu`` or ``cuda:N``; an unknown device, or CUDA where there is none, is an error."""
+    kind, index = device_syntax(device)
+    if kind == "cpu":
+        return "cpu"
+    import torch  # only CUDA's presence needs it
+
     if not torch.cuda.is_available():
         raise NetprobeError(f"device '{device}': CUDA is not available here (torch {torch.__version__}); use cpu")
     count = torch.cuda.device_count()
-    index = int(m.group(1)) if m.group(1) is not None else torch.cuda.current_device()
+    index = torch.cuda.current_device() if index is None else index
     if index >= count:
         raise NetprobeError(f"device '{device}': this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
     return f"cuda:{index}"
@@ -55,6 +63,22 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX-512 BF16, AMX; on Arm the "bf16" feature
+
+
+def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this CPU computes bf16 natively (else autocast emulates it, many times slower than fp32); None
+    where the CPU's flags cannot be read."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return any(flag in line.split(":", 1)[1].split() for flag in BF16_FLAGS)
+    except OSError:
+        pass
+    return None
 
 
 def _gpu_clock_mhz(index: int):
