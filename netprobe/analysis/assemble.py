@@ -6,15 +6,14 @@ a stage whose tokens lie on no grid (CaiT's class attention) has no stride and r
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.result import Summary, StageRow, _scaled
-from netprobe.analysis.stages import grids
+from netprobe.analysis.grids import EXTRA_TOKENS, grids
 from netprobe.counts import Counts, total
 
-NEAR_OCTAVE = 0.25  # an undivided ratio this close to a power of two (in log2) is that stride
+UNPADDED_LOSS = 2  # px an unpadded network loses at a level beyond in / stride (Inception: 299 px to 35 at 8)
 
 
 def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=(), frozen=0,
@@ -36,8 +35,9 @@ def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, conta
     shaped = [layer for layer in layers if layer.out_shape]
     gridded = [layer for layer in shaped if grid_of.get(id(layer)) and max(grid_of[id(layer)][-2:]) > 1]
     output = shaped[-1] if name == "head" and shaped else (gridded or [_stage_output(shaped)])[-1]
-    if name != "head" and shaped and len(shaped[-1].out_shape) == 2 and not grid_of.get(id(shaped[-1])):
-        output = shaped[-1]  # class tokens, the last of a stage of tokens
+    last = shaped[-1] if shaped else None
+    if name != "head" and last and len(last.out_shape) == 2 and last.out_shape[0] <= EXTRA_TOKENS:
+        output = last  # class tokens (CaiT's class attention), the last of a stage of tokens
     grid = grid_of.get(id(output)) if output and name != "head" else None
     hw = grid if name != "head" else output.map_hw if output else None
     stride = output_stride(draft.input_size[1:], *hw) if hw else None
@@ -68,22 +68,15 @@ def output_stride(resolution: int | tuple[int, int], *sizes: int) -> int:
 
     A padded conv or pool of stride 2 gives ceil(in / 2) (ResNet's 3x3/2 max-pool with
     padding 1 too), so the stride is the smallest power of two s with ceil(in / s) equal
-    to every output size, axis by axis; a network that fits no power of two gets round(in / out)
-    (a ViT's patches of 14, a stride-3 stem), or the power of two it is near where in / out does
-    not divide (Inception's unpadded convs take 299 px to 35 at stride 8).
+    to every output size, axis by axis; else the smallest whose in // s exceeds every output size
+    by at most UNPADDED_LOSS (unpadded convs); a network that fits no power of two gets
+    round(in / out) (a ViT's patches of 14, a stride-3 stem).
     """
     inputs = (resolution,) * len(sizes) if isinstance(resolution, int) else tuple(resolution)
-    s = 1
-    while True:
-        if all(-(-r // s) == n for r, n in zip(inputs, sizes)):
-            return s
-        if s >= max(inputs):
-            ratio = inputs[0] / sizes[0]
-            octave = math.log2(ratio)
-            if inputs[0] % sizes[0] and abs(octave - round(octave)) < NEAR_OCTAVE:
-                return 2 ** round(octave)
-            return round(ratio)
-        s *= 2
+    powers = [2 ** k for k in range(max(inputs).bit_length() + 1)]
+    exact = next((s for s in powers if all(-(-r // s) == n for r, n in zip(inputs, sizes))), None)
+    unpadded = next((s for s in powers if all(0 <= r // s - n <= UNPADDED_LOSS for r, n in zip(inputs, sizes))), None)
+    return exact or unpadded or round(inputs[0] / sizes[0])
 
 
 def _common_prefix(names: list[str], containers=()) -> str:

@@ -30,14 +30,12 @@ import re
 from dataclasses import replace
 
 from netprobe.analysis.blocks import block_name
+from netprobe.analysis.grids import finer, grids, one_level
 from netprobe.analysis.layers import Layer
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
+STAGE_LISTS = {"stages", "layers", "levels"}  # a list of stages by its name (timm's Swin, ByobNet, NesT)
 ONE_CONTAINER_SHARE = 0.5  # a lone container is the body only when it holds this share of the MACs
-LEVEL = 1.5  # grids closer than this ratio are one stride; a stride of 2 halves them
-EXTRA_TOKENS = 8  # class, distillation and register tokens a sequence may carry beside its grid's
-NOT_MAPS = {"dropout", "identity", "attention", "matmul"}  # their 4-D outputs are attention's heads x tokens
-ASPECT_SLACK = 0.25  # a map's H/W stays within this share of the first map's (odd sizes of valid convs)
 # Parts of a task model after its backbone, by the child's name, and the stage each is.
 PARTS = {
     "fpn": "neck",              # torchvision detection: backbone.fpn (BackboneWithFPN)
@@ -92,11 +90,18 @@ def stage_modules(model) -> list[str]:
 
 
 def single_blocks(model, containers) -> frozenset[str]:
-    """The containers that are one block each, not a stage (MobileOne's, Inception's, NASNet's cells):
-    neither a list of blocks nor a numbered stage."""
+    """The containers that are one block each, not a stage: a block itself (MobileOne's, Inception's,
+    NASNet's cells) or a list of one block (GhostNet's ``blocks.N``), and not a stage by its name
+    (``layer2``, Swin's ``layers.1``)."""
     modules = dict(model.named_modules())
-    return frozenset(c for c in containers if c in modules and not _seq(modules[c])
-                     and not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1]))
+    return frozenset(c for c in containers if c in modules and (not _seq(modules[c]) or len(_children(modules[c])) == 1)
+                     and not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1]) and not _in_stage_list(c))
+
+
+def _in_stage_list(name: str) -> bool:
+    """A numbered child of a list named as stages: ``layers.1`` (Swin), ``stages.2``, ``levels.0`` (NesT)."""
+    *parents, last = name.split(".")
+    return last.isdigit() and bool(parents) and parents[-1] in STAGE_LISTS
 
 
 def _parts(model, backbone) -> list[str]:
@@ -158,50 +163,6 @@ def side_branch(layers: list[Layer]) -> list[bool]:
     return out
 
 
-def grids(layers: list[Layer]) -> list[tuple[int, ...] | None]:
-    """Grid of each layer's output: its map, the grid its tokens lie on (patches, pooled tokens), or
-    None (flat outputs, class tokens, attention's heads x tokens)."""
-    out, grid, first = [], None, None
-    for layer in layers:
-        g = _map(layer, first)
-        if g and grid and layer.op == "linear" and g[-1] > grid[-1]:
-            g = None  # a linear layer never upsamples: that was attention's tokens x tokens (CaiT's talking heads)
-        if g is None and grid and len(layer.out_shape) == 2:
-            g = _token_grid(layer.out_shape[0], grid)
-        if g is not None:
-            grid, first = g, first or g
-        out.append(g)
-    return out
-
-
-def _map(layer: Layer, first) -> tuple[int, ...] | None:
-    """A layer's map, unless it is attention's heads x tokens read as one (not the first map's aspect)."""
-    hw = layer.map_hw
-    if not hw or layer.op in NOT_MAPS:
-        return None
-    (h, w), (fh, fw) = hw[-2:], (first or hw)[-2:]
-    return hw if (h, w) == (1, 1) or abs(h * fw - w * fh) <= ASPECT_SLACK * w * fh else None
-
-
-def one_level(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    """Whether two grids are one level of the pyramid: within LEVEL of each other along each axis
-    (an unpadded 3x3 takes Inception's 73x73 to 71x71 at one stride)."""
-    return all(max(x, y) < LEVEL * min(x, y) for x, y in zip(a[-2:], b[-2:]))
-
-
-def _token_grid(tokens: int, grid: tuple[int, ...]) -> tuple[int, int] | None:
-    """The grid a sequence of ``tokens`` lies on: the last map's, or that map pooled by a power of two,
-    beside at most EXTRA_TOKENS others (a class token); None for anything else."""
-    h, w = grid[-2:]
-    s = 1
-    while -(-h // s) * -(-w // s) > EXTRA_TOKENS:
-        gh, gw = -(-h // s), -(-w // s)
-        if 0 <= tokens - gh * gw <= EXTRA_TOKENS:
-            return gh, gw
-        s *= 2
-    return None
-
-
 def _by_containers(layers: list[Layer], containers: list[str], single=frozenset()) -> list[str] | None:
     executed = [i for i, layer in enumerate(layers) if layer.op != "unused"]
     owner = {i: next((k for k, c in enumerate(containers) if _under(layers[i].name, c)), None) for i in executed}
@@ -238,7 +199,8 @@ def _by_containers(layers: list[Layer], containers: list[str], single=frozenset(
 
 def _cut(layers: list[Layer], names: list, containers: list[str], single) -> list[str]:
     """Body layers (given their container's index) cut into stages between blocks: a new stage where
-    the container or the grid changes, except between single-block containers at one grid."""
+    the container or the grid changes, except between single-block containers at one grid and where
+    a container ends past its own grid change (that tail opens the next container's stage)."""
     grid_of, side = grids(layers), side_branch(layers)
     units: list[list] = []  # [block, container, grid, layer indices]
     for i, k in enumerate(names):
@@ -250,22 +212,19 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single) -> lis
         units[-1][3].append(i)
         if grid_of[i] is not None and not (side[i] and layers[i].map_hw):  # not an SE gate's 1x1
             units[-1][2] = grid_of[i]
-    n, prev_k, prev_grid = 0, None, None
+    n, prev_k, prev_grid, tail = 0, None, None, False
     for _, k, grid, members in units:
-        same = grid is None or prev_grid is None or one_level(grid, prev_grid) or _finer(grid, prev_grid)
+        same = grid is None or prev_grid is None or one_level(grid, prev_grid) or finer(grid, prev_grid)
         merged = containers[k] in single and prev_k is not None and containers[prev_k] in single
-        if prev_k is None or not same or (k != prev_k and not merged):
+        if prev_k is None or not same or (k != prev_k and not merged and not tail):
             n += 1
+            tail = k == prev_k  # a container's tail past its grid change (EfficientViM's downsampling) opens the next
+        elif k != prev_k:
+            tail = False
         for i in members:
             names[i] = f"s{n}"
-        prev_k, prev_grid = k, grid if grid and not _finer(grid, prev_grid or grid) else prev_grid
+        prev_k, prev_grid = k, grid if grid and not finer(grid, prev_grid or grid) else prev_grid
     return names
-
-
-def _finer(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
-    """Whether grid a is a finer level than b: a block that ends on an earlier map (a NASNet cell's
-    path from the cell before last) belongs to the stage it runs in, and a body never grows its map."""
-    return any(x >= LEVEL * y for x, y in zip(a[-2:], b[-2:]))
 
 
 def _by_stride(layers: list[Layer]) -> list[str]:
