@@ -109,3 +109,88 @@ class TokenModel(nn.Module):
 
 def class_token_model():
     return TokenModel(class_blocks=2)
+
+
+class Residual(nn.Module):
+    """A residual conv block: a module of its own, so that a list of them is a run of blocks."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.conv = conv(w, w)
+
+    def forward(self, x):
+        return x + self.conv(x)
+
+
+class SwinStage(nn.Module):
+    """A Swin / ConvNeXt stage: a downsampling layer and a run of blocks, in a module of its own."""
+
+    def __init__(self, w_in, w_out, stride):
+        super().__init__()
+        self.downsample = conv(w_in, w_out, stride)
+        self.blocks = nn.Sequential(Residual(w_out), Residual(w_out))
+
+    def forward(self, x):
+        return self.blocks(self.downsample(x))
+
+
+class StageList(nn.Module):
+    """Stages in a list named ``layers``, two of them at one stride: each stays a stage."""
+
+    reductions = (4, 8)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 4)
+        self.layers = nn.Sequential(SwinStage(8, 8, 1), SwinStage(8, 16, 1), SwinStage(16, 32, 2))
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.head(self.layers(self.stem(x)).mean((2, 3)))
+
+
+class TailStage(nn.Module):
+    """An EfficientViM stage: its blocks, then the downsampling into the next stage's stride."""
+
+    def __init__(self, w_in, w_out, stride):
+        super().__init__()
+        self.blocks = nn.Sequential(Residual(w_in), Residual(w_in))
+        self.downsample = conv(w_in, w_out, stride) if stride > 1 else nn.Identity()
+
+    def forward(self, x):
+        return self.downsample(self.blocks(x))
+
+
+class DownsampleAtTheEnd(nn.Module):
+    """Stages that end in the next stage's downsampling (EfficientViM)."""
+
+    reductions = (4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 4)
+        self.stages = nn.Sequential(TailStage(8, 16, 2), TailStage(16, 32, 2), TailStage(32, 32, 1))
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)).mean((2, 3)))
+
+
+class LongStem(nn.Module):
+    """Inception's stem: plain layers down to 1/8 before the first container, with timm's feature_info."""
+
+    reductions = (2, 4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2, self.pool = conv(3, 8, 2), conv(8, 8, 2), nn.MaxPool2d(2)
+        self.blocks = nn.Sequential(Residual(8), Residual(8))
+        self.down = conv(8, 16, 2)
+        self.blocks2 = nn.Sequential(Residual(16), Residual(16))
+        self.head = nn.Linear(16, 10)
+        self.feature_info = [dict(module="conv1", reduction=2), dict(module="conv2", reduction=4),
+                             dict(module="blocks", reduction=8), dict(module="blocks2", reduction=16)]
+
+    def forward(self, x):
+        x = self.blocks(self.pool(self.conv2(self.conv1(x))))
+        return self.head(self.blocks2(self.down(x)).mean((2, 3)))

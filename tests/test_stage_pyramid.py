@@ -20,7 +20,8 @@ def assert_pyramid(s, reductions):
     assert len(body(s)) <= max(7, 2 * len(declared))
 
 
-@pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel"])
+@pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
+                                   "DownsampleAtTheEnd", "LongStem"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -44,6 +45,27 @@ def test_tokens_carry_their_patch_grid_and_class_tokens_read_tokens():
     assert vit.to_dict()["stages"][1]["grid"] == "8x8 tokens"
     cait = summary("pyramid_patterns:class_token_model", 64)
     assert [(st.output_stride, st.grid) for st in body(cait)] == [(8, "8x8 tokens"), (None, "tokens")]
+
+
+def test_stages_named_as_stages_stay_apart_and_a_downsampling_tail_opens_the_next_stage():
+    swin = summary("pyramid_patterns:StageList", 64)
+    assert [(st.modules, st.output_stride) for st in body(swin)] == [("layers.0", 4), ("layers.1", 4), ("layers.2", 8)]
+    vim = summary("pyramid_patterns:DownsampleAtTheEnd", 64)
+    assert [st.output_stride for st in body(vim)] == [4, 8, 16]
+    assert {layer.stage for layer in vim.layers if layer.name.startswith("stages.0.downsample.")} == {"s2"}
+
+
+def test_declared_taps_in_a_long_stem_are_stages():
+    s = summary("pyramid_patterns:LongStem", 64)
+    assert [(st.name, st.output_stride, st.modules) for st in s.stages[:3]] == [
+        ("stem", 2, "conv1"), ("s1", 4, "conv2"), ("s2", 8, "pool+blocks")]  # the pool opens the first stage
+
+
+def test_unpadded_networks_read_the_power_of_two_they_run_at():
+    from netprobe.analysis.summary import output_stride
+
+    assert [output_stride(299, h) for h in (149, 73, 35, 17, 8)] == [2, 4, 8, 16, 32]  # Inception's maps
+    assert output_stride(128, 19) == 7  # ConvMixer's 7x7 patches, padded: no power of two
 
 
 TIMM = importlib.util.find_spec("timm") is not None

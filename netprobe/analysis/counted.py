@@ -22,6 +22,7 @@ def measured(source: loaders.Source, size, batch: int, dtype: str):
     """Arguments of ``assemble.assemble`` for a model counted op by op; ``size``: (C, H, W), C None for
     the model's own, or None for the model's own size."""
     from netprobe.analysis.stages import find_stages, single_blocks, stage_modules
+    from netprobe.analysis.taps import feature_taps
 
     ready = materialize(source, "meta", "count")
     model, notes = ready.module, list(ready.notes)
@@ -40,7 +41,7 @@ def measured(source: loaders.Source, size, batch: int, dtype: str):
         raise NetprobeError(f"{source.name}: forward pass at {c}x{h}x{w} failed: {type(e).__name__}: {text}; "
                             "check --input-size") from e
     containers = stage_modules(model)
-    names = find_stages(counted.layers, containers, single_blocks(model, containers))
+    names = find_stages(counted.layers, containers, single_blocks(model, containers), feature_taps(model))
     layers = [replace(layer, stage=stage) for layer, stage in zip(counted.layers, names)]
     return ((c, h, w), batch, dtype, layers, dict(counted.unsupported), counted.labels, tuple(notes), containers,
             counted.frozen, shapes)

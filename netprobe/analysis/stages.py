@@ -32,6 +32,7 @@ from dataclasses import replace
 from netprobe.analysis.blocks import block_name
 from netprobe.analysis.grids import finer, grids, one_level
 from netprobe.analysis.layers import Layer
+from netprobe.analysis.taps import cut_stem
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
 STAGE_LISTS = {"stages", "layers", "levels"}  # a list of stages by its name (timm's Swin, ByobNet, NesT)
@@ -285,14 +286,16 @@ def _adjust(layers: list[Layer], a: int, b: int, c: int) -> int:
     return b
 
 
-def find_stages(layers: list[Layer], containers: list[str] = (), single=frozenset()) -> list[str]:
+def find_stages(layers: list[Layer], containers: list[str] = (), single=frozenset(), taps=()) -> list[str]:
     """Stage name of every layer: stem, s1..sN, head (and neck for a detector); ``single``: the
-    containers that are one block each (``single_blocks``)."""
+    containers that are one block each (``single_blocks``); ``taps``: the feature maps the model
+    declares (``taps.feature_taps``)."""
     layers = _clip_maps(layers)
     parts = [c for c in containers if _part(c)]
     if parts:
         return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
-    return _place_unused(layers, _body_stages(layers, containers, single))
+    names = _body_stages(layers, containers, single)
+    return _place_unused(layers, cut_stem(names, [layer.name for layer in layers], taps))
 
 
 def _body_stages(layers: list[Layer], containers, single=frozenset()) -> list[str]:
