@@ -1,4 +1,8 @@
-"""Stage rows from leaf layers: subtotals, each stage's output and output stride, and the module it was found from."""
+"""Stage rows from leaf layers: subtotals, each stage's output, its output stride and grid, and the module it was found from.
+
+A token stage's stride is its patch grid's against the input (a ViT at 1/16 has 14x14 tokens at 224);
+a stage whose tokens lie on no grid (CaiT's class attention) has no stride and reads 'tokens'.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ from dataclasses import replace
 
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.result import Summary, StageRow, _scaled
+from netprobe.analysis.grids import EXTRA_TOKENS, grids
 from netprobe.counts import Counts, total
 from netprobe.models.inputs import SPATIAL_RANK, resolution_of
+
+UNPADDED_LOSS = 2  # px an unpadded network loses at a level beyond in / stride (Inception: 299 px to 35 at 8)
 
 
 def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=(), frozen=0,
@@ -18,16 +25,23 @@ def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, cont
                     unsupported, kinds, tuple(size), notes, inputs=inputs)
     order = list(dict.fromkeys(layer.stage for layer in layers))
     detected = source.net is None
-    stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers)
-                   for name in order)
+    grid_of = dict(zip(map(id, layers), grids(list(layers))))
+    stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers,
+                          grid_of) for name in order)
     totals = total(s.counts for s in stages)
     return replace(draft, stages=stages, totals=totals, frozen_params=frozen, module_shapes=dict(module_shapes or {}))
 
 
-def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=()) -> StageRow:
+def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=(), grid_of=None) -> StageRow:
+    grid_of = grid_of or {}
     shaped = [layer for layer in layers if layer.out_shape]
-    output = shaped[-1] if name == "head" and shaped else _stage_output(shaped)
-    hw = output.map_hw if output else None
+    gridded = [layer for layer in shaped if grid_of.get(id(layer)) and max(grid_of[id(layer)][-2:]) > 1]
+    output = shaped[-1] if name == "head" and shaped else (gridded or [_stage_output(shaped)])[-1]
+    last = shaped[-1] if shaped else None
+    if name != "head" and last and len(last.out_shape) == 2 and last.out_shape[0] <= EXTRA_TOKENS:
+        output = last  # class tokens (CaiT's class attention), the last of a stage of tokens
+    grid = grid_of.get(id(output)) if output and name != "head" else None
+    hw = grid if name != "head" else output.map_hw if output else None
     # H and W: the last two axes of a map or a clip (T x H x W), of the input and of the stage's output
     spatial = hw and len(hw) >= 2 and len(draft.input_size) >= SPATIAL_RANK
     stride = output_stride(draft.input_size[-2:], *hw[-2:]) if spatial else None
@@ -36,7 +50,14 @@ def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, conta
     modules = _common_prefix([layer.name for layer in shaped], containers) if detected else ""
     return StageRow(name, _scaled(total(layer.counts for layer in layers), draft.batch),
                     output.out_shape if output else (), stride, sum(b for b, _ in sizes), largest[0], largest[1],
-                    modules)
+                    modules, _grid_text(output, grid, name))
+
+
+def _grid_text(output: Layer | None, grid, name: str) -> str:
+    """'28x28' for a map, '14x14 tokens' for tokens on a grid, 'tokens' for tokens on none (class tokens)."""
+    if grid:
+        return "x".join(map(str, grid)) + ("" if output.map_hw == grid else " tokens")
+    return "tokens" if output and len(output.out_shape) >= 2 and name != "head" else ""
 
 
 def _stage_output(shaped: list[Layer]) -> Layer | None:
@@ -51,16 +72,15 @@ def output_stride(resolution: int | tuple[int, int], *sizes: int) -> int:
 
     A padded conv or pool of stride 2 gives ceil(in / 2) (ResNet's 3x3/2 max-pool with
     padding 1 too), so the stride is the smallest power of two s with ceil(in / s) equal
-    to every output size, axis by axis; a network that fits no power of two gets round(in / out).
+    to every output size, axis by axis; else the smallest whose in // s exceeds every output size
+    by at most UNPADDED_LOSS (unpadded convs); a network that fits no power of two gets
+    round(in / out) (a ViT's patches of 14, a stride-3 stem).
     """
     inputs = (resolution,) * len(sizes) if isinstance(resolution, int) else tuple(resolution)
-    s = 1
-    while True:
-        if all(-(-r // s) == n for r, n in zip(inputs, sizes)):
-            return s
-        if s >= max(inputs):
-            return round(inputs[0] / sizes[0])
-        s *= 2
+    powers = [2 ** k for k in range(max(inputs).bit_length() + 1)]
+    exact = next((s for s in powers if all(-(-r // s) == n for r, n in zip(inputs, sizes))), None)
+    unpadded = next((s for s in powers if all(0 <= r // s - n <= UNPADDED_LOSS for r, n in zip(inputs, sizes))), None)
+    return exact or unpadded or round(inputs[0] / sizes[0])
 
 
 def _common_prefix(names: list[str], containers=()) -> str:

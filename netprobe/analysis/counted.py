@@ -24,7 +24,8 @@ SMALL_INPUT_ERRORS = ("too small", "output size", "kernel size can't be greater"
 def measured(source: loaders.Source, given, resolution: int | None, batch: int, dtype: str):
     """Arguments of ``assemble.assemble`` for a model counted op by op; ``given``: the user's input
     description (``models.inputs``), or None for the model's own at ``resolution``."""
-    from netprobe.analysis.stages import find_stages, stage_modules
+    from netprobe.analysis.stages import find_stages, single_blocks, stage_modules
+    from netprobe.analysis.taps import feature_taps
 
     ready = materialize(source, "meta", "count")
     model, notes = ready.module, list(ready.notes)
@@ -41,7 +42,7 @@ def measured(source: loaders.Source, given, resolution: int | None, batch: int, 
                                 "use a larger --resolution") from e
         raise rejected(source.name, inputs, e) from e
     containers = stage_modules(model)
-    names = find_stages(counted.layers, containers)
+    names = find_stages(counted.layers, containers, single_blocks(model, containers), feature_taps(model))
     layers = [replace(layer, stage=stage) for layer, stage in zip(counted.layers, names)]
     return (size, batch, dtype, layers, dict(counted.unsupported), counted.labels, tuple(notes), containers,
             counted.frozen, shapes, inputs)

@@ -50,6 +50,7 @@ class StageRow:
     largest_output_bytes: int
     largest_output_layer: str
     modules: str  # the module the stage's layers share, e.g. 'layer2' (for detected stages)
+    grid: str = ""  # its output's grid: '28x28' (a map), '14x14 tokens', 'tokens' (class tokens only)
 
 
 @dataclass(frozen=True, repr=False)  # the generated repr prints every layer: tens of thousands of characters
@@ -99,7 +100,8 @@ class Summary:
             "stages": [{"name": s.name, "params": s.counts.params, "macs": s.counts.macs, "acts": s.counts.acts,
                         "output_shape": list(s.output_shape), "output_stride": s.output_stride,
                         "output_bytes": s.output_bytes, "largest_output_bytes": s.largest_output_bytes,
-                        "largest_output_layer": s.largest_output_layer, "modules": s.modules} for s in self.stages],
+                        "largest_output_layer": s.largest_output_layer, "modules": s.modules, "grid": s.grid}
+                       for s in self.stages],
             "layers": self.records(depth),
             "unsupported": dict(self.unsupported),
             "notes": list(self.notes),

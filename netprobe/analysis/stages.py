@@ -12,6 +12,13 @@ has its backbone's stages (found as above, inside ``backbone.body`` where there 
 its neck (an FPN, SSD's extra layers) and its heads (a classifier, an RPN and ROI heads),
 each named by the model's own child that holds it.
 
+A stage never spans two output strides, and the pyramid is the model's own: a container that
+runs across strides (DaViT's, Hiera's, MaxViT's one ``stages`` or ``blocks``) is split between
+its blocks where the grid changes, and containers that are one block each (MobileOne's,
+NASNet's, Inception's) are merged while the grid stays (depth 2 still shows the blocks). The
+grid of a layer is its map, or, for a token sequence, the grid of the last map its tokens
+come from (a ViT's patches, Hiera's pooled tokens); class-attention tokens have none.
+
 Without containers, runs of equal map size on the main path are stages. A squeezed side
 branch (SE, SK or CBAM attention at 1x1, however computed) never splits one; the head
 starts at the global pool, whatever follows it (a conv, a norm).
@@ -22,9 +29,13 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from netprobe.analysis.blocks import block_name
+from netprobe.analysis.grids import finer, grids, one_level
 from netprobe.analysis.layers import Layer
+from netprobe.analysis.taps import cut_stem
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
+STAGE_LISTS = {"stages", "layers", "levels"}  # a list of stages by its name (timm's Swin, ByobNet, NesT)
 ONE_CONTAINER_SHARE = 0.5  # a lone container is the body only when it holds this share of the MACs
 # Parts of a task model after its backbone, by the child's name, and the stage each is.
 PARTS = {
@@ -77,6 +88,21 @@ def stage_modules(model) -> list[str]:
     body, body_name = (backbone.body, "backbone.body") if hasattr(backbone, "body") else (backbone, "backbone")
     inner = [f"{body_name}.{n}" for n in _containers(body) if not any(_under(f"{body_name}.{n}", p) for p in parts)]
     return inner + parts
+
+
+def single_blocks(model, containers) -> frozenset[str]:
+    """The containers that are one block each, not a stage: a block itself (MobileOne's, Inception's,
+    NASNet's cells) or a list of one block (GhostNet's ``blocks.N``), and not a stage by its name
+    (``layer2``, Swin's ``layers.1``)."""
+    modules = dict(model.named_modules())
+    return frozenset(c for c in containers if c in modules and (not _seq(modules[c]) or len(_children(modules[c])) == 1)
+                     and not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1]) and not _in_stage_list(c))
+
+
+def _in_stage_list(name: str) -> bool:
+    """A numbered child of a list named as stages: ``layers.1`` (Swin), ``stages.2``, ``levels.0`` (NesT)."""
+    *parents, last = name.split(".")
+    return last.isdigit() and bool(parents) and parents[-1] in STAGE_LISTS
 
 
 def _parts(model, backbone) -> list[str]:
@@ -138,7 +164,7 @@ def side_branch(layers: list[Layer]) -> list[bool]:
     return out
 
 
-def _by_containers(layers: list[Layer], containers: list[str]) -> list[str] | None:
+def _by_containers(layers: list[Layer], containers: list[str], single=frozenset()) -> list[str] | None:
     executed = [i for i, layer in enumerate(layers) if layer.op != "unused"]
     owner = {i: next((k for k, c in enumerate(containers) if _under(layers[i].name, c)), None) for i in executed}
     order = list(dict.fromkeys(k for k in owner.values() if k is not None))
@@ -148,10 +174,9 @@ def _by_containers(layers: list[Layer], containers: list[str]) -> list[str] | No
         inside = sum(layers[i].counts.macs for i in executed if owner[i] is not None)
         if inside < ONE_CONTAINER_SHARE * sum(layer.counts.macs for layer in layers):
             return None
-    stage = {k: f"s{n}" for n, k in enumerate(order, 1)}
     first = next(i for i in executed if owner[i] is not None)
     last = max(i for i in executed if owner[i] is not None)
-    names = [""] * len(layers)
+    names: list = [""] * len(layers)  # stem, head, or the container index of a body layer
     current, last_map, gap = None, None, []
     for i in executed:
         if i < first:
@@ -164,12 +189,42 @@ def _by_containers(layers: list[Layer], containers: list[str]) -> list[str] | No
             if gap:
                 shrinks = any(_big(layers[j]) and layers[j].map_hw != last_map for j in gap)
                 for j in gap:
-                    names[j] = stage[owner[i]] if shrinks else stage[current]
+                    names[j] = owner[i] if shrinks else current
                 gap = []
             current = owner[i]
-            names[i] = stage[current]
+            names[i] = current
             if _big(layers[i]):
                 last_map = layers[i].map_hw
+    return _cut(layers, names, containers, single)
+
+
+def _cut(layers: list[Layer], names: list, containers: list[str], single) -> list[str]:
+    """Body layers (given their container's index) cut into stages between blocks: a new stage where
+    the container or the grid changes, except between single-block containers at one grid and where
+    a container ends past its own grid change (that tail opens the next container's stage)."""
+    grid_of, side = grids(layers), side_branch(layers)
+    units: list[list] = []  # [block, container, grid, layer indices]
+    for i, k in enumerate(names):
+        if not isinstance(k, int):
+            continue
+        key = containers[k] if containers[k] in single else block_name(layers[i].name, 2, containers[k])
+        if not units or units[-1][:2] != [key, k]:
+            units.append([key, k, None, []])
+        units[-1][3].append(i)
+        if grid_of[i] is not None and not (side[i] and layers[i].map_hw):  # not an SE gate's 1x1
+            units[-1][2] = grid_of[i]
+    n, prev_k, prev_grid, tail = 0, None, None, False
+    for _, k, grid, members in units:
+        same = grid is None or prev_grid is None or one_level(grid, prev_grid) or finer(grid, prev_grid)
+        merged = containers[k] in single and prev_k is not None and containers[prev_k] in single
+        if prev_k is None or not same or (k != prev_k and not merged and not tail):
+            n += 1
+            tail = k == prev_k  # a container's tail past its grid change (EfficientViM's downsampling) opens the next
+        elif k != prev_k:
+            tail = False
+        for i in members:
+            names[i] = f"s{n}"
+        prev_k, prev_grid = k, grid if grid and not finer(grid, prev_grid or grid) else prev_grid
     return names
 
 
@@ -184,6 +239,8 @@ def _by_stride(layers: list[Layer]) -> list[str]:
     bounds.append(n)
     for k in range(1, len(bounds) - 1):
         bounds[k] = _adjust(layers, bounds[k - 1], bounds[k], bounds[k + 1])
+    if len(bounds) == 3 and bounds[1] == h:
+        bounds.insert(1, _first_module_end(layers, h))
     names = [""] * n
     for k, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
         for i in range(lo, hi):
@@ -191,6 +248,14 @@ def _by_stride(layers: list[Layer]) -> list[str]:
     if 0 < h < n:
         names[bounds[-2]:] = ["head"] * (n - bounds[-2])
     return names
+
+
+def _first_module_end(layers: list[Layer], h: int) -> int:
+    """Where the first top-level module ends, for a body of one map (ConvMixer: its stem, then its blocks);
+    ``h`` when that module is a single layer or the whole body."""
+    top = layers[0].name.split(".")[0]
+    end = next((i for i in range(h) if layers[i].name.split(".")[0] != top), h)
+    return end if end > 1 and "." in layers[0].name else h
 
 
 def _ancestors(name: str) -> list[str]:
@@ -221,18 +286,21 @@ def _adjust(layers: list[Layer], a: int, b: int, c: int) -> int:
     return b
 
 
-def find_stages(layers: list[Layer], containers: list[str] = ()) -> list[str]:
-    """Stage name of every layer: stem, s1..sN, head (and neck for a detector)."""
+def find_stages(layers: list[Layer], containers: list[str] = (), single=frozenset(), taps=()) -> list[str]:
+    """Stage name of every layer: stem, s1..sN, head (and neck for a detector); ``single``: the
+    containers that are one block each (``single_blocks``); ``taps``: the feature maps the model
+    declares (``taps.feature_taps``)."""
     layers = _clip_maps(layers)
     parts = [c for c in containers if _part(c)]
     if parts:
-        return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts))
-    return _place_unused(layers, _body_stages(layers, containers))
+        return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
+    names = _body_stages(layers, containers, single)
+    return _place_unused(layers, cut_stem(names, [layer.name for layer in layers], taps))
 
 
-def _body_stages(layers: list[Layer], containers) -> list[str]:
+def _body_stages(layers: list[Layer], containers, single=frozenset()) -> list[str]:
     """Stages from the containers, else from output-stride runs."""
-    return (_by_containers(layers, list(containers)) if containers else None) or _by_stride(layers)
+    return (_by_containers(layers, list(containers), single) if containers else None) or _by_stride(layers)
 
 
 def _part(container: str) -> bool:
@@ -241,14 +309,14 @@ def _part(container: str) -> bool:
     return name in PARTS and parents in ([], ["backbone"])
 
 
-def _by_parts(layers: list[Layer], inner: list[str], parts: list[str]) -> list[str]:
+def _by_parts(layers: list[Layer], inner: list[str], parts: list[str], single=frozenset()) -> list[str]:
     """The backbone's stages, then each part's stage; what runs after the first part and belongs to
     none (anchors, post-processing) is the head."""
     part_of = {i: PARTS[next(p for p in parts if _under(layer.name, p)).rsplit(".", 1)[-1]]
                for i, layer in enumerate(layers) if any(_under(layer.name, p) for p in parts)}
     first = min(part_of, default=len(layers))
     body = [i for i in range(first) if layers[i].op != "unused"]
-    names = dict(zip(body, _body_stages([layers[i] for i in body], inner))) if body else {}
+    names = dict(zip(body, _body_stages([layers[i] for i in body], inner, single))) if body else {}
     return [part_of.get(i) or names.get(i) or ("" if layers[i].op == "unused" else "head") for i in range(len(layers))]
 
 

@@ -175,6 +175,8 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
     lines = []
     for st in s.stages:
         label = f"stage, os {st.output_stride}" if st.output_stride else "stage"
+        if st.grid.endswith("tokens"):
+            label += f", {st.grid}"  # a map's grid is in its shape; tokens have none there
         if st.modules:
             label += f" ({st.modules})"
         lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts)], "bold"))

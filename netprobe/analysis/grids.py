@@ -1,0 +1,68 @@
+"""The grid each layer's output lies on: its map, or for a token sequence the map its tokens come from.
+
+A ViT's tokens lie on its patch grid (196 tokens and a class token on 14x14), Hiera's pooled
+tokens on that grid taken down by a power of two; class-attention tokens (CaiT) lie on none. A
+4-D output that is attention's heads x tokens x dim is no map: its op says so (dropout, identity,
+the attention itself), or its aspect is not the first map's, or an op that never upsamples would
+have grown it (softmax over tokens x tokens, CaiT's talking heads).
+"""
+
+from __future__ import annotations
+
+from netprobe.analysis.layers import Layer
+
+LEVEL = 1.5  # grids closer than this ratio are one stride; a stride of 2 halves them
+EXTRA_TOKENS = 8  # class, distillation and register tokens a sequence may carry beside its grid's
+NOT_MAPS = {"dropout", "identity", "attention", "matmul"}  # their 4-D outputs are attention's heads x tokens
+GROWS = {"conv", "other"}  # ops that may grow a map (a transposed conv, an upsample)
+ASPECT_SLACK = 0.25  # a map's H/W stays within this share of the first map's (odd sizes of valid convs)
+
+
+def grids(layers: list[Layer]) -> list[tuple[int, ...] | None]:
+    """Grid of each layer's output: its map, the grid its tokens lie on (patches, pooled tokens), or
+    None (flat outputs, class tokens, attention's heads x tokens)."""
+    out, grid, first = [], None, None
+    for layer in layers:
+        g = _map(layer, first)
+        if g and grid and layer.op not in GROWS and finer(g, grid):
+            g = None  # only a conv or an upsample grows a map: that was attention's tokens x tokens
+        if g is None and grid and len(layer.out_shape) == 2:
+            g = _token_grid(layer.out_shape[0], grid)
+        if g is not None:
+            grid, first = g, first or g
+        out.append(g)
+    return out
+
+
+def _map(layer: Layer, first) -> tuple[int, ...] | None:
+    """A layer's map, unless it is attention's heads x tokens read as one (not the first map's aspect)."""
+    hw = layer.map_hw
+    if not hw or layer.op in NOT_MAPS:
+        return None
+    (h, w), (fh, fw) = hw[-2:], (first or hw)[-2:]
+    return hw if (h, w) == (1, 1) or abs(h * fw - w * fh) <= ASPECT_SLACK * w * fh else None
+
+
+def one_level(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether two grids are one level of the pyramid: within LEVEL of each other along each axis
+    (an unpadded 3x3 takes Inception's 73x73 to 71x71 at one stride)."""
+    return all(max(x, y) < LEVEL * min(x, y) for x, y in zip(a[-2:], b[-2:]))
+
+
+def _token_grid(tokens: int, grid: tuple[int, ...]) -> tuple[int, int] | None:
+    """The grid a sequence of ``tokens`` lies on: the last map's, or that map pooled by a power of two,
+    beside at most EXTRA_TOKENS others (a class token); None for anything else."""
+    h, w = grid[-2:]
+    s = 1
+    while -(-h // s) * -(-w // s) > EXTRA_TOKENS:
+        gh, gw = -(-h // s), -(-w // s)
+        if 0 <= tokens - gh * gw <= EXTRA_TOKENS:
+            return gh, gw
+        s *= 2
+    return None
+
+
+def finer(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """Whether grid a is a finer level than b: a block that ends on an earlier map (a NASNet cell's
+    path from the cell before last) belongs to the stage it runs in, and a body never grows its map."""
+    return any(x >= LEVEL * y for x, y in zip(a[-2:], b[-2:]))

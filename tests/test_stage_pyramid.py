@@ -1,0 +1,102 @@
+"""Stages agree with the model's own pyramid: body strides are its declared reductions, one stage per level."""
+
+import importlib.util
+
+import pytest
+
+import pyramid_patterns
+from netprobe.analysis.summary import summary
+
+
+def body(s):
+    return [st for st in s.stages if st.name not in ("stem", "head", "neck")]
+
+
+def assert_pyramid(s, reductions):
+    """The issue's bar: body strides (>= 4) are the declared reductions (>= 4), in at most max(7, 2x) stages."""
+    strides = {st.output_stride for st in body(s) if st.output_stride and st.output_stride >= 4}
+    declared = {r for r in reductions if r >= 4}
+    assert strides == declared, [(st.name, st.output_stride, st.modules) for st in s.stages]
+    assert len(body(s)) <= max(7, 2 * len(declared))
+
+
+@pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
+                                   "DownsampleAtTheEnd", "LongStem"])
+def test_body_strides_are_the_declared_reductions(model):
+    s = summary(f"pyramid_patterns:{model}", 64)
+    assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
+
+
+def test_blocks_that_are_containers_merge_into_one_stage_per_stride_and_depth_2_shows_them():
+    s = summary("pyramid_patterns:OneContainerPerBlock", 64)
+    assert [(st.name, st.output_stride) for st in body(s)] == [("s1", 4), ("s2", 8), ("s3", 16)]
+    assert [r.name for r in s.rows(2) if r.stage == "s2"] == ["stages.1.0", "stages.1.1", "stages.1.2"]
+
+
+def test_a_container_across_strides_is_cut_where_the_grid_changes():
+    s = summary("pyramid_patterns:ContainerAcrossStrides", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(4, "16x16"), (8, "8x8"), (16, "4x4"), (32, "2x2")]
+    assert {layer.stage for layer in s.layers if layer.name.startswith("stages.1.")} == {"s2"}  # downsample joins
+
+
+def test_tokens_carry_their_patch_grid_and_class_tokens_read_tokens():
+    vit = summary("pyramid_patterns:TokenModel", 64)
+    assert [(st.name, st.output_stride, st.grid) for st in vit.stages][1] == ("s1", 8, "8x8 tokens")
+    assert vit.to_dict()["stages"][1]["grid"] == "8x8 tokens"
+    cait = summary("pyramid_patterns:class_token_model", 64)
+    assert [(st.output_stride, st.grid) for st in body(cait)] == [(8, "8x8 tokens"), (None, "tokens")]
+
+
+def test_stages_named_as_stages_stay_apart_and_a_downsampling_tail_opens_the_next_stage():
+    swin = summary("pyramid_patterns:StageList", 64)
+    assert [(st.modules, st.output_stride) for st in body(swin)] == [("layers.0", 4), ("layers.1", 4), ("layers.2", 8)]
+    vim = summary("pyramid_patterns:DownsampleAtTheEnd", 64)
+    assert [st.output_stride for st in body(vim)] == [4, 8, 16]
+    assert {layer.stage for layer in vim.layers if layer.name.startswith("stages.0.downsample.")} == {"s2"}
+
+
+def test_declared_taps_in_a_long_stem_are_stages():
+    s = summary("pyramid_patterns:LongStem", 64)
+    assert [(st.name, st.output_stride, st.modules) for st in s.stages[:3]] == [
+        ("stem", 2, "conv1"), ("s1", 4, "conv2"), ("s2", 8, "pool+blocks")]  # the pool opens the first stage
+
+
+def test_unpadded_networks_read_the_power_of_two_they_run_at():
+    from netprobe.analysis.summary import output_stride
+
+    assert [output_stride(299, h) for h in (149, 73, 35, 17, 8)] == [2, 4, 8, 16, 32]  # Inception's maps
+    assert output_stride(128, 19) == 7  # ConvMixer's 7x7 patches, padded: no power of two
+
+
+TIMM = importlib.util.find_spec("timm") is not None
+
+
+def one_per_module():
+    """The smallest-named model of each timm architecture module."""
+    import timm
+
+    return [min(timm.list_models(module=m), key=lambda n: (len(n), n)) for m in timm.list_modules()]
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.skipif(not TIMM, reason="needs timm (checked against the pyramids timm's models declare)")
+def test_timm_pyramids():
+    import timm
+    import torch
+
+    wrong = []
+    for name in one_per_module():
+        with torch.device("meta"):
+            info = getattr(timm.create_model(name), "feature_info", None)
+        if not isinstance(info, list) or not all(isinstance(f, dict) and "reduction" in f for f in info):
+            continue
+        try:
+            s = summary(f"timm:{name}", 128)
+        except Exception:  # noqa: BLE001 - a model that only runs at its own size
+            s = summary(f"timm:{name}")
+        try:
+            assert_pyramid(s, [f["reduction"] for f in info])
+        except AssertionError:
+            wrong.append(name)
+    assert not wrong
