@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netprobe.analysis import conventions
-from netprobe.analysis.counters import (OP_ATTENTION, OP_CONV, OP_CONV_BIAS, OP_EINSUM, OP_EINSUM_FVCORE, OP_LINEAR,
-                                       OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS)
+from netprobe.analysis.counters import (CALL_MATMUL, CALL_MATMUL_BIAS, MODULE_CONV, MODULE_CONV_BIAS, MODULE_LINEAR,
+                                       MODULE_LINEAR_BIAS, OP_ATTENTION, OP_CONV, OP_CONV_BIAS, OP_EINSUM,
+                                       OP_EINSUM_FVCORE, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS)
 from netprobe.analysis.layers import Layer
 from netprobe.counts import Counts
 
@@ -33,8 +34,11 @@ WGRAD_GROUPS = "train.conv_wgrad_groups"
 # convention -> weight of the training-only facts (the forward's weights cover every other fact).
 TRAIN_WEIGHTS = {"torch": {WGRAD_GROUPS: 2}}
 # The product facts a gradient repeats, and the bias fact beside each (None: it has no bias).
+# The op facts are what netprobe, fvcore and FlopCounterMode read; the module and call facts ptflops'.
 PRODUCTS = {OP_CONV: OP_CONV_BIAS, OP_LINEAR: OP_LINEAR_BIAS, OP_MATMUL: OP_MATMUL_BIAS, OP_EINSUM: None,
-            OP_EINSUM_FVCORE: None, OP_ATTENTION: None}
+            OP_EINSUM_FVCORE: None, OP_ATTENTION: None,
+            MODULE_CONV: MODULE_CONV_BIAS, MODULE_LINEAR: MODULE_LINEAR_BIAS, CALL_MATMUL: CALL_MATMUL_BIAS}
+OP_PRODUCTS = (OP_CONV, OP_LINEAR, OP_MATMUL, OP_EINSUM, OP_ATTENTION)
 BIASES = {b for b in PRODUCTS.values() if b}
 # The batch of the pass for a module (counts are per image): 2, as a BatchNorm in train mode refuses
 # one value per channel (an SE's on a 1x1 map); every product scales with the batch, so it halves exactly.
@@ -143,8 +147,7 @@ def train_counts(model, convention: str | None = None, resolution: int | None = 
     from netprobe.analysis.train_pass import observe
 
     seen = observe(model, s.input_size, PASS_BATCH)
-    return assemble(s.model, _staged(seen.layers, s.layers), [_per_image(t.backward) for t in seen.layers],
-                    convention, batch)
+    return assemble(s.model, *_staged(seen.layers, s.layers), convention, batch)
 
 
 def _per_image(facts) -> dict[str, int]:
@@ -166,11 +169,26 @@ def stage_lookup(layers):
     return lambda name, before: stage_of.get(name, before)
 
 
-def _staged(observed, layers: tuple[Layer, ...]) -> list[Layer]:
-    """Observed module calls as layers with their stages (``stage_lookup``) and forward facts."""
+def _staged(observed, layers: tuple[Layer, ...]) -> tuple[list[Layer], list[dict[str, int]]]:
+    """Observed module calls as layers with their stages (``stage_lookup``), forward facts and backward facts.
+
+    The pass sees ops; what ptflops reads of a module (its hooks, its patched calls) comes from the
+    summary's layer of the same name, once, and its backward repeats it as often as the layer's ops'
+    backward repeats their products.
+    """
     stage, current = stage_lookup(layers), layers[0].stage if layers else ""
-    out = []
+    others: dict[str, dict[str, int]] = {}
+    for layer in layers:
+        others.setdefault(layer.name, {f: n for f, n in layer.facts if f.startswith(("module.", "call."))})
+    out, backward = [], []
     for t in observed:
         current = stage(t.name, current)
-        out.append(Layer(t.name, current, t.op, (), Counts(), facts=tuple(sorted(_per_image(t.forward).items()))))
-    return out
+        fwd, bwd = _per_image(t.forward), _per_image(t.backward)
+        more = others.pop(t.name, {})
+        done, ran = sum(bwd.get(f, 0) for f in OP_PRODUCTS), sum(fwd.get(f, 0) for f in OP_PRODUCTS)
+        fwd.update(more)
+        bwd.update({f: n * done // ran for f, n in more.items() if f in PRODUCTS and ran})
+        bwd.update({f: n for f, n in more.items() if f in BIASES and t.bias_grad})
+        out.append(Layer(t.name, current, t.op, (), Counts(), facts=tuple(sorted(fwd.items()))))
+        backward.append({f: n for f, n in bwd.items() if n})
+    return out, backward

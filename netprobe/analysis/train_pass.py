@@ -24,7 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from netprobe.analysis import facts, ops
 from netprobe.analysis.measure import _tensors as _flat
 from netprobe.analysis.measure import module_op
-from netprobe.analysis.train import gradient_facts
+from netprobe.analysis.train import BIASES, gradient_facts
 
 # op name -> (indices of its product operands, index of its bias or added term, or None).
 OPERANDS = {
@@ -49,6 +49,7 @@ class Module:
     params_bytes: int = 0  # bytes of all the parameters its ops read first
     in_bytes: int = 0
     out_bytes: int = 0
+    bias_grad: bool = False  # whether a bias or added term of its ops needs a gradient
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class _Pass(TorchDispatchMode):
         fwd = facts.op_facts(name, args, kwargs, out, cost)
         call.forward.update(fwd)
         call.backward.update(_backward(name, args, kwargs, fwd))
+        call.bias_grad = call.bias_grad or any(f in BIASES and n for f, n in call.backward.items())
         return out
 
 
