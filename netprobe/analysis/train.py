@@ -142,20 +142,16 @@ def train_counts(model, convention: str | None = None, resolution: int | None = 
     from netprobe.analysis.summary import summary
 
     s = summary(model, resolution=resolution, input_size=input_size)
-    if s.family is not None and not _is_module(model):
+    if s.family is not None and not hasattr(model, "named_modules"):
         return assemble(s.model, s.layers, zoo_backward(s.layers), convention, batch)
-    from netprobe.analysis.train_pass import observe
+    from netprobe.analysis.train_pass import module_of, observe
 
-    seen = observe(model, s.input_size, PASS_BATCH)
+    seen = observe(module_of(model), s.input_size, PASS_BATCH)
     return assemble(s.model, *_staged(seen.layers, s.layers), convention, batch)
 
 
 def _per_image(facts) -> dict[str, int]:
     return {k: n // PASS_BATCH for k, n in facts.items()}
-
-
-def _is_module(model) -> bool:
-    return hasattr(model, "named_modules")
 
 
 def stage_lookup(layers):

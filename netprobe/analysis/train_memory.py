@@ -164,10 +164,10 @@ def _linear(model: str, resolution, input_size) -> _Linear:
 
 def _observed(model, resolution, input_size) -> _Linear:
     from netprobe.analysis.summary import summary
-    from netprobe.analysis.train_pass import observe
+    from netprobe.analysis.train_pass import module_of, observe
 
     s = summary(model, resolution=resolution, input_size=input_size)
-    module = _module(model)
+    module = module_of(model)
     # batch 2 and 3, not 1: a BatchNorm on a 1x1 map (an SE's) refuses one value per channel in train mode
     two, three = observe(module, s.input_size, 2), observe(module, s.input_size, 3)
     if [c.name for c in two.layers] != [c.name for c in three.layers]:
@@ -186,21 +186,6 @@ def _observed(model, resolution, input_size) -> _Linear:
 def _line(at2: int, at3: int) -> tuple[int, int]:
     """(a, per image) of a quantity that is a + batch * per image, from its values at batch 2 and 3."""
     return at2 - 2 * (at3 - at2), at3 - at2
-
-
-def _module(model):
-    """The module to observe: the caller's own, or one built from a name or spec (on ``meta``)."""
-    if hasattr(model, "named_modules"):
-        return model
-    from netprobe.analysis.summary import _source
-    from netprobe import loaders
-
-    source = _source(model)
-    if source.net is not None:
-        from netprobe.build import build
-
-        return build(source.net, device="meta")
-    return loaders.instantiate_for_counting(source)[0]
 
 
 def predict(seen: _Linear, batch: int, optimizer: str) -> TrainMemory:

@@ -125,6 +125,20 @@ def _sdpa_backward(args, fwd: dict[str, int]) -> dict[str, int]:
     return {fact: passes for fact in fwd} if passes else {}
 
 
+def module_of(model) -> nn.Module:
+    """The module to observe: the caller's own, or one built from a name or spec (on ``meta`` where it can)."""
+    if isinstance(model, nn.Module):
+        return model
+    from netprobe import loaders
+    from netprobe.analysis.summary import _source
+    from netprobe.build import build
+
+    source = _source(model)
+    if source.net is not None:
+        return build(source.net, device="meta")
+    return loaders.instantiate_for_counting(source)[0]
+
+
 def observe(model: nn.Module, input_size: tuple[int, ...], batch: int = 1) -> Observed:
     """Run one forward in train mode on a ``meta`` copy of the model at a batch, recording every module call."""
     model = model if all(p.is_meta for p in model.parameters()) else copy.deepcopy(model).to("meta")
