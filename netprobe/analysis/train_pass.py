@@ -1,0 +1,189 @@
+"""One forward pass in train mode on ``meta``: what each module's ops cost forward and backward, and what
+autograd saves for the backward.
+
+Nothing is computed or allocated. A dispatch mode prices every op with ``analysis.ops`` and
+reads which of its operands need a gradient (``requires_grad`` as autograd set it: the
+network input has none, a frozen parameter none, and nothing computed only from those);
+``analysis.train`` turns that into backward facts. ``saved_tensors_hooks`` see every tensor
+autograd keeps for the backward, as it really is (in-place ops, views, recomputation), and
+each storage counts once, for the module that saved it first; parameters, buffers and the
+input are not activations and count elsewhere. Forward hooks keep the stack of module
+calls, so everything is charged to the innermost module running.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from netprobe.analysis import facts, ops
+from netprobe.analysis.measure import _tensors as _flat
+from netprobe.analysis.measure import module_op
+from netprobe.analysis.train import BIASES, gradient_facts
+
+# op name -> (indices of its product operands, index of its bias or added term, or None).
+OPERANDS = {
+    "convolution": ((0,), 1, 2), "_convolution": ((0,), 1, 2),
+    "addmm": ((1,), 2, 0), "_addmm_activation": ((1,), 2, 0), "linear": ((0,), 1, 2),
+    "baddbmm": ((1, 2), None, 0), "addbmm": ((1, 2), None, 0), "addmv": ((1, 2), None, 0),
+}
+# Any other priced op (mm, bmm, matmul...): two operands, neither of them known to be a weight.
+TWO_OPERANDS = ((0, 1), None, None)
+
+
+@dataclass
+class Module:
+    """One module call: its ops' forward and backward facts, what it saved, its trainable parameter bytes."""
+
+    name: str
+    op: str
+    forward: Counter = field(default_factory=Counter)
+    backward: Counter = field(default_factory=Counter)
+    saved_bytes: int = 0
+    grad_bytes: int = 0  # bytes of the trainable parameters its ops read first (their gradients)
+    params_bytes: int = 0  # bytes of all the parameters its ops read first
+    in_bytes: int = 0
+    out_bytes: int = 0
+    bias_grad: bool = False  # whether a bias or added term of its ops needs a gradient
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Module calls in execution order, and what lives outside them."""
+
+    layers: tuple[Module, ...]
+    params_bytes: int
+    buffers_bytes: int
+    trainable_bytes: int
+    trainable_tensors: int
+    input_bytes: int
+    batch: int
+
+
+def _nbytes(t) -> int:
+    return t.untyped_storage().nbytes() if isinstance(t, torch.Tensor) else 0
+
+
+def _grad(t) -> bool:
+    return isinstance(t, torch.Tensor) and t.requires_grad
+
+
+class _Pass(TorchDispatchMode):
+    """Prices each op forward and backward and charges it to the innermost module call."""
+
+    def __init__(self, params: dict[int, torch.Tensor]):
+        super().__init__()
+        self.params = params  # id -> parameter not yet read
+        self.stack: list[Module] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if not self.stack:
+            return out
+        call, name = self.stack[-1], ops.op_name(func)
+        for t in _flat((*args, *kwargs.values())):
+            p = self.params.pop(id(t), None)
+            if p is not None:
+                call.params_bytes += _nbytes(p)
+                call.grad_bytes += _nbytes(p) if p.requires_grad else 0
+        rule = ops.formula(name)
+        cost = rule(args, kwargs, out) if rule else None
+        if cost is None or cost.kind == "maxpool":
+            return out
+        fwd = facts.op_facts(name, args, kwargs, out, cost)
+        call.forward.update(fwd)
+        call.backward.update(_backward(name, args, kwargs, fwd))
+        call.bias_grad = call.bias_grad or any(f in BIASES and n for f, n in call.backward.items())
+        return out
+
+
+def _backward(name: str, args, kwargs, fwd: dict[str, int]) -> dict[str, int]:
+    """Backward facts of one priced op, from which of its operands need a gradient."""
+    if name in ops._SDPA:
+        return _sdpa_backward(args, fwd)
+    if name == "einsum":
+        return gradient_facts(fwd, sum(_grad(t) for t in args[1]), False, False)
+    inputs, weight, bias = OPERANDS.get(name, TWO_OPERANDS)
+    arg = (lambda i: args[i] if i is not None and len(args) > i else None)
+    groups = args[8] if name in ("convolution", "_convolution") and len(args) > 8 else 1
+    return gradient_facts(fwd, sum(_grad(arg(i)) for i in inputs), _grad(arg(weight)),
+                          _grad(arg(bias) if bias is not None else kwargs.get("bias")), groups)
+
+
+def _sdpa_backward(args, fwd: dict[str, int]) -> dict[str, int]:
+    """softmax(Q K^T) V: the scores' product has Q and K as operands, the values' the scores and V."""
+    q, k, v = args[:3]
+    total = sum(fwd.values())
+    scores = total * q.shape[-1] // (q.shape[-1] + v.shape[-1])
+    passes = scores * (_grad(q) + _grad(k)) + (total - scores) * ((_grad(q) or _grad(k)) + _grad(v))
+    return {fact: passes for fact in fwd} if passes else {}
+
+
+def module_of(model) -> nn.Module:
+    """The module to observe: the caller's own, or one built from a name or spec (on ``meta`` where it can)."""
+    if isinstance(model, nn.Module):
+        return model
+    from netprobe import loaders
+    from netprobe.analysis.summary import _source
+    from netprobe.build import build
+
+    source = _source(model)
+    if source.net is not None:
+        return build(source.net, device="meta")
+    return loaders.instantiate_for_counting(source)[0]
+
+
+def observe(model: nn.Module, input_size: tuple[int, ...], batch: int = 1) -> Observed:
+    """Run one forward in train mode on a ``meta`` copy of the model at a batch, recording every module call."""
+    model = model if all(p.is_meta for p in model.parameters()) else copy.deepcopy(model).to("meta")
+    params = {id(p): p for p in model.parameters()}
+    own = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
+    x = torch.empty(batch, *input_size, device="meta")
+    own.add(x.untyped_storage()._cdata)
+    mode = _Pass(params)
+    calls: list[Module] = []
+    seen: set[int] = set()
+
+    def pre(name):
+        def hook(m, _inp):
+            call = Module(name or "(root)", module_op(m) or type(m).__name__)
+            calls.append(call)  # a container too: its own ops (a residual add, a functional conv) are its
+            mode.stack.append(call)
+        return hook
+
+    def post(m, inp, out):
+        call = mode.stack.pop()
+        call.in_bytes = sum(_nbytes(t) for t in _flat(inp))
+        call.out_bytes = sum(_nbytes(t) for t in _flat([out]))
+
+    def pack(t):
+        key = t.untyped_storage()._cdata
+        if key not in own and key not in seen and mode.stack:
+            seen.add(key)
+            mode.stack[-1].saved_bytes += _nbytes(t)
+        return t
+
+    handles = []
+    for name, m in model.named_modules():
+        handles += [m.register_forward_pre_hook(pre(name)), m.register_forward_hook(post)]
+    training = {m: m.training for m in model.modules()}
+    try:
+        model.train()
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), mode:
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, was in training.items():
+            m.training = was
+    layers = tuple(c for c in calls if c.forward or c.saved_bytes or c.params_bytes)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return Observed(layers, sum(_nbytes(p) for p in model.parameters()), sum(_nbytes(b) for b in model.buffers()),
+                    sum(_nbytes(p) for p in trainable), len(trainable), _nbytes(x), batch)
+
