@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent / "netprobe"
 # Lower layers first; a module may import its own layer or any layer below it, never one above.
 LAYERS = [
     ("base", ("errors", "args", "counts", "dtypes", "version", "budget", "spec", "registry", "families",
-              "refs", "inputs")),  # refs and inputs: descriptions parsed without torch
+              "refs", "inputs", "bytesize")),  # descriptions parsed without torch
     ("analysis", ("analysis", "build", "loaders", "models", "hub", "inputs_torch", "outputs")),  # counting: a spec or module in, counts out
     ("timing", ("timing",)),
     ("reports", ("reports",)),  # files and report rows; reads counting and timing

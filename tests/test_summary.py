@@ -245,7 +245,7 @@ def test_bad_input_is_one_clear_line(model, resolution, batch, message):
 
 def test_hub_prefix_without_the_package_says_so(monkeypatch):
     monkeypatch.setitem(sys.modules, "timm", None)
-    with pytest.raises(NetprobeError, match="timm is not installed; pip install timm"):
+    with pytest.raises(NetprobeError, match=r"timm is not installed; pip install 'netprobe\[hub\]'.*or pip install timm"):
         summary("timm:resnet50")
 
 

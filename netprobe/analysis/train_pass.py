@@ -24,7 +24,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from netprobe.analysis import facts, ops
 from netprobe.analysis.measure import _tensors as _flat
 from netprobe.analysis.measure import module_op
-from netprobe.analysis.train import BIASES, gradient_facts
+from netprobe.analysis.gradients import BIASES, gradient_facts
 
 # op name -> (indices of its product operands, index of its bias or added term, or None).
 OPERANDS = {
@@ -129,14 +129,10 @@ def module_of(model) -> nn.Module:
     """The module to observe: the caller's own, or one built from a name or spec (on ``meta`` where it can)."""
     if isinstance(model, nn.Module):
         return model
-    from netprobe import loaders
-    from netprobe.analysis.summary import _source
-    from netprobe.build import build
+    from netprobe.models.materialize import materialize
+    from netprobe.models.resolve import resolve
 
-    source = _source(model)
-    if source.net is not None:
-        return build(source.net, device="meta")
-    return loaders.instantiate_for_counting(source)[0]
+    return materialize(resolve(model), "meta", "count").module  # the one resolver and materializer
 
 
 def observe(model: nn.Module, input_size: tuple[int, ...], batch: int = 1) -> Observed:

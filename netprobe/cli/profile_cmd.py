@@ -12,7 +12,7 @@ from netprobe.args import one_batch
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
 from netprobe.cli.options import (PLOT_FORMATS, Csv, Device, Dtype, Inputs, InputSize, Json, MinTime, Models,
                                   ModelsOption, OutputStride, Resolution, Threads, Warmup, check_early, one_model)
-from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes, plural
+from netprobe.cli.render import BINARY_UNITS, console, fitted, human_bytes, plural
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust

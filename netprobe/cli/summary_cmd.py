@@ -78,8 +78,6 @@ def summary_command(
     with model_output_to_stderr():
         s = summary(model, resolution, batch, dtype, inputs=given, output_stride=output_stride, convention=convention)
     for note in s.notes:
-        from netprobe.cli.render import console
-
         console(stderr=True).print(f"note: {note}", markup=False)
     explanation = checks = None
     if counter == "all":

@@ -260,7 +260,7 @@ def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...]
 
             def fail(e, b=batch, m=mode, pk=peak):
                 _free_memory(settings["device"])
-                return finish(None, b, m, *_failure(e), pk)
+                return finish(None, b, m, *failure_of(e), pk)
             yield schedule.Pending(timing, resume, finish, fail)
     del model
     _free_memory(settings["device"])
