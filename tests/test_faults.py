@@ -53,7 +53,7 @@ def test_bench_on_a_narrow_terminal_shows_its_table(width, name, monkeypatch):
         monkeypatch.setattr(fault_models, name.split(":")[1], fault_models.leaf, raising=False)
     result = cli("bench", "-m", name, *FAST, env={"COLUMNS": width})
     assert result.exit_code == 0, result.output
-    assert "1 configurations" in result.stdout and "error" not in result.stderr
+    assert "1 configuration (latency in ms)" in result.stdout and "error" not in result.stderr
 
 
 def test_compare_on_a_narrow_terminal_shows_its_table():

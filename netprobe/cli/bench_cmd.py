@@ -59,6 +59,7 @@ def bench_models(
         todo = plan(names, device=device, batch=batch, mode=mode, resolution=resolution, inputs=given,
                     dtype=dtype, channels_last=channels_last, compile=compile_, threads=threads, warmup=warmup,
                     min_time=min_time, output_stride=output_stride, ray=ray, retries=retries)
+    signals.check()  # a signal swallowed while torch imported (in plan) ends the run before anything is drawn
     warn_threads(threads)
     progress = progress_bar()
     task = progress.add_task("starting" if ray is None else f"on Ray ({todo.ray})", total=todo.size)
