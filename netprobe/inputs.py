@@ -100,8 +100,13 @@ def parse_input_size(value) -> tuple[Input, ...] | None:
 
 
 def _bare(value) -> bool:
-    """Whether a single shape was written without a dtype (``224x320``, ``(224, 320)``)."""
-    return not isinstance(value, str) or ":" not in value
+    """Whether a single shape was written without a dtype (``224x320``, ``(224, 320)``); inputs already
+    parsed (``Input``) are taken as they are, so a description parsed twice stays what it was."""
+    if isinstance(value, str):
+        return ":" not in value
+    if isinstance(value, Input) or (isinstance(value, (tuple, list)) and any(isinstance(v, Input) for v in value)):
+        return False
+    return True
 
 
 def _is_shape(value) -> bool:

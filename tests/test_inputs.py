@@ -206,3 +206,11 @@ def test_a_rejected_input_names_the_inputs_and_the_model_error():
     assert str(error) == ("mymod:Net rejected inputs 3x8x8,int64:4: RuntimeError: Expected 4D input; "
                           "check --input-size (shapes without the batch) or --inputs")
     assert "the inputs given" in str(rejected("m", (torch.zeros(1),), ValueError("no")))
+
+
+def test_a_description_parsed_twice_stays_what_it_was():
+    # a 2-D float input written with its dtype is not the legacy HxW image, and handing the parsed
+    # description on (summary -> training counts -> the counting pass) must not turn it into one
+    once = parse_input_size("float32:5x8")
+    assert once == parse_input_size(once) == parse_input_size(list(once)) and once[0].shape == (5, 8)
+    assert parse_input_size("5x8")[0].shape == (3, 5, 8)  # the bare HxW rule itself is unchanged
