@@ -33,7 +33,7 @@ def cost(name_or_spec, resolution=None):
 
 
 def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, output_stride=None,
-            convention="netprobe", inputs=None):
+            convention="netprobe", inputs=None, mode="infer", optimizer=None, fit=None):
     """Totals, stages and layers of a model (docs/summary.md): a ``netprobe.analysis.summary.Summary``.
 
     ``input_size``: shapes without the batch (``"3x16x112x112"``, ``"3x64x64,int64:12"``, (C, H, W) or a list
@@ -41,9 +41,23 @@ def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, outp
     (called with the batch if it takes one) or ready tensors (a tensor, a tuple of args, ``(args, kwargs)``);
     ``output_stride``: 8 or 16 dilates a ResNet-like zoo member; ``convention``: whose MACs
     (netprobe, fvcore, ptflops or torch; docs/conventions.md).
+    ``mode="train"``: a ``netprobe.analysis.train_summary.TrainSummary`` instead, the Summary (``.summary``)
+    with the training step's forward and backward counts (``.counts``), its predicted peak memory with
+    ``optimizer`` (sgd, sgd-momentum, adamw; ``.memory``) and, with ``fit`` a memory budget (``"16GiB"``),
+    the largest batch that fits (``.fit``): docs/train.md.
     """
     from netprobe.analysis.summary import summary as run
+    from netprobe.analysis.train_summary import parse_mode, train_summary
 
+    if parse_mode(mode) == "train":
+        if inputs is not None or output_stride is not None:
+            raise NetprobeError("mode='train' counts a model at its own input (resolution or input_size); "
+                                "leave out inputs and output_stride")
+        s = run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype,
+                input_size=input_size, convention=convention)
+        return train_summary(s, model, optimizer, fit, _positive("resolution", resolution), input_size)
+    if optimizer is not None or fit is not None:
+        raise NetprobeError("optimizer and fit are about the training step; add mode='train'")
     return run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype,
                input_size=input_size, output_stride=_positive("output_stride", output_stride), convention=convention,
                inputs=inputs)

@@ -27,6 +27,7 @@ from functools import lru_cache
 from netprobe.analysis.train import stage_lookup
 from netprobe.bytesize import parse_bytes
 from netprobe.errors import NetprobeError
+from netprobe.spec import Net
 
 # optimizer -> (state tensors per parameter, temporaries per parameter during step()), torch's foreach paths.
 OPTIMIZERS = {
@@ -88,7 +89,7 @@ def train_memory(model, batch: int = 1, optimizer: str | None = None, resolution
     if not isinstance(batch, int) or batch < 1:
         raise NetprobeError(f"batch must be a positive integer, got {batch!r}")
     optimizer = parse_optimizer(optimizer)
-    if isinstance(model, str):
+    if isinstance(model, (str, Net)):  # a name or a spec: observed once per process
         return predict(_linear(model, resolution, _size_key(input_size)), batch, optimizer)
     return predict(_observed(model, resolution, input_size), batch, optimizer)
 
@@ -157,8 +158,8 @@ def _size_key(input_size):
 
 
 @lru_cache(maxsize=256)
-def _linear(model: str, resolution, input_size) -> _Linear:
-    """A named model observed at batch 2 and 3 (built on ``meta``), once per process."""
+def _linear(model, resolution, input_size) -> _Linear:
+    """A named model or a spec observed at batch 2 and 3 (built on ``meta``), once per process."""
     return _observed(model, resolution, input_size)
 
 

@@ -8,10 +8,14 @@ import typer
 
 from netprobe.analysis.blocks import GROUP_LABEL_CHARS, short_kind
 from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
+from netprobe.analysis.train_memory import parse_optimizer
+from netprobe.analysis.train_summary import parse_mode
 from netprobe.args import one_batch
+from netprobe.bytesize import parse_bytes
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
 from netprobe.cli.options import (Convention, Csv, Inputs, InputSize, Json, Models, ModelsOption, OutputStride,
                                   Resolution, one_model)
+from netprobe.cli.summary_train import train_lines
 from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes, status
 from netprobe.counts import CONVENTION
 from netprobe.models.inputs import parse
@@ -30,6 +34,14 @@ Counter = Annotated[str, typer.Option(
     "--counter", help="'all': every convention's MACs side by side, split by kind of op (computed, no other tool run).")]
 Verify = Annotated[bool, typer.Option(
     "--verify", help="Also run the real fvcore, ptflops and FlopCounterMode and report any mismatch with netprobe's numbers.")]
+SummaryMode = Annotated[str, typer.Option(
+    "--mode", help="infer (the forward) or train: also the backward's MACs and the training step's predicted "
+    "peak memory (docs/train.md).")]
+Optimizer = Annotated[Optional[str], typer.Option(
+    "--optimizer", help="With --mode train: sgd, sgd-momentum or adamw (default sgd-momentum, what bench "
+    "--mode train steps).")]
+FitBudget = Annotated[Optional[str], typer.Option(
+    "--fit", help="With --mode train: the largest batch whose predicted peak fits this memory, e.g. 16GiB, 8GB.")]
 
 
 @app.command("summary")
@@ -51,10 +63,15 @@ def summary_command(
     json: Json = False,
     csv: Csv = None,
     output_stride: OutputStride = None,
+    mode: SummaryMode = "infer",
+    optimizer: Optimizer = None,
+    fit_budget: FitBudget = None,
 ) -> None:
     """Per-layer and per-stage params, MACs, activations and layer output bytes of a network."""
     given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
+    train = _train_options(mode, optimizer, fit_budget, inputs, output_stride)  # before torch loads too
     from netprobe.analysis.summary import summary
+    from netprobe.analysis.train_summary import train_summary
     from netprobe.errors import NetprobeError
     from netprobe.reports import io
 
@@ -77,6 +94,7 @@ def summary_command(
     sink = csv_sink(csv, ROWS)
     with model_output_to_stderr():
         s = summary(model, resolution, batch, dtype, inputs=given, output_stride=output_stride, convention=convention)
+        step = None if train is None else train_summary(s, model, train[0], train[1], resolution, input_size)
     for note in s.notes:
         console(stderr=True).print(f"note: {note}", markup=False)
     explanation = checks = None
@@ -92,7 +110,7 @@ def summary_command(
                 model_output_to_stderr():  # fvcore and ptflops print as they count too
             checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
     if json:
-        obj = s.to_dict(depth)
+        obj = s.to_dict(depth) if step is None else step.to_dict(depth)
         if explanation:
             obj["counters"] = {"totals": explanation.totals, "by_kind": explanation.by_kind, "facts": explanation.facts,
                                "notes": list(explanation.notes)}
@@ -103,10 +121,25 @@ def summary_command(
     else:
         from netprobe.analysis.footprint import footprint
 
-        _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops)
+        _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops, step)
     if csv:  # after the table is shown, so a full disk loses nothing
         records = s.records(depth)
         sink.write(records, frame=_frame(records))
+
+
+def _train_options(mode, optimizer, budget, inputs, output_stride):
+    """(optimizer, budget bytes) for --mode train, None for infer; a wrong combination is one error line."""
+    from netprobe.errors import NetprobeError
+
+    if parse_mode(mode) == "infer":
+        for flag, given in (("--optimizer", optimizer), ("--fit", budget)):
+            if given is not None:
+                raise NetprobeError(f"{flag} is about the training step; add --mode train")
+        return None
+    if inputs is not None or output_stride is not None:
+        flag = "--inputs" if inputs is not None else "--output-stride"
+        raise NetprobeError(f"--mode train counts a model at its own input (-r or --input-size); leave out {flag}")
+    return parse_optimizer(optimizer), None if budget is None else parse_bytes(budget)
 
 
 def _frame(records: list[dict]):
@@ -155,7 +188,7 @@ BYTES_COLUMNS = [
 BYTES_DROPS = ("layer", "os", "output", "%")
 
 
-def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
+def _render(s, depth, explanation, checks, fp, flops: bool, step=None) -> None:
     from netprobe.analysis.summary import OUTPUT_BYTES_RULE
 
     out = console()
@@ -164,9 +197,11 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
     size = _input_text(s)
     per_mac = 2 if flops else 1  # FLOPs count a multiply and an add
 
-    def cells(c):
+    def cells(c, name=None):
+        backward = [] if step is None else [human(per_mac * (step.counts.backward if name is None else
+                                                             step.backward_of(name)))]
         return [human(c.params), _pct(c.params, t.params), human(per_mac * c.macs), _pct(c.macs, t.macs),
-                human(c.acts), _pct(c.acts, t.acts)]
+                *backward, human(c.acts), _pct(c.acts, t.acts)]
 
     rows = s.rows(depth) if depth != 1 else []
     kind_chars = max(GROUP_LABEL_CHARS, out.width - OTHER_COLUMNS_WIDTH)  # a wide terminal shows whole labels
@@ -177,19 +212,25 @@ def _render(s, depth, explanation, checks, fp, flops: bool) -> None:
             label += f", {st.grid}"  # a map's grid is in its shape; tokens have none there
         if st.modules:
             label += f" ({st.modules})"
-        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts)], "bold"))
+        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts, st.name)], "bold"))
         for r in rows:
             if r.stage == st.name:
                 ch = f"{r.w_in}→{r.w_out}" if r.w_out else ""
-                lines.append(([f"  {r.name}", short_kind(r.kind, kind_chars), ch, _shape(r.output_shape), *cells(r.counts)], None))
+                lines.append(([f"  {r.name}", short_kind(r.kind, kind_chars), ch, _shape(r.output_shape), *cells(r.counts, r.name)], None))
     lines.append((["total", f"{len(s.layers)} layers", "", "", *cells(t)], "bold"))
     title = f"{s.model}{family} at {size}, batch {s.batch}"
     macs_header = "FLOPs" if flops else CONVENTIONS[s.convention].header
     columns = [(k, macs_header if k == "macs" else h, j) for k, h, j in SUMMARY_COLUMNS]
+    if step is not None:
+        at = [k for k, _, _ in columns].index("macs%") + 1
+        columns.insert(at, ("backward", "backward", "right"))
     out.print(fitted(out, title, columns, lines, SUMMARY_DROPS, sections=(len(lines) - 1,)))
     out.print(f"params: {human(fp.trainable)} trainable, {human(fp.frozen)} frozen; "
               f"params size {human_bytes(fp.params_bytes)}; layer outputs {human_bytes(fp.output_bytes)} "
               f"({s.dtype}, batch {s.batch}; {BINARY_UNITS})", markup=False)
+    if step is not None:
+        for line in train_lines(step, per_mac, macs_header):
+            out.print(line, markup=False)
     if flops:
         out.print(f"FLOPs = 2 x MACs (a multiply and an add); total {human(2 * t.macs)} FLOPs = {human(t.macs)} MACs",
                   markup=False)

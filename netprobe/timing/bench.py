@@ -17,6 +17,7 @@ from typing import Callable
 
 from netprobe import registry
 from netprobe.analysis.summary import summary
+from netprobe.analysis.train_memory import train_memory
 from netprobe.args import parse_batches, positive
 from netprobe.errors import Interrupted, NetprobeError, first_line
 from netprobe.loaders import Source
@@ -28,18 +29,21 @@ from netprobe.timing import cluster, engine, runtime, schedule, trust
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
+from netprobe.timing.phases import sample_phases
 from netprobe.timing.stats import median_ci, summarize
 
 BENCH_COLUMNS = [
     "model", "family", "batch", "mode", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
     "ci_low_ms", "ci_high_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "same_as",
-    "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "compile_s",
+    "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "predicted_mem_bytes", "forward_ms", "backward_ms",
+    "optimizer_ms", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
 ]
 RAY_COLUMNS = BENCH_COLUMNS + ["node"]  # a run on Ray adds the host name of the worker that timed the row
 DEFAULT_MIN_TIME = 1.0  # seconds of samples per configuration
+PHASE_SAMPLES = 10  # marked training steps per train row, after its timing (forward_ms, backward_ms, optimizer_ms)
 
 
 @dataclass(frozen=True)
@@ -242,18 +246,23 @@ def _run_target(target: Target, batches: tuple[int, ...], modes: tuple[str, ...]
         for mode in modes:
             if on_start:
                 on_start(target.name, batch)
-            timing, peak, resume, status, error = None, None, None, *(failure or ("ok", None))
+            timing, peak, resume, train, status, error = None, None, None, None, *(failure or ("ok", None))
             if model is not None:
                 try:
-                    timing, peak, resume = _time_one(model, target, batch, mode, settings, warm,
+                    timing, peak, resume, train = _time_one(model, target, batch, mode, settings, warm,
                                                      schedule.first_slice(min_time))
                 except Exception as e:  # noqa: BLE001 - recorded in the row, the run goes on
                     status, error = failure_of(e)
             if status != "ok":
                 _free_memory(settings["device"])  # outside the except: its traceback no longer holds tensors
 
-            def finish(t, b=batch, m=mode, st=status, err=error, pk=peak):
+            def finish(t, b=batch, m=mode, st=status, err=error, pk=peak, tr=train):
                 row = _row(target, b, m, settings, st, err, t, pk)
+                if tr is not None and t is not None:  # the phases after the step's own samples: its median undistorted
+                    try:
+                        row.update(tr())
+                    except Exception as e:  # noqa: BLE001 - the step's timing stands; the row says what is missing
+                        row["error"] = f"phases not measured: {failure_of(e)[1]}"
                 if done is not None:
                     done[(target.name, b, m)] = row
                 return row
@@ -286,8 +295,10 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
     if settings["compile"]:
         torch._dynamo.reset()  # a fresh compile per configuration: honest compile_s, no recompile limit
         fn = torch.compile(model, dynamic=False)
+    train = None
     if mode == "train":
-        step = train_step(fn, (args, kwargs), dev, settings["dtype"], sgd(model))
+        optimizer = sgd(model)
+        step = train_step(fn, (args, kwargs), dev, settings["dtype"], optimizer)
 
         @contextlib.contextmanager
         def state():
@@ -304,6 +315,13 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
 
         def state():
             return _inference(dev, settings["dtype"])
+    if mode == "train" and len(args) == 1 and not kwargs:  # the phases and the prediction take one input tensor
+        predicted = _predicted(target, batch, settings["dtype"])
+
+        def train() -> dict:
+            with state():
+                times = sample_phases(fn, args[0], dev, settings["dtype"], optimizer, PHASE_SAMPLES, warmup=1)
+            return {**times.medians(), "predicted_mem_bytes": predicted}
     with state():
         timing = engine.time_config(call, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"],
                                     target=None)
@@ -311,7 +329,16 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
     def resume(t: engine.Timing, seconds: float) -> engine.Timing:
         with state():
             return engine.more(call, cuda, t, seconds)
-    return timing, peak.peak_bytes(), resume
+    return timing, peak.peak_bytes(), resume, train
+
+
+def _predicted(target: Target, batch: int, dtype: str) -> int | None:
+    """The predicted training peak (``analysis.train_memory``, fp32 only) of a zoo member or a named model;
+    None for another dtype or a module the caller handed over (no name to build it from)."""
+    if dtype != "fp32" or target.source.instance:
+        return None
+    model = target.source.net if target.source.net is not None else target.name  # the spec: dilated as timed
+    return train_memory(model, batch, input_size=target.shape).train_memory_bytes
 
 
 @contextlib.contextmanager
