@@ -318,10 +318,11 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
     if mode == "train" and len(args) == 1 and not kwargs:  # the phases and the prediction take one input tensor
         predicted = _predicted(target, batch, settings["dtype"])
 
-        def train() -> dict:
+        def phases() -> dict:
             with state():
                 times = sample_phases(fn, args[0], dev, settings["dtype"], optimizer, PHASE_SAMPLES, warmup=1)
             return {**times.medians(), "predicted_mem_bytes": predicted}
+        train = phases
     with state():
         timing = engine.time_config(call, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"],
                                     target=None)
