@@ -165,16 +165,3 @@ def test_bad_descriptions_are_one_line_before_torch_loads(bad):
     assert len(lines) == 2 and lines[0].startswith("error: ")
 
 
-def test_ray_workers_get_the_same_inputs():
-    ray = pytest.importorskip("ray")
-    import logging
-    from pathlib import Path
-
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False,
-             runtime_env={"working_dir": str(Path(__file__).parent), "excludes": ["data", "__pycache__"]})
-    try:
-        rows = bench("input_models:TwoInputs", inputs="input_models:make_pair", batch="1,2", ray="local", **FAST)
-    finally:
-        ray.shutdown()
-    assert [(r["batch"], r["status"], r["input_size"]) for r in rows] == [
-        (1, "ok", "input_models:make_pair"), (2, "ok", "input_models:make_pair")]

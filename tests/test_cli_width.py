@@ -15,7 +15,7 @@ TABLES = {
     "summary layers": ["summary", "efficientnet_b7", "--layers"],
     "list": ["list"],
     "bench": ["bench", "--models", "regnetx_002,regnety@400MF", "--batch", "1,2", "--warmup", "2",
-              "--min-time", "0.02", "-r", "32"],
+              "--min-time", "0.02", "-r", "32", "--threads", "1"],  # 2 threads on 2 busy cores: 4x slower
     "compare": ["compare", "--budget", "400MF,4GF", "--generate"],
 }
 

@@ -147,6 +147,12 @@ def test_compare_bench_on_ray_from_the_command_line(cluster, tmp_path):
         assert next(csv.reader(f))[-1] == "node"
 
 
+def test_ray_workers_get_the_same_inputs(cluster):
+    rows = bench("input_models:TwoInputs", inputs="input_models:make_pair", batch="1,2", ray="local", **FAST)
+    assert [(r["batch"], r["status"], r["input_size"]) for r in rows] == [
+        (1, "ok", "input_models:make_pair"), (2, "ok", "input_models:make_pair")]
+
+
 def test_a_cluster_without_gpus_is_refused_for_cuda(cluster):
     with pytest.raises(NetprobeError, match="has no GPU"):
         bench("regnetx_002", device="cuda", ray="local")

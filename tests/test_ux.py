@@ -48,10 +48,34 @@ def test_a_batch_sweep_where_one_batch_is_counted_says_where_sweeps_go(command, 
     assert f"error: {command} {verb} one batch, got '1,8'; for a sweep use 'netprobe bench" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["summary", "profile"])
-def test_several_models_where_one_is_shown_say_so(command):
-    result = cli(command, "regnetx_002", "-m", "resnet18")
-    assert result.exit_code == 2 and f"{command} shows one model, got 2 (regnetx_002, resnet18)" in result.stderr
+def test_summary_of_several_models_shows_each_and_lists_their_objects(tmp_path):
+    table = cli("summary", "regnetx_002", "-m", "regnety_002", "-r", "32")
+    assert table.exit_code == 0, table.output
+    assert "regnetx_002 (regnetx) at 32x32" in table.stdout and "regnety_002 (regnety) at 32x32" in table.stdout
+    assert table.stdout.count("layer output bytes per stage") == 2
+    one = json.loads(cli("summary", "regnety_002", "-r", "32", "--json").stdout)
+    both = json.loads(cli("summary", "regnetx_002,regnety_002", "-r", "32", "--json").stdout)
+    assert isinstance(one, dict) and [o["model"] for o in both] == ["regnetx_002", "regnety_002"]
+    assert both[1] == one
+    path = tmp_path / "rows.csv"
+    refused = cli("summary", "regnetx_002", "regnety_002", "--csv", str(path))
+    assert refused.exit_code == 2 and not path.exists()
+    assert "error: --csv holds one model's rows (its columns name no model), got 2 models" in refused.stderr
+
+
+def test_profile_of_several_models_shows_each_and_lists_their_objects(tmp_path):
+    fast = [f for f in FAST if f != "--json"]
+    path = tmp_path / "rows.csv"
+    table = cli("profile", "regnetx_002", "regnety_002", *fast, "--csv", str(path))
+    assert table.exit_code == 0, table.output
+    assert table.stdout.count("stages sum") == 2
+    assert "regnetx_002 infer" in table.stdout and "regnety_002 infer" in table.stdout
+    assert {line.split(",")[0] for line in path.read_text().splitlines()[1:]} == {"regnetx_002", "regnety_002"}
+    both = json.loads(cli("profile", "-m", "regnetx_002,regnety_002", *FAST).stdout)
+    assert [o["model"] for o in both] == ["regnetx_002", "regnety_002"] and all(o["stages"] for o in both)
+    assert isinstance(json.loads(cli("profile", "regnetx_002", *FAST).stdout), dict)
+    refused = cli("profile", "regnetx_002", "regnety_002", "--plot", str(tmp_path / "roof.png"))
+    assert refused.exit_code == 2 and "error: --plot draws one model's roofline, got 2 models" in refused.stderr
 
 
 EARLY = """
@@ -99,6 +123,13 @@ def test_help_text_keeps_the_extra_and_profile_threads_say_nothing_of_ray():
     assert "Ray" not in threads
     assert "[PATTERN]" in list_help and "{" not in list_help.split("Usage:")[1].splitlines()[0]
     assert "[MODELS]" in bench_help
+
+
+@pytest.mark.parametrize("command", ["summary", "bench", "profile", "list"])
+def test_help_shows_an_argument_by_its_plain_metavar(command):
+    text = CliRunner().invoke(app, [command, "-h"], env={"COLUMNS": "200"}).stdout
+    row = next(line for line in text.split("Arguments")[1].splitlines() if "MODELS" in line or "PATTERN" in line)
+    assert "<" not in row and "list[" not in text and row.split()[1] in ("MODELS", "PATTERN")
 
 
 def test_counts_and_nouns_agree():
@@ -152,15 +183,19 @@ def test_native_bf16_is_read_from_the_cpu_flags(tmp_path, flags, native):
     assert cpu_has_native_bf16(str(tmp_path / "none")) is None
 
 
-def test_bf16_on_a_cpu_without_it_gets_a_note(monkeypatch):
-    from netprobe.cli import bench_cmd
+@pytest.mark.parametrize("command", ["bench", "profile"])
+def test_bf16_on_a_cpu_without_it_gets_a_note_under_the_table(monkeypatch, command):
+    import importlib
 
-    monkeypatch.setattr(bench_cmd, "cpu_has_native_bf16", lambda: False)
-    result = cli("bench", "regnetx_002", "--dtype", "bf16", *FAST[:-1])
+    module = importlib.import_module(f"netprobe.cli.{command}_cmd")
+    monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: False)
+    result = cli(command, "regnetx_002", "--dtype", "bf16", *FAST[:-1])
     assert result.exit_code == 0, result.output
-    assert "note: this CPU has no native bf16" in " ".join(result.stdout.split())
-    monkeypatch.setattr(bench_cmd, "cpu_has_native_bf16", lambda: True)
-    assert "native bf16" not in cli("bench", "regnetx_002", "--dtype", "bf16", *FAST[:-1]).stdout
+    text = " ".join(result.stdout.split())
+    assert "note: this CPU has no native bf16" in text
+    assert text.index("regnetx_002") < text.index("note: this CPU")  # under the table, not before it
+    monkeypatch.setattr(module, "cpu_has_native_bf16", lambda: True)
+    assert "native bf16" not in cli(command, "regnetx_002", "--dtype", "bf16", *FAST[:-1]).stdout
 
 
 def test_a_summary_prints_short_and_has_a_frame():

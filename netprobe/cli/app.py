@@ -9,7 +9,7 @@ import traceback
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from netprobe.cli import signals
 from netprobe.cli.render import closed_pipe
@@ -53,6 +53,7 @@ class _Group(TyperGroup):
 
 
 _type_of = getattr(TyperOption, "display_type_rich", None)  # the type help shows beside an option (Typer 0.2x)
+_argument_type_of = getattr(TyperArgument, "display_type_rich", None)  # ... and beside an argument
 
 
 def _flag_shows_no_type(self, ctx):
@@ -60,8 +61,15 @@ def _flag_shows_no_type(self, ctx):
     return None if self.is_flag else _type_of(self, ctx)
 
 
+def _metavar_alone(self, ctx):
+    """An argument with a metavar (MODELS) shows just it, as an option with one does, not ``<list[str]>``."""
+    return None if self.metavar else _argument_type_of(self, ctx)
+
+
 if _type_of is not None:
     TyperOption.display_type_rich = _flag_shows_no_type
+if _argument_type_of is not None:
+    TyperArgument.display_type_rich = _metavar_alone
 
 app = typer.Typer(
     name="netprobe",

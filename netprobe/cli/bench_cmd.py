@@ -18,10 +18,7 @@ from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust
-from netprobe.timing.context import cpu_has_native_bf16
-
-BF16_NOTE = ("note: this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): autocast emulates it, "
-             "so bf16 rows run many times slower than fp32 here")
+from netprobe.timing.context import BF16_NOTE, cpu_has_native_bf16
 
 
 @app.command("bench")

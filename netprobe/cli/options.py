@@ -51,15 +51,6 @@ def model_names(given: list[str] | None, option: str | None, command: str = "ben
     return names
 
 
-def one_model(given: list[str] | None, option: str | None, command: str) -> str:
-    """The one model of a command that shows one; several say which command takes them."""
-    names = model_names(given, option, command)
-    if len(names) > 1:
-        raise NetprobeError(f"{command} shows one model, got {len(names)} ({', '.join(names)}); run it once per "
-                            "model, or time them together with 'netprobe bench'")
-    return names[0]
-
-
 def check_early(models: list[str], device: str | None = None, batch=None, dtype: str | None = None) -> None:
     """What bench and profile can check before torch loads: zoo names, the device's spelling, batches, dtype."""
     for name in models:

@@ -11,11 +11,13 @@ from rich.markup import escape
 from netprobe.args import one_batch
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
 from netprobe.cli.options import (PLOT_FORMATS, Csv, Device, Dtype, Inputs, InputSize, Json, MinTime, Models,
-                                  ModelsOption, OutputStride, Resolution, Threads, Warmup, check_early, one_model)
+                                  ModelsOption, OutputStride, Resolution, Threads, Warmup, check_early, model_names)
 from netprobe.cli.render import BINARY_UNITS, console, fitted, human_bytes, plural
+from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
 from netprobe.timing import trust
+from netprobe.timing.context import BF16_NOTE, cpu_has_native_bf16
 from netprobe.models.inputs import parse
 
 SUM_TOLERANCE_PCT = 10  # the stages' sum should be this close to the whole pass
@@ -48,8 +50,10 @@ def profile_model(
                                                  dir_okay=False)] = None,
 ) -> None:
     """Where the time goes: each stage's median ms, % of time beside % of MACs and activations, and its roof."""
-    model = one_model(models, models_option, "profile")
-    check_early([model], device, one_batch(batch, "profile", "times"), dtype)  # before torch loads: a typo fails at once
+    names = model_names(models, models_option, "profile")
+    if plot is not None and len(names) > 1:
+        raise NetprobeError(f"--plot draws one model's roofline, got {len(names)} models; give one model per plot")
+    check_early(names, device, one_batch(batch, "profile", "times"), dtype)  # before torch loads: a typo fails at once
     given = parse(input_size, inputs)  # a bad input description too
     from netprobe.timing.profile import PROFILE_COLUMNS, profile
 
@@ -59,22 +63,27 @@ def profile_model(
 
         check_path(plot)
 
-    with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2), model_output_to_stderr():
-        result = profile(model, device=device, batch=batch, resolution=resolution, inputs=given,
-                         output_stride=output_stride,
-                         dtype=dtype, mode=mode,
-                         depth=depth, threads=threads, warmup=warmup, min_time=min_time,
-                         remeasure_roof=remeasure_roof)
-    if json:
-        typer.echo(io.to_json(result.to_json()))
-    else:
-        _show(result)
+    results = []
+    for i, model in enumerate(names):
+        with console(stderr=True).status(escape(f"profiling {model}"), refresh_per_second=2), \
+                model_output_to_stderr():
+            result = profile(model, device=device, batch=batch, resolution=resolution, inputs=given,
+                             output_stride=output_stride, dtype=dtype, mode=mode, depth=depth, threads=threads,
+                             warmup=warmup, min_time=min_time, remeasure_roof=remeasure_roof)
+        results.append(result)
+        if not json:
+            if i:
+                console().print()  # a blank line between one model's table and the next's
+            _show(result)
+    if json:  # one model: its object as ever; several: a list of them
+        objects = [r.to_json() for r in results]
+        typer.echo(io.to_json(objects[0] if len(objects) == 1 else objects))
     # the files after the rows are shown, so a full disk loses nothing; each is replaced whole or left as it was
-    sink.write(result.records())
+    sink.write([row for r in results for row in r.records()])  # the rows name their model
     if plot is not None:
         from netprobe.reports.roofline_plot import plot_roofline
 
-        plot_roofline(result, plot)
+        plot_roofline(results[0], plot)
 
 
 def _num(x, digits: int = 3) -> str:
@@ -121,3 +130,5 @@ def _show(result) -> None:
         lines.append(caution)
     for line in lines:
         out.print(line, markup=False)
+    if result.dtype == "bf16" and result.device == "cpu" and cpu_has_native_bf16() is False:
+        out.print(BF16_NOTE, style="yellow", markup=False)

@@ -7,14 +7,14 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.analysis.blocks import GROUP_LABEL_CHARS, short_kind
-from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS
+from netprobe.analysis.conventions import CONVENTIONS, KIND_LABELS, KINDS, explain
 from netprobe.analysis.train_memory import parse_optimizer
 from netprobe.analysis.train_summary import parse_mode
 from netprobe.args import one_batch
 from netprobe.bytesize import parse_bytes
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
 from netprobe.cli.options import (Convention, Csv, Inputs, InputSize, Json, Models, ModelsOption, OutputStride,
-                                  Resolution, one_model)
+                                  Resolution, model_names)
 from netprobe.cli.summary_train import train_lines
 from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes, status
 from netprobe.counts import CONVENTION
@@ -75,7 +75,10 @@ def summary_command(
     from netprobe.errors import NetprobeError
     from netprobe.reports import io
 
-    model = one_model(models, models_option, "summary")
+    names = model_names(models, models_option, "summary")
+    if csv and len(names) > 1:
+        raise NetprobeError(f"--csv holds one model's rows (its columns name no model), got {len(names)} models; "
+                            "give one model per CSV, or --json for several")
     batch = one_batch(batch, "summary")
     if counter not in ("netprobe", "all"):
         raise NetprobeError(f"unknown --counter '{counter}'; choose netprobe or all")
@@ -92,39 +95,51 @@ def summary_command(
     from netprobe.reports.sink import csv_sink
 
     sink = csv_sink(csv, ROWS)
-    with model_output_to_stderr():
-        s = summary(model, resolution, batch, dtype, inputs=given, output_stride=output_stride, convention=convention)
-        step = None if train is None else train_summary(s, model, train[0], train[1], resolution, input_size)
-    for note in s.notes:
-        console(stderr=True).print(f"note: {note}", markup=False)
-    explanation = checks = None
-    if counter == "all":
-        from netprobe.analysis.conventions import explain
+    objects = []
+    for i, model in enumerate(names):
+        with model_output_to_stderr():
+            s = summary(model, resolution, batch, dtype, inputs=given, output_stride=output_stride,
+                        convention=convention)
+            step = None if train is None else train_summary(s, model, train[0], train[1], resolution, input_size)
+        for note in s.notes:
+            console(stderr=True).print(f"note: {note}", markup=False)
+        explanation = explain(s.layers) if counter == "all" else None
+        checks = _verify(model, output_stride, s, json) if verify else None
+        if json:
+            objects.append(_object(s if step is None else step, depth, explanation, checks))
+        else:
+            from netprobe.analysis.footprint import footprint
 
-        explanation = explain(s.layers)
-    if verify:
-        from netprobe.analysis.peers import verify as run_tools
-        from netprobe.models.resolve import resolve
+            if i:
+                console().print()  # a blank line between one model's tables and the next's
+            _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops, step)
+        if csv:  # after the table is shown, so a full disk loses nothing
+            records = s.records(depth)
+            sink.write(records, frame=_frame(records))
+    if json:  # one model: its object as ever; several: a list of them
+        typer.echo(io.to_json(objects[0] if len(objects) == 1 else objects))
 
-        with status("--verify: running fvcore, ptflops and FlopCounterMode on the model", json), \
-                model_output_to_stderr():  # fvcore and ptflops print as they count too
-            checks = run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
-    if json:
-        obj = s.to_dict(depth) if step is None else step.to_dict(depth)
-        if explanation:
-            obj["counters"] = {"totals": explanation.totals, "by_kind": explanation.by_kind, "facts": explanation.facts,
-                               "notes": list(explanation.notes)}
-        if checks is not None:
-            obj["verify"] = [{"convention": c.convention, "derived": c.derived, "measured": c.measured,
-                              "exact": c.exact, "error": c.error or None} for c in checks]
-        typer.echo(io.to_json(obj))
-    else:
-        from netprobe.analysis.footprint import footprint
 
-        _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops, step)
-    if csv:  # after the table is shown, so a full disk loses nothing
-        records = s.records(depth)
-        sink.write(records, frame=_frame(records))
+def _verify(model: str, output_stride, s, json: bool):
+    """The real tools' totals beside netprobe's derivation for one counted model."""
+    from netprobe.analysis.peers import verify as run_tools
+    from netprobe.models.resolve import resolve
+
+    with status(f"--verify: running fvcore, ptflops and FlopCounterMode on {model}", json), \
+            model_output_to_stderr():  # fvcore and ptflops print as they count too
+        return run_tools(resolve(model, output_stride), s)  # the model summary counted, dilated too
+
+
+def _object(s, depth, explanation, checks) -> dict:
+    """One model's JSON object: its summary (or training step), with the counters and tool checks asked for."""
+    obj = s.to_dict(depth)
+    if explanation:
+        obj["counters"] = {"totals": explanation.totals, "by_kind": explanation.by_kind, "facts": explanation.facts,
+                           "notes": list(explanation.notes)}
+    if checks is not None:
+        obj["verify"] = [{"convention": c.convention, "derived": c.derived, "measured": c.measured,
+                          "exact": c.exact, "error": c.error or None} for c in checks]
+    return obj
 
 
 def _train_options(mode, optimizer, budget, inputs, output_stride):

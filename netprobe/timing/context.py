@@ -66,6 +66,8 @@ def cpu_name() -> str:
 
 
 BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX-512 BF16, AMX; on Arm the "bf16" feature
+BF16_NOTE = ("note: this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag): autocast emulates it, "
+             "so bf16 runs many times slower than fp32 here")  # bench's and profile's line under the table
 
 
 def cpu_has_native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
