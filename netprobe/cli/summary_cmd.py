@@ -113,11 +113,11 @@ def summary_command(
             if i:
                 console().print()  # a blank line between one model's tables and the next's
             _render(s, TABLE_DEPTH if depth is None else depth, explanation, checks, footprint(s), flops, step)
-        if csv:  # after the table is shown, so a full disk loses nothing
-            records = s.records(depth)
-            sink.write(records, frame=_frame(records))
     if json:  # one model: its object as ever; several: a list of them
         typer.echo(io.to_json(objects[0] if len(objects) == 1 else objects))
+    if csv:  # one model (checked above), after its table or JSON is shown, so a full disk loses nothing
+        records = s.records(depth)
+        sink.write(records, frame=_frame(records))
 
 
 def _verify(model: str, output_stride, s, json: bool):

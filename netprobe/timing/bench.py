@@ -20,6 +20,7 @@ from netprobe.analysis.summary import summary
 from netprobe.analysis.train_memory import train_memory
 from netprobe.args import parse_batches, positive
 from netprobe.errors import Interrupted, NetprobeError, first_line
+from netprobe.inputs import Input
 from netprobe.loaders import Source
 from netprobe.models.inputs import (DEFAULT_INPUTS, at_resolution, example_inputs, parse, resolution_of, shapes_of,
                                     text)
@@ -335,11 +336,18 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
 
 def _predicted(target: Target, batch: int, dtype: str) -> int | None:
     """The predicted training peak (``analysis.train_memory``, fp32 only) of a zoo member or a named model;
-    None for another dtype or a module the caller handed over (no name to build it from)."""
-    if dtype != "fp32" or target.source.instance:
+    None for another dtype, a module the caller handed over (no name to build it from), or inputs other
+    than one float tensor."""
+    inputs = target.input_size
+    one_float = (isinstance(inputs, tuple) and len(inputs) == 1 and isinstance(inputs[0], Input)
+                 and inputs[0].kind == "float")  # what the prediction's observing pass feeds a model
+    if dtype != "fp32" or target.source.instance or not one_float:
         return None
     model = target.source.net if target.source.net is not None else target.name  # the spec: dilated as timed
-    return train_memory(model, batch, input_size=target.shape).train_memory_bytes
+    try:
+        return train_memory(model, batch, input_size=inputs).train_memory_bytes
+    except NetprobeError:  # a model the prediction cannot observe: the timed row stands without it
+        return None
 
 
 @contextlib.contextmanager
