@@ -100,9 +100,8 @@ FACTS = {
 }
 
 
-# An element count a fact reads: the leaf's input ('in'), its output ('out'), its
-# multiply-accumulates without bias ('macs'), or its bias adds ('bias').
-SIDES = ("in", "out", "macs", "bias")
+# The tables below name the element count a fact reads as a side: the leaf's input ('in'), its
+# output ('out'), its multiply-accumulates without bias ('macs'), or its bias adds ('bias').
 
 # aten op kind (analysis.ops) -> (fact of its multiply-accumulates, fact of its bias adds).
 PRICED = {

@@ -1,6 +1,6 @@
-"""What torchinfo prints under its table, from a ``Summary``: trainable and frozen parameters, sizes in MB.
+"""What torchinfo prints under its table, from a ``Summary``: trainable and frozen parameters, and sizes.
 
-Sizes are in MB of 10^6 bytes, at the summary's dtype. The activation size is the layer
+Sizes are bytes at the summary's dtype (the tables show them in binary units). The activation size is the layer
 output bytes of ``summary.OUTPUT_BYTES_RULE``: every leaf layer's output, summed, once.
 torchinfo's "forward/backward pass size" counts the same outputs twice (for the backward
 pass); neither is a peak.
@@ -11,9 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netprobe.dtypes import DTYPE_BYTES
-
-MB = 10**6
-
 
 @dataclass(frozen=True)
 class Footprint:
@@ -26,7 +23,7 @@ class Footprint:
 
 
 def footprint(s) -> Footprint:
-    """The footprint of summary ``s``: its parameters split by ``requires_grad``, and the sizes in MB."""
+    """The footprint of summary ``s``: its parameters split by ``requires_grad``, and the sizes in bytes."""
     frozen = s.frozen_params
     return Footprint(trainable=s.totals.params - frozen, frozen=frozen,
                      params_bytes=s.totals.params * DTYPE_BYTES[s.dtype], output_bytes=s.output_bytes)

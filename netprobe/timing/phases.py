@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from netprobe.timing.modes import autocast, loss_of
 
-PHASES = ("forward", "backward", "optimizer")
 WARMUP_STEPS = 3  # the first steps allocate gradients and optimizer state, and tune kernels
 
 
