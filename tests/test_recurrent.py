@@ -16,6 +16,7 @@ import recurrent_models
 from netprobe.analysis import ops, rnn
 from netprobe.analysis.measure import measure
 from netprobe.analysis.peers import verify
+from netprobe.analysis.conventions import in_convention
 from netprobe.analysis.summary import summary
 
 H, W, C = 8, 6, 3  # the image: H steps, a batch of W columns, C features
@@ -69,6 +70,20 @@ def test_packed_sequences_count_the_rows_they_hold(name):
     rows = sum(range(H, H - W, -1))
     assert s.totals.macs == sum(formula(m, rows))
     assert list(s.unsupported) == []  # packing and unpacking move data: free
+
+
+@pytest.mark.parametrize("name, kernel", [("packed_lstm", False), ("evenly_packed_lstm", True)])
+def test_a_packed_lstm_takes_onednn_when_its_sequences_are_of_one_length(name, kernel):
+    """FlopCounterMode reads the decomposed path of a ragged packed LSTM and nothing of oneDNN's kernel,
+    which torch takes for a packed batch of sequences of one length as for an unpacked one."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = getattr(recurrent_models, name)()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(1, C, H, W))
+    s = summary(model, input_size=f"{C}x{H}x{W}")
+    assert s.totals.macs > 0 and (counter.get_total_flops() == 0) == kernel
+    assert counter.get_total_flops() == in_convention(s, "torch").totals.macs
 
 
 class _Priced(TorchDispatchMode):

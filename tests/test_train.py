@@ -143,6 +143,53 @@ def test_any_module_with_attention_frozen_or_tied_layers_is_flop_counter_mode_ex
         assert t.backward < full.backward and t.forward == full.forward  # frozen parameters reduce the count
 
 
+class Recurrent(nn.Module):
+    """A recurrent layer over a (batch, seq, features) input, optionally packed (``uniform``: every
+    sequence full length; ``ragged``: the last one shorter), with a linear head on its output
+    (non-contiguous when batch-first)."""
+
+    def __init__(self, make, packed: str = "", **kwargs):
+        super().__init__()
+        self.rnn, self.packed = make(8, 16, batch_first=True, **kwargs), packed
+        width = kwargs.get("proj_size") or 16
+        self.head = nn.Linear(width * (2 if kwargs.get("bidirectional") else 1), 3)
+
+    def forward(self, x):
+        if self.packed:  # each image a full sequence and, ragged, a shorter copy: the same cost per image
+            n, steps = x.shape[:2]
+            lengths = [steps] * n + ([steps - 2] * n if self.packed == "ragged" else [])
+            seqs = torch.cat([x] * (len(lengths) // n))
+            packed = nn.utils.rnn.pack_padded_sequence(seqs, torch.tensor(lengths), batch_first=True)
+            out = nn.utils.rnn.pad_packed_sequence(self.rnn(packed)[0], batch_first=True)[0][:n]
+        else:
+            out = self.rnn(x)[0]
+        return self.head(out)
+
+
+RECURRENT = [(nn.LSTM, {}), (nn.LSTM, {"bidirectional": True, "num_layers": 2}), (nn.LSTM, {"bias": False}),
+             (nn.LSTM, {"proj_size": 4}), (nn.LSTM, {"packed": "uniform"}), (nn.LSTM, {"packed": "ragged"}), (nn.GRU, {}),
+             (nn.GRU, {"bidirectional": True, "num_layers": 2}), (nn.RNN, {"bias": False}),
+             (nn.RNN, {"nonlinearity": "relu", "packed": "ragged"})]
+
+
+@pytest.mark.parametrize("make, kwargs", RECURRENT, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_recurrent_layers_train_like_a_real_cpu_step_and_forward_as_they_infer(make, kwargs):
+    """oneDNN's LSTM kernel (what an unpacked, unprojected fp32 LSTM runs on the CPU) is invisible to
+    FlopCounterMode forward and back; every other path decomposes to products it counts."""
+    from netprobe.analysis.conventions import in_convention
+    from netprobe.analysis.summary import summary
+
+    model = Recurrent(make, **kwargs)
+    real = flop_counter(model, torch.randn(BATCH, 5, 8))
+    size = "float32:5x8"
+    assert train_counts(model, "torch", input_size=size, batch=BATCH).total == real
+    infer = summary(model, input_size=size, batch=BATCH)
+    for name in ("netprobe", "fvcore", "ptflops", "torch"):
+        t = train_counts(model, name, input_size=size, batch=BATCH)
+        assert t.forward == in_convention(infer, name).totals.macs, name  # the step's forward is the forward
+        assert t.backward > t.forward or (name == "torch" and real == 0 and t.backward == 0), name
+
+
 def test_every_convention_counts_the_step_and_only_netprobes_counts_bias_gradients():
     counts = {c: train_counts("regnety_002", c) for c in ("netprobe", "fvcore", "ptflops", "torch")}
     assert all(t.backward > t.forward > 0 for t in counts.values())

@@ -208,6 +208,10 @@ def test_a_summary_prints_short_and_has_a_frame():
     frame = s.to_frame()
     assert len(frame) == len(s.layers) and frame["macs"].sum() == s.totals.macs
     assert list(s.to_frame(1)["name"]) == [st.name for st in s.stages]
+    from torch import nn
+
+    tokens = netprobe.summary(nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(16, 2)), input_size="int64:4")
+    assert "at int64:4, batch 1" in repr(tokens) and "1 stage," in repr(tokens)  # any input, not only CxHxW
 
 
 def test_csv_over_a_plain_text_file_says_it_is_not_a_csv_of_these_columns(tmp_path):

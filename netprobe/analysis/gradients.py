@@ -7,8 +7,9 @@ alike. No torch here.
 from __future__ import annotations
 
 from netprobe.analysis.counters import (CALL_MATMUL, CALL_MATMUL_BIAS, MODULE_CONV, MODULE_CONV_BIAS, MODULE_LINEAR,
-                                       MODULE_LINEAR_BIAS, OP_ATTENTION, OP_CONV, OP_CONV_BIAS, OP_EINSUM,
-                                       OP_EINSUM_FVCORE, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS)
+                                       MODULE_LINEAR_BIAS, MODULE_RNN, OP_ATTENTION, OP_CONV, OP_CONV_BIAS, OP_EINSUM,
+                                       OP_EINSUM_FVCORE, OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS, OP_RNN,
+                                       OP_RNN_BIAS, OP_RNN_CELL, OP_RNN_FUSED)
 
 # (groups - 1) x a grouped conv's MACs, bias excluded: what FlopCounterMode adds to its weight gradient.
 WGRAD_GROUPS = "train.conv_wgrad_groups"
@@ -18,8 +19,10 @@ TRAIN_WEIGHTS = {"torch": {WGRAD_GROUPS: 2}}
 # The op facts are what netprobe, fvcore and FlopCounterMode read; the module and call facts ptflops'.
 PRODUCTS = {OP_CONV: OP_CONV_BIAS, OP_LINEAR: OP_LINEAR_BIAS, OP_MATMUL: OP_MATMUL_BIAS, OP_EINSUM: None,
             OP_EINSUM_FVCORE: None, OP_ATTENTION: None,
-            MODULE_CONV: MODULE_CONV_BIAS, MODULE_LINEAR: MODULE_LINEAR_BIAS, CALL_MATMUL: CALL_MATMUL_BIAS}
-OP_PRODUCTS = (OP_CONV, OP_LINEAR, OP_MATMUL, OP_EINSUM, OP_ATTENTION)
+            OP_RNN: OP_RNN_BIAS, OP_RNN_FUSED: OP_RNN_BIAS, OP_RNN_CELL: OP_RNN_BIAS,
+            MODULE_CONV: MODULE_CONV_BIAS, MODULE_LINEAR: MODULE_LINEAR_BIAS, CALL_MATMUL: CALL_MATMUL_BIAS,
+            MODULE_RNN: None}
+OP_PRODUCTS = (OP_CONV, OP_LINEAR, OP_MATMUL, OP_EINSUM, OP_ATTENTION, OP_RNN, OP_RNN_FUSED, OP_RNN_CELL)
 BIASES = {b for b in PRODUCTS.values() if b}
 
 def gradient_facts(facts, input_grads: int, weight_grad: bool, bias_grad: bool, groups: int = 1) -> dict[str, int]:

@@ -124,9 +124,10 @@ class Summary:
 
     def __repr__(self) -> str:
         t = self.totals
-        c, h, w = self.input_size
-        return (f"<Summary {self.model} at {c}x{h}x{w}, batch {self.batch}: params={t.params:,} macs={t.macs:,} "
-                f"acts={t.acts:,}, {len(self.stages)} stages, {len(self.layers)} layers; .to_frame() for the rows>")
+        at = text(self.inputs) if self.inputs is not None else "x".join(map(str, self.input_size))
+        return (f"<Summary {self.model} at {at}, batch {self.batch}: params={t.params:,} macs={t.macs:,} "
+                f"acts={t.acts:,}, {_count(len(self.stages), 'stage')}, {_count(len(self.layers), 'layer')}; "
+                ".to_frame() for the rows>")
 
     def _row(self, layer: Layer) -> Row:
         w_out = {"conv": layer.out_shape[:1], "linear": layer.out_shape[-1:]}.get(layer.op, (0,))[0]
@@ -153,3 +154,7 @@ class Summary:
 
 def _scaled(c: Counts, batch: int) -> Counts:
     return Counts(c.params, c.macs * batch, c.acts * batch)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -106,14 +106,28 @@ def read(name: str, args) -> Recurrent:
 
 
 def oneDNN_on_cpu(name: str, args, mkldnn_enabled: bool) -> bool:
-    """Whether a real CPU run of this op takes torch's oneDNN LSTM kernel (``mkldnn_rnn_layer``), as
-    torch's ``use_mkldnn`` decides: an unpacked LSTM without projections, in fp32 or bf16."""
-    if name != "lstm" or isinstance(args[3], (list, tuple)) or not mkldnn_enabled:
+    """Whether a real CPU run of this op takes torch's oneDNN LSTM kernel (``mkldnn_rnn_layer``)."""
+    if name != "lstm":
         return False
-    params, has_bias, layers, bidirectional = args[2], args[3], args[4], args[7]
+    packed = isinstance(args[3], (list, tuple))
+    at = 1 if packed else 0
+    params, has_bias, layers, bidirectional = args[2 + at], args[3 + at], args[4 + at], args[7 + at]
     per_group = len(params) // (layers * (2 if bidirectional else 1))
-    projected = per_group > (4 if has_bias else 2)
-    return not projected and str(args[0].dtype) in ("torch.float32", "torch.bfloat16") and _numel(args[0]) > 0
+    return takes_oneDNN(packed and ragged(args[1]), per_group > (4 if has_bias else 2), str(args[0].dtype),
+                        _numel(args[0]), mkldnn_enabled)
+
+
+def ragged(batch_sizes) -> bool:
+    """Whether a packed sequence's batch sizes differ (its sequences have different lengths)."""
+    return len(set(batch_sizes.tolist())) > 1
+
+
+def takes_oneDNN(ragged_: bool, projected: bool, dtype: str, numel: int, mkldnn_enabled: bool) -> bool:
+    """Whether an LSTM runs oneDNN's kernel on the CPU, as torch decides: not packed from sequences of
+    different lengths (an evenly packed one runs as unpacked), without projections, in fp32 or bf16,
+    on a non-empty input."""
+    return (mkldnn_enabled and not ragged_ and not projected and numel > 0
+            and dtype in ("torch.float32", "torch.bfloat16"))
 
 
 def ptflops(kind: str, hidden: int, weights, rows: int, directions: int = 1) -> int:

@@ -21,7 +21,9 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from netprobe.analysis import facts, ops
+from netprobe.analysis import facts, ops, rnn
+from netprobe.analysis.counters import (OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP_MATMUL_BIAS, OP_RNN, OP_RNN_BIAS,
+                                        OP_RNN_CELL, OP_RNN_FUSED)
 from netprobe.analysis.measure import _tensors as _flat
 from netprobe.analysis.measure import module_op
 from netprobe.analysis.gradients import BIASES, gradient_facts
@@ -34,6 +36,10 @@ OPERANDS = {
 }
 # Any other priced op (mm, bmm, matmul...): two operands, neither of them known to be a weight.
 TWO_OPERANDS = ((0, 1), None, None)
+# With autograd on, a recurrent layer reaches the dispatcher as its decomposed mm/addmm; inside one,
+# those facts become the recurrent ones its forward has without autograd, so every convention reads
+# the step as it reads the layer (FlopCounterMode sees nothing of oneDNN's LSTM kernel, forward or back).
+RECURRENT_BIAS = {OP_LINEAR_BIAS: OP_RNN_BIAS, OP_MATMUL_BIAS: OP_RNN_BIAS}
 
 
 @dataclass
@@ -50,6 +56,7 @@ class Module:
     in_bytes: int = 0
     out_bytes: int = 0
     bias_grad: bool = False  # whether a bias or added term of its ops needs a gradient
+    recurrent: str | None = None  # the product fact of a recurrent layer's decomposed ops
 
 
 @dataclass(frozen=True)
@@ -94,13 +101,27 @@ class _Pass(TorchDispatchMode):
                 call.grad_bytes += _nbytes(p) if p.requires_grad else 0
         rule = ops.formula(name)
         cost = rule(args, kwargs, out) if rule else None
+        if cost is None and name in ("add", "add_") and call.op == "linear":
+            self._bias_add(call, args, out)
         if cost is None or cost.kind == "maxpool":
             return out
         fwd = facts.op_facts(name, args, kwargs, out, cost)
-        call.forward.update(fwd)
-        call.backward.update(_backward(name, args, kwargs, fwd))
+        bwd = _backward(name, args, kwargs, fwd)
+        call.forward.update(_relabel(fwd, call.recurrent))
+        call.backward.update(_relabel(bwd, call.recurrent))
         call.bias_grad = call.bias_grad or any(f in BIASES and n for f, n in call.backward.items())
         return out
+
+
+    def _bias_add(self, call: Module, args, out) -> None:
+        """A linear's bias added after its product: with autograd on, a linear over a non-contiguous
+        input runs as matmul then add, and the add is the bias adds inference counts in ``linear``."""
+        bias = [t for t in args[:2] if isinstance(t, nn.Parameter) and t.dim() == 1]
+        if bias:
+            n = out.numel()
+            call.forward[OP_MATMUL_BIAS] += n
+            call.backward[OP_MATMUL_BIAS] += n if bias[0].requires_grad else 0
+            call.bias_grad = call.bias_grad or bias[0].requires_grad
 
 
 def _backward(name: str, args, kwargs, fwd: dict[str, int]) -> dict[str, int]:
@@ -114,6 +135,33 @@ def _backward(name: str, args, kwargs, fwd: dict[str, int]) -> dict[str, int]:
     groups = args[8] if name in ("convolution", "_convolution") and len(args) > 8 else 1
     return gradient_facts(fwd, sum(_grad(arg(i)) for i in inputs), _grad(arg(weight)),
                           _grad(arg(bias) if bias is not None else kwargs.get("bias")), groups)
+
+
+def _relabel(facts_: dict[str, int], product: str | None) -> dict[str, int]:
+    """A recurrent layer's product and bias facts under their recurrent names (unchanged outside one)."""
+    if product is None:
+        return facts_
+    names = {OP_LINEAR: product, OP_MATMUL: product, **RECURRENT_BIAS}
+    out: dict[str, int] = {}
+    for fact, n in facts_.items():
+        out[names.get(fact, fact)] = out.get(names.get(fact, fact), 0) + n
+    return out
+
+
+def recurrent_fact(m: nn.Module, inputs) -> str | None:
+    """The product fact of a recurrent layer as a real CPU run computes it: a cell as addmm, an LSTM
+    through oneDNN's kernel where torch takes it, any other layer as its decomposed products."""
+    if isinstance(m, nn.RNNCellBase):
+        return OP_RNN_CELL
+    if not isinstance(m, nn.RNNBase):
+        return None
+    x = inputs[0] if inputs else None
+    packed = isinstance(x, nn.utils.rnn.PackedSequence)
+    data = x.data if packed else x
+    if isinstance(m, nn.LSTM) and isinstance(data, torch.Tensor) and rnn.takes_oneDNN(
+            packed and rnn.ragged(x.batch_sizes), m.proj_size > 0, str(data.dtype), data.numel(), facts._mkldnn()):
+        return OP_RNN_FUSED
+    return OP_RNN
 
 
 def _sdpa_backward(args, fwd: dict[str, int]) -> dict[str, int]:
@@ -147,8 +195,8 @@ def observe(model: nn.Module, input_size: tuple[int, ...], batch: int = 1) -> Ob
     seen: set[int] = set()
 
     def pre(name):
-        def hook(m, _inp):
-            call = Module(name or "(root)", module_op(m) or type(m).__name__)
+        def hook(m, inp):
+            call = Module(name or "(root)", module_op(m) or type(m).__name__, recurrent=recurrent_fact(m, inp))
             calls.append(call)  # a container too: its own ops (a residual add, a functional conv) are its
             mode.stack.append(call)
         return hook
