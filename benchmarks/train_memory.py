@@ -1,14 +1,19 @@
 """Predicted against measured peak memory of a training step on this CPU, for ten zoo members at two batches.
 
-The prediction is ``analysis.train_memory`` (nothing runs). The measurement is what
-``bench --mode train`` reports: the process's peak RSS growth over a few real steps (SGD,
-momentum 0.9), VmHWM reset through /proc/self/clear_refs, plus the weights
-(``timing.memory.PeakMemory``). Each member runs in a process of its own, after one
-step of the same member at a small size (so that the one-time cost of loading the
-backward kernels and the thread pools, paid by the first training step of any process, is
-not counted as the model's). It runs twice: with glibc's default allocator settings, and with
-``MALLOC_MMAP_THRESHOLD_=65536``, which turns off glibc's growing mmap threshold so that
-freed tensors go back to the system and the resident set follows the live tensors.
+The prediction is ``analysis.train_memory`` (nothing runs). Three measurements, each member in
+a process of its own, after one step of the same member at a small size (so that the one-time
+cost of loading the backward kernels and the thread pools, paid by the first training step of
+any process, is not counted as the model's):
+
+- ``default``: what ``bench --mode train`` reports as ``peak_mem_bytes``: the process's peak
+  RSS growth over a few real steps (SGD, momentum 0.9), VmHWM reset through
+  /proc/self/clear_refs, plus the weights (``timing.memory.PeakMemory``), glibc as it comes;
+- ``fixed-mmap``: the same with ``MALLOC_MMAP_THRESHOLD_=65536``, which turns off glibc's growing
+  mmap threshold so that freed tensors go back to the system and the resident set follows the
+  live tensors;
+- ``allocated``: what ``bench --mode train`` reports as ``alloc_peak_bytes``: the peak of the
+  bytes torch's allocator holds over one more step, from the profiler's allocation events
+  (``timing.memory.allocated_peak``), the CPU counterpart of ``torch.cuda.max_memory_allocated``.
 
     python benchmarks/train_memory.py [--resolution 128] [--batches 4,8] [--steps 3] [--members a,b]
 """
@@ -29,13 +34,14 @@ MIB = 2**20
 FIXED_MMAP = {"MALLOC_MMAP_THRESHOLD_": "65536"}  # glibc: mmap every block over 64 KiB, no dynamic threshold
 
 
-def measure(name: str, resolution: int, batches: list[int], steps: int) -> list[int | None]:
-    """The measured peak (bytes) of ``steps`` training steps at each batch, as bench --mode train measures it."""
+def measure(name: str, resolution: int, batches: list[int], steps: int) -> list[list[int | None]]:
+    """(peak RSS, allocated peak) in bytes of ``steps`` training steps at each batch, as bench --mode train
+    measures them."""
     import torch
 
     from netprobe import registry
     from netprobe.build import build
-    from netprobe.timing.memory import PeakMemory
+    from netprobe.timing.memory import PeakMemory, allocated_peak, tensor_bytes
     from netprobe.timing.modes import sgd, train_step
 
     warm = build(registry.spec(name)).train()
@@ -48,11 +54,16 @@ def measure(name: str, resolution: int, batches: list[int], steps: int) -> list[
         peak = PeakMemory("cpu", model)
         peak.start()
         x = torch.randn(batch, 3, resolution, resolution)
-        step = train_step(model, x, "cpu", "fp32", sgd(model))
+        optimizer = sgd(model)
+        step = train_step(model, x, "cpu", "fp32", optimizer)
         for _ in range(steps):
             step()
-        out.append(peak.peak_bytes())
-        del model, x, step
+        rss = peak.peak_bytes()
+        model.zero_grad(set_to_none=True)
+        state = [t for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
+        alloc = allocated_peak(step, tensor_bytes([*model.parameters(), *model.buffers(), x, *state]))
+        out.append([rss, alloc])
+        del model, x, step, optimizer
     return out
 
 
@@ -87,17 +98,19 @@ def main() -> None:
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads, load average "
           f"{_load()}; resolution {args.resolution}, {args.steps} steps of SGD (momentum 0.9), fp32")
     print(f"{'member':<17}{'batch':>6}{'predicted MiB':>15}{'default MiB':>13}{'ratio':>7}{'fixed-mmap MiB':>16}"
-          f"{'ratio':>7}  peak at")
-    ratios: dict[str, list[float]] = {"default": [], "fixed": []}
+          f"{'ratio':>7}{'allocated MiB':>15}{'ratio':>7}  peak at")
+    ratios: dict[str, list[float]] = {"default": [], "fixed-mmap": [], "allocated": []}
     for name in args.members.split(","):
         default, fixed = _child(name, args, {}), _child(name, args, FIXED_MMAP)
-        for batch, d, f in zip(batches, default, fixed):
+        for batch, (d, a), (f, _) in zip(batches, default, fixed):
             p = train_memory(name, batch, resolution=args.resolution)
-            rd, rf = p.train_memory_bytes / d, p.train_memory_bytes / f
-            ratios["default"].append(rd)
-            ratios["fixed"].append(rf)
-            print(f"{name:<17}{batch:>6}{p.train_memory_bytes / MIB:>15.1f}{d / MIB:>13.1f}{rd:>7.3f}"
-                  f"{f / MIB:>16.1f}{rf:>7.3f}  {p.peak_at}", flush=True)
+            row = {"default": d, "fixed-mmap": f, "allocated": a}
+            cells = ""
+            for key, measured in row.items():
+                ratios[key].append(p.train_memory_bytes / measured)
+                cells += f"{measured / MIB:>{13 if key == 'default' else 16 if key == 'fixed-mmap' else 15}.1f}"
+                cells += f"{p.train_memory_bytes / measured:>7.3f}"
+            print(f"{name:<17}{batch:>6}{p.train_memory_bytes / MIB:>15.1f}{cells}  {p.peak_at}", flush=True)
     for key, r in ratios.items():
         print(f"predicted/measured, {key}: min {min(r):.3f}, max {max(r):.3f}")
     print(f"load average now {_load()}; finished {time.strftime('%H:%M:%S')}")

@@ -6,18 +6,18 @@ import netprobe
 from netprobe.analysis.train_memory import train_memory
 from netprobe.timing.bench import BENCH_COLUMNS, RAY_COLUMNS
 
-TRAIN_COLUMNS = ("predicted_mem_bytes", "forward_ms", "backward_ms", "optimizer_ms")
+TRAIN_COLUMNS = ("predicted_mem_bytes", "alloc_peak_bytes", "forward_ms", "backward_ms", "optimizer_ms")
 
 
 def test_the_columns_are_in_bench_and_ray_schemas_beside_the_measured_peak():
     at = BENCH_COLUMNS.index("peak_mem_bytes")
-    assert tuple(BENCH_COLUMNS[at + 1:at + 5]) == TRAIN_COLUMNS
+    assert tuple(BENCH_COLUMNS[at + 1:at + 6]) == TRAIN_COLUMNS
     assert RAY_COLUMNS[:-1] == BENCH_COLUMNS
 
 
 @pytest.fixture(scope="module")
 def rows():
-    frame = netprobe.bench("regnetx_002", resolution=32, batch="2", mode="train,infer", min_time=0.05)
+    frame = netprobe.bench("regnetx_002", resolution=32, batch="2", mode="train,infer", min_time=0.05, threads=1)
     return {r["mode"]: r for r in frame.to_dict("records")}
 
 
@@ -29,8 +29,19 @@ def test_train_rows_have_phase_medians_and_the_prediction_infer_rows_none(rows):
     assert all(infer[c] is None or infer[c] != infer[c] for c in TRAIN_COLUMNS)  # None (NaN in a frame)
 
 
+def test_the_prediction_is_the_allocators_peak_within_a_few_percent(rows):
+    """The prediction counts tensors, as the allocator's peak does; the resident set also holds what
+    the C allocator keeps and the process's first-step overhead, so it is only an upper bound."""
+    train = rows["train"]
+    assert abs(train["predicted_mem_bytes"] / train["alloc_peak_bytes"] - 1) < 0.03
+    assert train["peak_mem_bytes"] > train["alloc_peak_bytes"]
+    frame = netprobe.bench("mobilenetv2_100", resolution=32, batch="4", mode="train", min_time=0.05, threads=1)
+    other = frame.to_dict("records")[0]
+    assert abs(other["predicted_mem_bytes"] / other["alloc_peak_bytes"] - 1) < 0.03
+
+
 def test_predicted_is_fp32_only():
-    frame = netprobe.bench("regnetx_002", resolution=32, batch="2", mode="train", dtype="bf16", min_time=0.05)
+    frame = netprobe.bench("regnetx_002", resolution=32, batch="2", mode="train", dtype="bf16", min_time=0.05, threads=1)
     row = frame.to_dict("records")[0]
     assert row["status"] == "ok" and row["forward_ms"] > 0
     assert row["predicted_mem_bytes"] is None or row["predicted_mem_bytes"] != row["predicted_mem_bytes"]

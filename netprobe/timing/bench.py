@@ -28,7 +28,7 @@ from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
 from netprobe.timing import cluster, engine, runtime, schedule, trust
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
-from netprobe.timing.memory import PeakMemory
+from netprobe.timing.memory import PeakMemory, allocated_peak, tensor_bytes
 from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
 from netprobe.timing.phases import sample_phases
 from netprobe.timing.stats import median_ci, summarize
@@ -37,8 +37,8 @@ BENCH_COLUMNS = [
     "model", "family", "batch", "mode", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
     "ci_low_ms", "ci_high_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "same_as",
-    "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "predicted_mem_bytes", "forward_ms", "backward_ms",
-    "optimizer_ms", "compile_s",
+    "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "predicted_mem_bytes", "alloc_peak_bytes",
+    "forward_ms", "backward_ms", "optimizer_ms", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
 ]
@@ -322,7 +322,8 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
         def phases() -> dict:
             with state():
                 times = sample_phases(fn, args[0], dev, settings["dtype"], optimizer, PHASE_SAMPLES, warmup=1)
-            return {**times.medians(), "predicted_mem_bytes": predicted}
+                alloc = None if cuda else _allocated(model, step, (args, kwargs), optimizer)
+            return {**times.medians(), "predicted_mem_bytes": predicted, "alloc_peak_bytes": alloc}
         train = phases
     with state():
         timing = engine.time_config(call, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"],
@@ -332,6 +333,16 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
         with state():
             return engine.more(call, cuda, t, seconds)
     return timing, peak.peak_bytes(), resume, train
+
+
+def _allocated(model, step, inputs, optimizer) -> int | None:
+    """The allocator's peak of one more training step on the CPU (``timing.memory.allocated_peak``), counted
+    from no gradients: the weights, inputs and optimizer state are what it starts from."""
+    model.zero_grad(set_to_none=True)
+    args, kwargs = inputs
+    state = [t for s in optimizer.state.values() for t in s.values() if hasattr(t, "untyped_storage")]
+    given = [t for t in (*args, *kwargs.values()) if hasattr(t, "untyped_storage")]
+    return allocated_peak(step, tensor_bytes([*model.parameters(), *model.buffers(), *given, *state]))
 
 
 def _predicted(target: Target, batch: int, dtype: str) -> int | None:

@@ -9,6 +9,11 @@ activations, workspaces, and in training gradients and optimizer state); the mod
 parameters and buffers, resident before the run, are added so that the figure means what
 ``torch.cuda.max_memory_allocated`` means on a GPU. Where the reset is not possible the
 peak is left empty rather than guessed.
+
+The resident set also holds what the C allocator keeps after tensors are freed (glibc's
+heap grows past its trim threshold once large blocks are freed), so on the CPU it is the
+process's memory, not the tensors'. ``allocated_peak`` reads the tensors' own peak from the
+profiler's allocation events: the CPU counterpart of ``max_memory_allocated``.
 """
 
 from __future__ import annotations
@@ -67,6 +72,38 @@ class PeakMemory:
         if self.rss_kib is None or peak is None:
             return None
         return (peak - self.rss_kib) * 1024 + _resident_bytes(self.model)
+
+
+def allocated_peak(run, resident_bytes: int) -> int | None:
+    """The most bytes torch's CPU allocator held while ``run()`` ran: ``resident_bytes`` (what was live
+    before it and belongs to the configuration: weights, inputs, optimizer state) plus the peak of what
+    it allocated and had not yet freed, summed in order from the profiler's memory events; None where
+    the profiler records none."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    try:
+        events = sorted((e.start_ns(), e.nbytes()) for e in prof.profiler.kineto_results.events()
+                        if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU)
+    except (AttributeError, RuntimeError):  # a torch whose profiler has no such events
+        return None
+    if not events:
+        return None
+    live = peak = 0
+    for _, nbytes in events:
+        live += nbytes
+        peak = max(peak, live)
+    return resident_bytes + peak
+
+
+def tensor_bytes(tensors) -> int:
+    """Bytes of some tensors' storages, each storage once."""
+    seen: dict[int, int] = {}
+    for t in tensors:
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+    return sum(seen.values())
 
 
 def _trim_heap() -> None:
