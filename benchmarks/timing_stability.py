@@ -1,12 +1,15 @@
 """Run-to-run stability: netprobe's median against torch.utils.benchmark.Timer's, over separate processes.
 
 Each measurement is a fresh process (its own allocator, thread pool and page cache luck). The
-two tools run in pairs, interleaved: a netprobe process times every configuration, then a Timer
-process times the same ones, each given ``min_run_time`` equal to the wall time netprobe's
-call took for it (build, warm-up and sampling included), so the two get equal wall time. The
+two tools run in pairs, interleaved, the order alternating (ABBA: netprobe first in even pairs,
+Timer first in odd ones), so that neither always runs just after the other or at the same point
+of a drift in the machine's load. Each Timer process gets the wall time of the latest netprobe
+process per configuration (build, counting, warm-up and sampling included): it builds the
+model and spends the rest in ``blocked_autorange``, so both tools take the same wall time. The
 pairs run on the machine as it is ("quiet"), then again beside busy processes this script
-starts (one per usable CPU) and stops. Printed: the coefficient of variation (stdev / mean)
-of each tool's medians across processes, and their ratio (netprobe / Timer; target <= 1).
+starts (one per usable CPU) and stops. Printed: each process's median and wall time, the
+coefficient of variation (stdev / mean) of each tool's medians across processes, and their
+ratio (netprobe / Timer; target <= 1).
 
     python benchmarks/timing_stability.py [--models regnetx_002,resnet18] [--batch 1] [--resolution 96]
                                           [--processes 4] [--min-time 0.5] [--threads 1]
@@ -24,11 +27,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from netprobe.timing.trust import LOAD_SLACK  # noqa: E402 - torch-free; the quiet phase is judged as a row is
 
 
 def child(tool: str, models: list[str], batch: int, res: int, threads: int, min_time: float, walls: dict) -> dict:
     """In a fresh process: {model: (median ms, wall s, netprobe's ``stable`` or None)} for one tool."""
-    sys.path.insert(0, str(ROOT))
     import torch
     from torch.utils.benchmark import Timer
 
@@ -44,11 +48,12 @@ def child(tool: str, models: list[str], batch: int, res: int, threads: int, min_
             out[name] = (row["median_ms"], time.perf_counter() - start, row["stable"])
         else:
             torch.set_num_threads(threads)
+            start = time.perf_counter()  # the build counts in the wall, as netprobe's does
             model, x = build(spec(name)).eval(), torch.randn(batch, 3, res, res)
-            start = time.perf_counter()
             timer = Timer("model(x)", globals={"model": model, "x": x}, num_threads=threads)
+            left = max(walls[name] - (time.perf_counter() - start), min_time)
             with torch.inference_mode():
-                median = timer.blocked_autorange(min_run_time=walls[name]).median * 1e3
+                median = timer.blocked_autorange(min_run_time=left).median * 1e3
             out[name] = (median, time.perf_counter() - start, None)
     return out
 
@@ -67,25 +72,31 @@ def cv(xs: list[float]) -> float:
 
 def phase(label: str, args, models: list[str]) -> list[tuple[str, str, float, float]]:
     """``args.processes`` netprobe/Timer pairs; (label, model, netprobe CV, Timer CV) per model."""
-    ours: dict[str, list[float]] = {m: [] for m in models}
-    stable: dict[str, list[bool]] = {m: [] for m in models}
-    theirs: dict[str, list[float]] = {m: [] for m in models}
+    ours: list[dict] = []  # per netprobe process: {model: (median, wall, stable)}
+    theirs: list[dict] = []
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    for _ in range(args.processes):
-        mine = spawn("netprobe", args)
-        other = spawn("timer", args, {m: wall for m, (_, wall, _) in mine.items()})
-        for m in models:
-            ours[m].append(mine[m][0])
-            stable[m].append(mine[m][2])
-            theirs[m].append(other[m][0])
+    walls: dict = {}
+    for pair in range(args.processes):
+        if pair % 2 == 0:  # ABBA: netprobe first, then a Timer given its walls; next pair the other way round
+            ours.append(spawn("netprobe", args))
+            walls = {m: wall for m, (_, wall, _) in ours[-1].items()}
+            theirs.append(spawn("timer", args, walls))
+        else:
+            theirs.append(spawn("timer", args, walls))
+            ours.append(spawn("netprobe", args))
     print(f"{label}: load average {load:.1f} -> {os.getloadavg()[0]:.1f} on {len(os.sched_getaffinity(0))} usable "
-          f"CPUs, {args.processes} process pairs, {time.perf_counter() - start:.0f} s")
+          f"CPUs, {args.processes} process pairs (ABBA), {time.perf_counter() - start:.0f} s")
     for m in models:
-        print(f"  {m:<14} netprobe medians {' '.join(f'{x:.2f}' for x in ours[m])} ms, "
-              f"stable: {' '.join(str(x).lower() for x in stable[m])}")
-        print(f"  {'':<14} Timer    medians {' '.join(f'{x:.2f}' for x in theirs[m])} ms")
-    return [(label, m, cv(ours[m]), cv(theirs[m])) for m in models]
+        print(f"  {m:<14} netprobe medians {' '.join(f'{p[m][0]:.2f}' for p in ours)} ms, "
+              f"walls {' '.join(f'{p[m][1]:.1f}' for p in ours)} s, stable: {' '.join(str(p[m][2]).lower() for p in ours)}")
+        print(f"  {'':<14} Timer    medians {' '.join(f'{p[m][0]:.2f}' for p in theirs)} ms, "
+              f"walls {' '.join(f'{p[m][1]:.1f}' for p in theirs)} s")
+    busiest, cpus = max(load, os.getloadavg()[0]), len(os.sched_getaffinity(0))
+    if label.startswith("quiet") and busiest > cpus + LOAD_SLACK:
+        print(f"  note: load average {busiest:.1f} on {cpus} CPUs: this phase was not quiet, its CVs do not rank "
+              "the tools")
+    return [(label, m, cv([p[m][0] for p in ours]), cv([p[m][0] for p in theirs])) for m in models]
 
 
 def main() -> None:
@@ -105,7 +116,7 @@ def main() -> None:
                                json.loads(args.walls))))
         return
     print(f"{args.models} batch {args.batch} at {args.resolution} px, {args.threads} thread(s), "
-          f"netprobe --min-time {args.min_time:g}; Timer given netprobe's wall time per configuration")
+          f"netprobe --min-time {args.min_time:g}; Timer given the latest netprobe process's wall time per configuration")
     results = phase("quiet (the machine as it is)", args, models)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in os.sched_getaffinity(0)]
     try:

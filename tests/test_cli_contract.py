@@ -1,7 +1,6 @@
 """The command line's contract: one error line for any bad input, one meaning per short flag, signals."""
 
 import csv
-import os
 import signal
 import subprocess
 import sys
@@ -69,12 +68,14 @@ def test_shell_completion_is_offered():
 
 
 def test_threads_beyond_the_cores_warn_in_one_line(monkeypatch):
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    from netprobe.timing import trust
+
+    monkeypatch.setattr(trust, "cpus", lambda: 2)  # the usable CPUs, as the rows' verdict counts them
     result = cli("bench", "--models", "regnetx_002", "--threads", "3", "--warmup", "2", "--min-time", "0.02",
                  "-r", "32", "--json")
     assert result.exit_code == 0
     assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [
-        "warning: --threads 3 is more than this machine's 2 cores; timings will include the contention"]
+        "warning: --threads 3 is more than the 2 CPUs this process may use; timings will include the contention"]
 
 
 @pytest.mark.parametrize("args", [["bench", "--models", "regnetx_002", "--resolution", "1"],

@@ -206,8 +206,8 @@ class FakeBench:
                "p10_ms", "p90_ms", "iqr_ms", "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes",
                "device_name", "torch_version", "netprobe_version"]
 
-    def __init__(self, stop_after=None, fail=None):
-        self.calls, self.stop_after, self.fail = [], stop_after, fail or {}
+    def __init__(self, stop_after=None, fail=None, extra=None):
+        self.calls, self.stop_after, self.fail, self.extra = [], stop_after, fail or {}, extra or {}
 
     def __call__(self, models, **options):
         self.calls.append((list(models), options))
@@ -219,6 +219,7 @@ class FakeBench:
             row = {c: None for c in self.COLUMNS}
             row.update(model=model, batch=options.get("batch", 1), status="ok", median_ms=ms, p10_ms=ms, p90_ms=ms,
                        iqr_ms=0.0, imgs_per_s=1000 / ms, device=options.get("device", "cpu"), device_name="fake")
+            row.update(self.extra.get(model, {}))
             if model in self.fail:
                 row.update(status="error", error=self.fail[model], median_ms=None, imgs_per_s=None)
             rows.append(row)
@@ -229,8 +230,8 @@ class FakeBench:
 
 @pytest.fixture
 def fake_bench(monkeypatch):
-    def install(stop_after=None, fail=None):
-        fake = FakeBench(stop_after, fail)
+    def install(stop_after=None, fail=None, extra=None):
+        fake = FakeBench(stop_after, fail, extra)
         module = types.ModuleType("netprobe.timing.bench")
         module.bench, module.BENCH_COLUMNS, module.Interrupted = fake, FakeBench.COLUMNS, Interrupted
         monkeypatch.setitem(sys.modules, "netprobe.timing", types.ModuleType("netprobe.timing"))
@@ -385,6 +386,33 @@ def test_timing_errors_are_printed_as_is(fake_bench):
     result = cli("compare", "--budget", "400MF", "--families", "regnetx,regnety", "--bench")
     assert result.exit_code == 0, result.output
     assert f"regnetx_004 batch 1: error: {message}" in result.stdout.splitlines()
+
+
+def test_unstable_timings_get_benchs_one_warning_line(fake_bench):
+    loaded = {"load_avg": 9.0, "cpus": 2, "threads": 1}
+    fake_bench(extra={"resnet18": loaded})  # nearest at both budgets: two rows, one timing
+    result = cli("compare", "--budget", "200MF,400MF", "--families", "resnet,regnetx", "--bench")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())  # the one line, as the terminal's width wrapped it
+    assert text.count("warning:") == 1
+    assert "warning: 1 of 3 timings are not stable (resnet18 batch 1: load average 9.0 on 2 usable CPUs)" in text
+    assert "rerun with a quieter machine" in text
+    fake_bench()
+    result = cli("compare", "--budget", "200MF,400MF", "--families", "resnet,regnetx", "--bench")
+    assert result.exit_code == 0 and "warning:" not in result.stdout
+    fake_bench(extra={"resnet18": loaded})
+    assert "warning:" not in cli("compare", "--budget", "200MF", "--bench", "--json").stdout  # JSON carries the rows
+
+
+def test_compare_bench_warns_as_bench_does_when_the_load_is_high(monkeypatch):
+    from netprobe.timing import trust
+
+    monkeypatch.setattr(trust, "load_avg", lambda: 99.0)
+    result = cli("compare", "--budget", "200MF", "--families", "regnetx", "--bench", "--warmup", "2", "--min-time",
+                 "0.05", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.stdout.split())
+    assert text.count("warning:") == 1 and f"regnetx_002 batch 1: load average 99.0 on {trust.cpus()} usable CPUs" in text
 
 
 def test_bench_options_only_with_bench_and_batch_takes_a_list(fake_bench):

@@ -69,6 +69,24 @@ def test_json_schema_and_shares_follow_summary():
         assert st["achieved_gflops"] == pytest.approx(2 * ref.counts.macs / (st["median_ms"] / 1e3) / 1e9)
     assert (doc["model"], doc["batch"], doc["resolution"], doc["mode"], doc["dtype"]) == ("regnetx_002", 2, 32,
                                                                                          "infer", "fp32")
+    assert doc["ci_low_ms"] <= doc["median_ms"] <= doc["ci_high_ms"]
+
+
+def test_pairs_are_sampled_as_bench_samples_past_min_time_until_the_interval_or_the_cap():
+    from netprobe.timing import boundaries, engine
+
+    lay = boundaries.Layout(("a",), {"a": "x"}, {})  # one unit from the pass's start: no hooks needed
+
+    def run(target):
+        start = time.perf_counter()
+        times = boundaries.sample(lambda: time.sleep(0.002), lay, boundaries.Marks(False), engine.Warmup(iters=1),
+                                  0.02, target)
+        return time.perf_counter() - start, times
+
+    took, never = run(0.0)  # an interval of width 0 is never met: the cap ends it
+    assert took >= engine.CAP_FACTOR * 0.02 and len(never.whole_ms) == len(never.unit_ms["a"])
+    took, loose = run(10.0)  # met at the first check: min_time and MIN_SAMPLES pairs, no more
+    assert len(loose.whole_ms) >= engine.MIN_SAMPLES and len(loose.unit_ms["a"]) == len(loose.whole_ms)
 
 
 def test_bytes_are_inputs_outputs_and_weights_at_the_dtype():

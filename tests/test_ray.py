@@ -66,6 +66,17 @@ def test_sweep_gives_the_local_schema_plus_node(cluster, tmp_path):
         ("regnetx_002", "1"), ("regnetx_002", "2"), ("resnet18", "1"), ("resnet18", "2")]
 
 
+def test_identical_networks_are_dispatched_once(cluster):
+    heard = []
+    rows = bench("regnetx_016,regnetx@1.6GF,regnetx_002", resolution=32, ray="local", on_row=heard.append, **FAST)
+    assert [(r["model"], r["same_as"]) for r in rows] == [("regnetx_016", None), ("regnetx@1.6GF", "regnetx_016"),
+                                                          ("regnetx_002", None)]
+    first, copy = rows[0], rows[1]
+    assert copy["median_ms"] == first["median_ms"] and copy["timestamp"] == first["timestamp"]  # one timing, not two
+    assert copy["family"] == "regnetx" and list(copy) == RAY_COLUMNS
+    assert sorted(r["model"] for r in heard) == sorted(r["model"] for r in rows)  # the copy is handed on too
+
+
 def test_lost_worker_is_retried_then_reported(cluster, tmp_path, capsys):
     once, always = tmp_path / "once.log", tmp_path / "always.log"
     models = [Doomed("dies_once", str(once), deaths=1), Doomed("dies_always", str(always), deaths=99)]

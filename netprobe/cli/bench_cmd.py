@@ -128,8 +128,7 @@ def _show(rows: list[dict], json: bool) -> None:
             out.print(_line(r), markup=False)
         if r.get("same_as"):
             out.print(f"{r['model']}: the same network as {r['same_as']} at this input, timed once", markup=False)
-    caution = trust.warning([(f"{r['model']} batch {r['batch']}", trust.of_row(r)) for r in rows
-                             if r["status"] == "ok" and not r.get("same_as")])
+    caution = trust.rows_warning(rows)
     if caution:
         out.print(caution, markup=False)
     if rows:

@@ -18,6 +18,7 @@ from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.io import WriteFailed
 from netprobe.reports.plot import SMALL_INPUT, small_input
+from netprobe.timing import trust
 
 
 @app.command("compare")
@@ -166,6 +167,9 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
         if r.get("error"):  # a member that could not be generated, or a timing that failed
             where = f"{r['model']} batch {r['batch']}: {r['status']}: " if r.get("batch") is not None else ""
             out.print(where + r["error"], markup=False)
+    caution = trust.rows_warning(rows) if timed else None  # bench's line: what was not stable, and what to do
+    if caution:
+        out.print(caution, markup=False)
     what = "MACs: multiply-accumulates (the papers' \"flops\")" if conv.name == "netprobe" else \
         f"{conv.legend}, budgets too (FAMILY@BUDGET is generated at the budget in netprobe's MACs)"
     out.print(f"{what}; err: 100 x (MACs - budget) / budget, '!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.",

@@ -12,6 +12,7 @@ from netprobe.args import parse_batches
 from netprobe.cli.render import console
 from netprobe.errors import NetprobeError
 from netprobe.reports.plot import FORMATS
+from netprobe.timing import engine, trust
 from netprobe.timing.context import device_syntax, parse_dtype
 
 
@@ -96,21 +97,24 @@ Dtype = Annotated[Optional[str], typer.Option("--dtype", help="fp32, fp16 (CUDA 
 ChannelsLast = Annotated[bool, typer.Option("--channels-last", help="Model and input in channels-last memory format.")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile each model; compile time is reported apart.")]
 def warn_threads(threads: int | None) -> None:
-    """One line on stderr when more threads are asked for than this machine has cores."""
-    import os
-
-    cores = os.cpu_count() or 1
+    """One line on stderr when more threads are asked for than this process has usable CPUs (``trust.cpus``)."""
+    cores = trust.cpus()
     if threads and threads > cores:
-        console(stderr=True).print(f"warning: --threads {threads} is more than this machine's {cores} cores; "
-                                   "timings will include the contention", markup=False)
+        console(stderr=True).print(f"warning: --threads {threads} is more than the {cores} CPUs this process may "
+                                   "use; timings will include the contention", markup=False)
 
 
 Threads = Annotated[Optional[int], typer.Option("--threads", help="CPU threads (default: torch's current count).")]
 RayThreads = Annotated[Optional[int], typer.Option(
     "--threads", help="CPU threads (default: torch's current count; on Ray, every CPU of the largest node).")]
-Warmup = Annotated[Optional[str], typer.Option("--warmup", help="Iterations (10), seconds (0.5 or 2s), or 'steady' (default).")]
+WARMUP_HELP = (f"Iterations (10), seconds (0.5 or 2s), or 'steady' (default: until the median of the last "
+               f"{engine.STEADY_WINDOW} iterations is within {100 * engine.STEADY_TOLERANCE:.0f}% of the "
+               f"{engine.STEADY_WINDOW} before, at most {engine.STEADY_CAP_S:g} s after the first call).")
+Warmup = Annotated[Optional[str], typer.Option("--warmup", help=WARMUP_HELP)]
 Mode = Annotated[str, typer.Option("--mode", help="infer, train (forward, backward, SGD step), or both: infer,train.")]
-MinTime = Annotated[Optional[float], typer.Option("--min-time", help="Seconds of samples per configuration (default: 1).")]
+MIN_TIME_HELP = (f"At least this many seconds of samples per configuration (default: 1); sampling goes on, up to "
+                 f"{engine.CAP_FACTOR}x, until the median's 95% interval is within ±{100 * engine.CI_TARGET:.0f}%.")
+MinTime = Annotated[Optional[float], typer.Option("--min-time", help=MIN_TIME_HELP)]
 Ray = Annotated[Optional[str], typer.Option("--ray", help="Run the sweep on Ray, one task per configuration: local, auto or ray://HOST:PORT (needs netprobe\\[ray]; docs/scale.md).")]
 Retries = Annotated[Optional[int], typer.Option("--retries", help="With --ray: times a configuration whose worker was lost is run again (default: 1).")]
 Convention = Annotated[str, typer.Option(

@@ -155,7 +155,7 @@ def run(plan: Plan, on_row: Callable[[dict], None] | None = None,
         on_start: Callable[[str, int], None] | None = None) -> list[dict]:
     """Time a plan: one row (see BENCH_COLUMNS) per configuration, handed to ``on_row`` as each finishes."""
     if plan.ray is not None:
-        return cluster.run_on_ray(plan, on_row, cluster.Timer(time_one, _failed_row, RAY_COLUMNS))
+        return cluster.run_on_ray(plan, on_row, cluster.Timer(time_one, _failed_row, RAY_COLUMNS, twins, same_as))
     rows: list[dict] = []
 
     def emit(row: dict) -> None:
@@ -212,20 +212,33 @@ def bench(models, *, on_row: Callable[[dict], None] | None = None,
 def _sweep(targets, batches, modes, settings: dict, warm: engine.Warmup, min_time: float, on_start):
     """The configurations of every target, in order; a target with the same network and input as an
     earlier one (``regnetx_016`` and ``regnetx@1.6GF``) is not timed again: its rows copy the first's."""
-    first: list[tuple[tuple, Target]] = []
     done: dict = {}
-    for target in targets:
-        key = _network(target)
-        twin = next((t for k, t in first if key is not None and k == key), target)
-        if twin is target and key is not None:
-            first.append((key, target))
-        if twin is target:
+    for target, twin in zip(targets, twins(targets)):
+        if twin is None:
             yield from _run_target(target, batches, modes, settings, warm, min_time, on_start, done)
             continue
         for batch in batches:
             for mode in modes:
-                yield schedule.Pending(None, None, lambda _t, b=batch, m=mode, t=target, tw=twin: {
-                    **done[(tw.name, b, m)], "model": t.name, "family": t.family, "same_as": tw.name})
+                yield schedule.Pending(None, None, lambda _t, b=batch, m=mode, t=target, tw=twin:
+                                       same_as(done[(tw.name, b, m)], t, tw))
+
+
+def twins(targets) -> list[Target | None]:
+    """Per target, the earlier target with the same network and input, timed in its place (None: timed itself)."""
+    first: list[tuple[tuple, Target]] = []  # compared with ==: a spec's parts need not be hashable
+    out: list[Target | None] = []
+    for target in targets:
+        key = _network(target)
+        twin = next((t for k, t in first if key is not None and k == key), None)
+        if twin is None and key is not None:
+            first.append((key, target))
+        out.append(twin)
+    return out
+
+
+def same_as(row: dict, target: Target, twin: Target) -> dict:
+    """The row of ``target``, copied from its twin's (``twins``): the twin's timing under its own name."""
+    return {**row, "model": target.name, "family": target.family, "same_as": twin.name}
 
 
 def _network(target: Target) -> tuple | None:

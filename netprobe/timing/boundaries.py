@@ -146,31 +146,60 @@ def _split(items, stop, cuda: bool) -> dict[str, float]:
     return out
 
 
-def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine.Warmup,
-           min_time: float) -> UnitTimes:
-    """Warm up unmarked, then alternate unmarked and marked iterations until ``min_time`` (CUDA: one synchronize)."""
+def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine.Warmup, min_time: float,
+           target: float | None = engine.CI_TARGET) -> UnitTimes:
+    """Warm up unmarked, then alternate unmarked and marked iterations for at least ``min_time``, and on, as
+    bench samples (``engine.stop_rule``), until the whole pass's median interval is within ``target`` or
+    CAP_FACTOR x ``min_time`` has passed (CUDA: one synchronize per batch of pairs)."""
     cuda, first = marks.cuda, lay.order[0]
     warm = engine.warm_up(call, cuda, warmup)
-    pairs = max(engine.MIN_SAMPLES, engine.cuda_iters(warm, min_time) // 2) if cuda else None
     whole, marked = [], []
-    start = perf_counter()
-    while (len(whole) < pairs) if cuda else (perf_counter() - start < min_time or len(whole) < engine.MIN_SAMPLES):
+
+    def pair() -> None:
         for active in (False, True):
             marks.begin(first, active)
             call()
             items, stop = marks.end()
             (marked if active else whole).append((items, stop))
-    if cuda:
-        import torch
 
-        torch.cuda.synchronize()
-    whole_ms = [sum(_split(items, stop, cuda).values()) for items, stop in whole]
+    cap_s = engine.CAP_FACTOR * min_time
+    start = perf_counter()
+    if cuda:
+        _cuda_pairs(pair, whole, warm, min_time, target, cap_s, start)
+    else:
+        done, whole_ms = engine.stop_rule(min_time, target, cap_s), []
+        while True:
+            pair()
+            whole_ms.append(_whole_ms(*whole[-1], cuda))
+            if done(whole_ms, perf_counter() - start):
+                break
     units: dict[str, list[float]] = {u: [] for u in lay.order}
     for items, stop in marked:
         split = _split(items, stop, cuda)
         for unit in lay.order:
             units[unit].append(split.get(unit, 0.0))
-    return UnitTimes(whole_ms, units, len(warm))
+    return UnitTimes([_whole_ms(items, stop, cuda) for items, stop in whole], units, len(warm))
+
+
+def _cuda_pairs(pair: Callable[[], None], whole: list, warm: list[float], min_time: float, target: float | None,
+                cap_s: float, start: float) -> None:
+    """Pairs in batches that fill ``min_time`` (then half of it), one synchronize each, until the rule of ``sample``."""
+    import torch
+
+    estimate, seconds = warm, min_time
+    while True:
+        for _ in range(max(engine.MIN_SAMPLES, engine.cuda_iters(estimate, seconds) // 2)):
+            pair()
+        torch.cuda.synchronize()
+        estimate = [_whole_ms(items, stop, True) for items, stop in whole]
+        if target is None or perf_counter() - start >= cap_s or engine.ci_within(estimate, target):
+            return
+        seconds = min_time / 2
+
+
+def _whole_ms(items, stop, cuda: bool) -> float:
+    """Milliseconds of one iteration, from its first mark to its end."""
+    return sum(_split(items, stop, cuda).values())
 
 
 def medians(times: UnitTimes) -> dict[str, float]:

@@ -5,7 +5,11 @@ its class importable there) and times it with the engine of a local run (``bench
 in as a ``Timer``, so that this module needs nothing of bench's). Rows go to the caller's ``on_row``.
 On CUDA a task holds one GPU (``num_gpus=1``); on CPU as many CPUs as the threads it times
 with (default: every CPU of the largest node), so two timings never share a device. A worker
-or node lost mid-task is run again by Ray (``max_retries``), then becomes a ``lost`` row.
+or node lost mid-task is run again by Ray (``max_retries``), then becomes a ``lost`` row. A target
+with the same network and input as an earlier one is not dispatched: its rows copy that one's
+(``same_as``), as in a local sweep. Configurations are not interleaved here: each task times one
+configuration alone, on resources no other task holds, with ``bench.time_one`` (adaptive, as a
+local one); its row's load_avg, cpu_share and stable are read on the worker that timed it (``node``).
 Ray is imported only here, and only when a run asks for it.
 """
 
@@ -38,6 +42,8 @@ class Timer:
     time_one: Callable[..., dict]  # (target, batch, mode, settings, warmup, min_time) -> row, run on a worker
     failed_row: Callable[..., dict]  # (target, batch, mode, settings, status, error) -> row
     columns: list[str]
+    twins: Callable[[tuple], list]  # targets -> per target, the earlier one with the same network, else None
+    same_as: Callable[..., dict]  # (twin's row, target, twin) -> the target's row, not timed again
 
 
 def parse_address(address) -> str:
@@ -188,21 +194,32 @@ def _sweep(ray, plan, on_row, timer: Timer) -> list[dict]:
     resources = task_resources(ray, plan.settings)
     settings = {**plan.settings, "threads": plan.settings["threads"] or resources["num_cpus"]}
     task = ray.remote(**resources, max_retries=plan.retries, retry_exceptions=False)(time_on_worker)
+    twin_of = dict(zip(map(id, plan.targets), timer.twins(plan.targets)))
     configs = [(target, batch, mode) for target in plan.targets for batch in plan.batches for mode in plan.modes]
-    shipped = {id(t): ray.put(t) for t in plan.targets}  # a module travels once, not once per batch size
+    at = {(id(t), b, m): i for i, (t, b, m) in enumerate(configs)}
+    # an identical network is not dispatched: its row copies its twin's when that one finishes
+    copies = {i: at[(id(twin_of[id(t)]), b, m)] for i, (t, b, m) in enumerate(configs) if twin_of[id(t)] is not None}
+    shipped = {id(t): ray.put(t) for t in plan.targets if twin_of[id(t)] is None}  # once, not once per batch size
     index = {task.remote(timer.time_one, shipped[id(t)], b, m, settings, plan.warmup, plan.min_time): i
-             for i, (t, b, m) in enumerate(configs)}
+             for i, (t, b, m) in enumerate(configs) if i not in copies}
     done: dict[int, dict] = {}
     pending = list(index)
+
+    def finish(i: int, row: dict) -> list[dict]:
+        """The row of configuration ``i`` and those of its copies, kept in ``done``."""
+        rows = [(i, row)] + [(j, timer.same_as(row, configs[j][0], configs[i][0])) for j, of in copies.items()
+                             if of == i]
+        done.update(rows)
+        return [r for _, r in rows]
+
     try:
         while pending:
             finished, pending = ray.wait(pending, num_returns=1, timeout=POLL_S)
             for ref in finished:
                 target, batch, mode = configs[index[ref]]
-                row = _result(ray, ref, target, batch, mode, settings, plan.retries, timer)
-                done[index[ref]] = row
-                if on_row:
-                    on_row(row)
+                for row in finish(index[ref], _result(ray, ref, target, batch, mode, settings, plan.retries, timer)):
+                    if on_row:
+                        on_row(row)
     except KeyboardInterrupt:
         _cancel(ray, pending)
         raise Interrupted([done[i] for i in sorted(done)]) from None
@@ -214,7 +231,7 @@ def _sweep(ray, plan, on_row, timer: Timer) -> list[dict]:
         finished, pending = ray.wait(pending, num_returns=len(pending), timeout=0)
         for ref in finished:
             target, batch, mode = configs[index[ref]]
-            done[index[ref]] = _result(ray, ref, target, batch, mode, settings, plan.retries, timer)
+            finish(index[ref], _result(ray, ref, target, batch, mode, settings, plan.retries, timer))
         _cancel(ray, pending)
         e.rows = [done[i] for i in sorted(done)]
         raise

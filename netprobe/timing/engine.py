@@ -117,26 +117,38 @@ def warm_up(call: Callable[[], object], cuda: bool, warmup: Warmup) -> list[floa
             return times
 
 
+def stop_rule(min_time: float, target: float | None = None,
+              cap_s: float | None = None) -> Callable[[list[float], float], bool]:
+    """Whether sampling stops, given (samples so far in ms, seconds of sampling): after ``min_time`` and
+    MIN_SAMPLES, and then, given a ``target``, once the median's interval is within it or ``cap_s`` has passed."""
+    check = MIN_SAMPLES
+
+    def done(samples_ms: list[float], elapsed_s: float) -> bool:
+        nonlocal check
+        if elapsed_s < min_time or len(samples_ms) < MIN_SAMPLES:
+            return False
+        if target is None or elapsed_s >= (cap_s or 0.0):
+            return True
+        if len(samples_ms) < check:
+            return False
+        check = math.ceil(len(samples_ms) * CHECK_GROWTH)
+        return ci_within(samples_ms, target)
+    return done
+
+
 def cpu_samples(call: Callable[[], object], min_time: float, target: float | None = None,
                 cap_s: float | None = None) -> list[float]:
-    """Per-iteration wall times (ms) until ``min_time`` and MIN_SAMPLES are reached, and then,
-    given a ``target``, until the median's interval is within it or ``cap_s`` has passed."""
+    """Per-iteration wall times (ms) until ``stop_rule`` says enough."""
     samples: list[float] = []
+    done = stop_rule(min_time, target, cap_s)
     start = perf_counter()
-    check = MIN_SAMPLES
     while True:
         t0 = perf_counter()
         call()
         t1 = perf_counter()
         samples.append((t1 - t0) * 1e3)
-        if t1 - start < min_time or len(samples) < MIN_SAMPLES:
-            continue
-        if target is None or t1 - start >= (cap_s or 0.0):
+        if done(samples, t1 - start):
             return samples
-        if len(samples) >= check:
-            if ci_within(samples, target):
-                return samples
-            check = math.ceil(len(samples) * CHECK_GROWTH)
 
 
 def cuda_samples(call: Callable[[], object], iters: int) -> list[float]:

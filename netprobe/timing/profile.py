@@ -2,7 +2,9 @@
 
 The stages, MACs and activations are ``summary``'s. Each unit's time comes from marks at
 unit boundaries (see ``boundaries``); marked passes alternate with unmarked ones, whose
-median is the whole-pass time, so the two can be compared in one run. Bytes moved by a
+median is the whole-pass time, so the two can be compared in one run; pairs are taken for at
+least ``min_time`` and then, as bench samples, until that median's 95% interval (in the JSON) is
+within ``engine.CI_TARGET`` or the cap (``boundaries.sample``). Bytes moved by a
 unit are the inputs and outputs of its layers plus its weights, at the dtype; intensity is
 FLOPs (2 per MAC) over those bytes; the roofline (``roofline``) says which roof bounds it.
 """
@@ -26,11 +28,11 @@ from netprobe.timing.context import machine_context, parse_device, parse_dtype, 
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, train_error, train_step
 from netprobe.timing.roofline import Roof
-from netprobe.timing.stats import summarize
+from netprobe.timing.stats import median_ci, summarize
 
 DEPTHS = {1: "stages", 2: "blocks"}
-JSON_KEYS = ["model", "device", "dtype", "batch", "resolution", "mode", "median_ms", "peak_gflops", "bandwidth_gbs",
-             "intensity", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "roof_source",
+JSON_KEYS = ["model", "device", "dtype", "batch", "resolution", "mode", "median_ms", "ci_low_ms", "ci_high_ms",
+             "peak_gflops", "bandwidth_gbs", "intensity", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "roof_source",
              "roof_measured_at", "roof_load_avg", "stages"]
 STAGE_KEYS = ["name", "median_ms", "time_pct", "macs_pct", "acts_pct", "achieved_gflops", "bytes", "intensity", "bound",
               "roof_pct"]
@@ -148,9 +150,10 @@ class Profile:
                 "achieved_gflops": achieved, "bytes": moved, "intensity": intensity, "bound": bound, "roof_pct": pct}
 
     def to_json(self) -> dict:
-        """The fixed JSON schema (JSON_KEYS; each stage STAGE_KEYS)."""
+        """The fixed JSON schema (JSON_KEYS, the interval the whole pass's median's; each stage STAGE_KEYS)."""
         top = {"model": self.model, "device": self.device, "dtype": self.dtype, "batch": self.batch,
                "resolution": self.resolution, "mode": self.mode, "median_ms": self.median_ms,
+               **dict(zip(("ci_low_ms", "ci_high_ms"), median_ci(list(self.whole_ms)))),
                "peak_gflops": self.roof.peak_gflops, "bandwidth_gbs": self.roof.bandwidth_gbs,
                "intensity": self.intensity, **self.trust_fields(),
                "stages": [{k: self.metrics(u)[k] for k in STAGE_KEYS} for u in self.units]}

@@ -94,10 +94,25 @@ def columns(median_ms: float | None, iqr_ms: float | None, cpu_s: float, wall_s:
 
 
 def of_row(row: dict) -> Verdict:
-    """The verdict on a bench row, judged again from the numbers it carries (its advice included)."""
+    """The verdict on a bench row, judged again from the numbers it carries (its advice included); a column
+    the row lacks (a row from elsewhere) is not judged."""
     cpu = not str(row.get("device") or "cpu").startswith("cuda")
-    return judge(median_ms=row["median_ms"], iqr_ms=row["iqr_ms"], threads=row["threads"] or 1,
-                 cpus=row["cpus"] or 1, load_avg=row["load_avg"], cpu_share=row["cpu_share"] if cpu else None)
+    threads = row.get("threads") or 1
+    return judge(median_ms=row["median_ms"], iqr_ms=row.get("iqr_ms"), threads=threads,
+                 cpus=row.get("cpus") or threads, load_avg=row.get("load_avg"),
+                 cpu_share=row.get("cpu_share") if cpu else None)
+
+
+def rows_warning(rows: list[dict]) -> str | None:
+    """The one ``warning:`` line of a table of bench rows (bench's, compare --bench's): each configuration
+    timed judged once; a row copied from an identical network (``same_as``) or shown again (a member nearest
+    several budgets) is not judged twice."""
+    judged: dict[tuple, tuple[str, Verdict]] = {}
+    for r in rows:
+        if r.get("status") == "ok" and r.get("median_ms") is not None and not r.get("same_as"):
+            key = (r["model"], r.get("batch"), r.get("mode"))
+            judged.setdefault(key, (f"{r['model']} batch {r.get('batch')}", of_row(r)))
+    return warning(list(judged.values()))
 
 
 def warning(judged: list[tuple[str, Verdict]]) -> str | None:
