@@ -1,8 +1,6 @@
 """``netprobe summary --mode train`` and ``netprobe.summary(mode="train")``: the step's counts, memory and fit."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -12,6 +10,8 @@ from netprobe.analysis.train import train_counts
 from netprobe.analysis.train_memory import fit, train_memory
 from netprobe.cli.app import _register, app
 from netprobe.cli.render import human
+
+from early_errors import early_error
 
 _register()
 runner = CliRunner()
@@ -85,14 +85,9 @@ def test_fit_is_the_largest_batch_whose_prediction_fits():
     (["--optimizer", "sgd"], "error: --optimizer is about the training step; add --mode train"),
 ])
 def test_bad_train_options_are_one_error_line_before_torch_loads(args, message):
-    code = (f"import sys; sys.argv = ['netprobe', 'summary', 'regnetx_002', *{args!r}]\n"
-            "from netprobe.cli.app import main\ntry:\n    main()\nexcept SystemExit as e:\n"
-            "    print('torch' in sys.modules, bool(e.code))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert p.stdout.split() == ["False", "True"], (p.stdout, p.stderr)
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = [line for line in p.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(message), p.stderr
+    torch, code, lines = early_error("summary", "regnetx_002", *args)
+    assert not torch and code
+    assert len(lines) == 1 and lines[0].startswith(message), lines
 
 
 def test_api_mode_train_returns_the_same_data_and_infer_is_a_plain_summary():
