@@ -211,9 +211,11 @@ def _render(s, depth, explanation, checks, fp, flops: bool, step=None) -> None:
     size = _input_text(s)
     per_mac = 2 if flops else 1  # FLOPs count a multiply and an add
 
-    def cells(c, name=None, of=None):  # of: how the row's backward is found (a stage's, a layer's or a block's)
-        backward = [] if step is None else [human(per_mac * (step.counts.backward if name is None else
-                                                             (of or step.backward_of)(name)))]
+    def cells(c, name=None, stage=False):  # a stage's backward is its own: its layers need not be named under it
+        backward = []
+        if step is not None:
+            of = step.stage_backward if stage else step.backward_of
+            backward = [human(per_mac * (step.counts.backward if name is None else of(name)))]
         return [human(c.params), _pct(c.params, t.params), human(per_mac * c.macs), _pct(c.macs, t.macs),
                 *backward, human(c.acts), _pct(c.acts, t.acts)]
 
@@ -226,8 +228,7 @@ def _render(s, depth, explanation, checks, fp, flops: bool, step=None) -> None:
             label += f", {st.grid}"  # a map's grid is in its shape; tokens have none there
         if st.modules:
             label += f" ({st.modules})"
-        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts, st.name, step and step.stage_backward)],
-                      "bold"))
+        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts, st.name, True)], "bold"))
         for r in rows:
             if r.stage == st.name:
                 ch = f"{r.w_in}→{r.w_out}" if r.w_out else ""
