@@ -8,11 +8,11 @@ unit times add up to the marked pass exactly. In training, a mark between the lo
 forward and its backward, and a hook on the gradient of each unit's input (of its first layer
 whose input needs one: ``Layout.entry``) marks where its backward ends and the previous
 unit's begins: autograd calls it once that gradient is whole, every path through the unit
-summed (a residual's skip too), so the unit's backward is done.
-The loss goes to the last unit's forward and its gradient to the last unit's backward, as
-the forward's tail does. Nothing waits: on CUDA the marks are events recorded on the stream
-(the hook runs on autograd's thread, on the stream of the forward op), read after one
-synchronize at the end of all samples.
+summed (a residual's skip too), so the unit's backward is done. The loss goes to the last
+unit's forward and its gradient to the last unit's backward, as the forward's tail does.
+Nothing waits: on CUDA the marks are events recorded on the stream (the hook runs on
+autograd's thread, on the stream of the forward op), read after one synchronize at the end
+of all samples.
 """
 
 from __future__ import annotations
@@ -109,12 +109,12 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
         return record
 
     def pre(name: str):
-        def record(_module, _inputs):
+        def record(_module, inputs):
             unit = unit_of[name]
             if unit not in first:
                 first[unit] = name
                 order.append(unit)
-            x = _inputs[0] if _inputs else None
+            x = inputs[0] if inputs else None
             if unit not in entry and isinstance(x, torch.Tensor) and x.requires_grad:
                 entry[unit] = name  # a side input (a second network input) may come first: it needs none
         return record
@@ -148,9 +148,11 @@ def attach(model, lay: Layout, marks: Marks) -> list:
                 x.register_hook(lambda grad: marks.mark(before[unit]))  # this unit's backward is done
         return record
 
-    roles = {leaf: (unit, True, False) for unit, leaf in lay.first.items()}  # leaf -> (unit, first, entry)
+    roles: dict[str, tuple[str, bool, bool]] = {}  # leaf -> (its unit, marks the unit's start, closes its backward)
+    for unit, leaf in lay.first.items():
+        roles[leaf] = (unit, True, lay.entry.get(unit) == leaf)
     for unit, leaf in lay.entry.items():
-        roles[leaf] = (unit, roles.get(leaf, (unit, False, False))[1], True)
+        roles.setdefault(leaf, (unit, False, True))
     return [modules[leaf].register_forward_pre_hook(pre(*role)) for leaf, role in roles.items()]
 
 
