@@ -102,13 +102,16 @@ def profile(model, **options):
     return pd.DataFrame(run(model, **options).records(), columns=PROFILE_COLUMNS)
 
 
-def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None, convention="netprobe"):
+def compare(budget, families=None, tolerance=25.0, generate=False, bench=None, csv=None, convention="netprobe",
+            fit=None, optimizer=None):
     """Families at matched budgets (docs/compare.md): a DataFrame in the fixed schema, bench columns when timed.
 
-    ``convention``: whose MACs the budgets and ``macs`` are (netprobe, fvcore, ptflops, torch)."""
+    ``convention``: whose MACs the budgets and ``macs`` are (netprobe, fvcore, ptflops, torch); ``fit``: a memory
+    budget (``"16GiB"`` or bytes): each member's largest batch whose predicted training peak fits it, with
+    ``optimizer`` (sgd, sgd-momentum, adamw), in the columns ``FIT_COLUMNS`` (docs/train.md)."""
     from netprobe.reports.compare import compare as rows_of
     from netprobe.reports.compare import to_frame
 
     tolerance = _positive("tolerance", tolerance, float, required=True)
-    return to_frame(rows_of(budget, families, tolerance, generate, bench, csv, convention=convention),
-                    timed=bench is not None)
+    return to_frame(rows_of(budget, families, tolerance, generate, bench, csv, convention=convention, fit=fit,
+                            optimizer=optimizer), timed=bench is not None)

@@ -1,8 +1,6 @@
 """``netprobe summary --mode train`` and ``netprobe.summary(mode="train")``: the step's counts, memory and fit."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -12,6 +10,8 @@ from netprobe.analysis.train import train_counts
 from netprobe.analysis.train_memory import fit, train_memory
 from netprobe.cli.app import _register, app
 from netprobe.cli.render import human
+
+from early_errors import early_error
 
 _register()
 runner = CliRunner()
@@ -85,14 +85,9 @@ def test_fit_is_the_largest_batch_whose_prediction_fits():
     (["--optimizer", "sgd"], "error: --optimizer is about the training step; add --mode train"),
 ])
 def test_bad_train_options_are_one_error_line_before_torch_loads(args, message):
-    code = (f"import sys; sys.argv = ['netprobe', 'summary', 'regnetx_002', *{args!r}]\n"
-            "from netprobe.cli.app import main\ntry:\n    main()\nexcept SystemExit as e:\n"
-            "    print('torch' in sys.modules, bool(e.code))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert p.stdout.split() == ["False", "True"], (p.stdout, p.stderr)
-    assert "Traceback" not in p.stderr, p.stderr
-    lines = [line for line in p.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith(message), p.stderr
+    torch, code, lines = early_error("summary", "regnetx_002", *args)
+    assert not torch and code
+    assert len(lines) == 1 and lines[0].startswith(message), lines
 
 
 def test_api_mode_train_returns_the_same_data_and_infer_is_a_plain_summary():
@@ -108,3 +103,53 @@ def test_api_mode_train_returns_the_same_data_and_infer_is_a_plain_summary():
     assert type(netprobe.summary("regnetx_002", 32)).__name__ == "Summary"
     with pytest.raises(netprobe.NetprobeError, match="add mode='train'"):
         netprobe.summary("regnetx_002", 32, optimizer="sgd")
+
+
+def _csv_rows(path):
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("depth", [None, "1", "2"])
+def test_train_csv_rows_carry_the_backward_the_json_shows(tmp_path, depth):
+    from netprobe.analysis.train_summary import TRAIN_ROWS
+
+    more = () if depth is None else ("--depth", depth)
+    out = tmp_path / "train.csv"
+    r = run("--mode", "train", "-b", "2", "--convention", "torch", "--csv", str(out), *more)
+    assert r.exit_code == 0, r.output
+    rows = _csv_rows(out)
+    assert list(rows[0]) == TRAIN_ROWS and TRAIN_ROWS.index("train_backward") == TRAIN_ROWS.index("macs") + 1
+    obj = json.loads(run("--mode", "train", "-b", "2", "--convention", "torch", "--json", *more).output)
+    assert [(x["name"], int(x["macs"]), int(x["train_backward"])) for x in rows] == \
+        [(x["name"], x["macs"], x["train_backward"]) for x in obj["layers"]]
+    assert sum(int(x["train_backward"]) for x in rows) == obj["train_backward"] > 0
+    if depth == "1":  # a stage row's backward is the stage's
+        assert [int(x["train_backward"]) for x in rows] == [s["train_backward"] for s in obj["stages"]]
+
+
+def test_infer_csv_keeps_its_columns(tmp_path):
+    from netprobe.analysis.summary import ROWS
+
+    out = tmp_path / "infer.csv"
+    assert run("--csv", str(out)).exit_code == 0
+    assert list(_csv_rows(out)[0]) == ROWS
+
+
+def test_stage_backward_of_a_module_whose_layers_are_not_named_under_its_stages(tmp_path):
+    model = "summary_models:TorchvisionStyle"
+    t = netprobe.summary(model, 32, batch=2, mode="train")
+    assert [(st.name, t.stage_backward(st.name)) for st in t.summary.stages] == \
+        [(n, b) for n, _, b in t.counts.stages]
+    assert sum(b for _, _, b in t.counts.stages) == t.counts.backward > 0
+    r = runner.invoke(app, ["summary", model, "-r", "32", "-b", "2", "--mode", "train", "--depth", "1"])
+    assert r.exit_code == 0, r.output
+    for name, _, b in t.counts.stages:  # the table's stage rows show each stage's backward, not 0
+        line = next(x for x in r.output.splitlines() if x.split()[:1] == [name])
+        assert human(b) in line.split()
+    out = tmp_path / "stages.csv"
+    assert runner.invoke(app, ["summary", model, "-r", "32", "-b", "2", "--mode", "train", "--depth", "1",
+                               "--csv", str(out)]).exit_code == 0
+    assert [int(x["train_backward"]) for x in _csv_rows(out)] == [b for _, _, b in t.counts.stages]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netprobe.analysis.result import ROWS
 from netprobe.analysis.train import TrainCounts, train_counts
 from netprobe.analysis.train_memory import Fit, TrainMemory, fit, parse_optimizer, train_memory
 from netprobe.errors import NetprobeError
 
 MODES = ("infer", "train")  # infer: the forward only (today's summary); train: forward + backward, memory
+# The rows of mode train: the backward of each row beside its forward (``macs``), in the convention's unit
+TRAIN_ROWS = ROWS[:ROWS.index("macs") + 1] + ["train_backward"] + ROWS[ROWS.index("macs") + 1:]
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,20 @@ class TrainSummary:
         return self.counts.batch * sum(t.backward for t in self.counts.layers
                                        if t.name == name or t.name.startswith(inside))
 
+    def stage_backward(self, name: str) -> int:
+        """Backward count at the batch of a stage (its layers need not be named under it: a hub model's)."""
+        return next((b for n, _, b in self.counts.stages if n == name), 0)
+
+    def records(self, depth: int | None = None) -> list[dict]:
+        """The summary's rows (the CSV and JSON schema, ``TRAIN_ROWS``), each with its backward at the batch."""
+        backward = self.stage_backward if depth == 1 else self.backward_of
+        return [{**r, "train_backward": backward(r["name"])} for r in self.summary.records(depth)]
+
     def to_dict(self, depth: int | None = None) -> dict:
         """The summary's JSON object with the training fields; each stage gains its forward and backward."""
         obj = self.summary.to_dict(depth)
         obj["mode"] = "train"
+        obj["layers"] = self.records(depth)
         train = self.counts.to_dict()
         obj.update({k: train[k] for k in ("train_forward", "train_backward", "train_total")})
         split = {n: (f, b) for n, f, b in self.counts.stages}

@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.analysis.conventions import CONVENTIONS
+from netprobe.analysis.train_memory import parse_optimizer
 from netprobe.budget import format_budget
+from netprobe.bytesize import parse_bytes
 from netprobe.cli.app import app, handles_errors, interrupt_code, model_output_to_stderr
 from netprobe.cli.options import (BATCH_HELP, PLOT_FORMATS, ChannelsLast, Compile, Convention, Csv, Device, Dtype,
                                   Families, Json, MinTime, Ray, RayThreads, Retries, Warmup, warn_threads)
@@ -43,8 +45,14 @@ def compare_cmd(
     json: Json = False,
     csv: Csv = None,
     plot: Annotated[Optional[Path], typer.Option("--plot", help=f"Also draw MACs vs latency (or activations) to this {PLOT_FORMATS} file (needs matplotlib).", dir_okay=False)] = None,
+    fit: Annotated[Optional[str], typer.Option("--fit", help="Also the largest batch of each member whose predicted training peak fits this memory, e.g. 16GiB, 8GB (predicted, nothing runs).")] = None,
+    optimizer: Annotated[Optional[str], typer.Option("--optimizer", help="With --fit: sgd, sgd-momentum or adamw (default sgd-momentum, what bench --mode train steps).")] = None,
 ) -> None:
     """Compare families at matched compute: the nearest member of each family per budget, optionally timed."""
+    if optimizer is not None and fit is None:
+        raise NetprobeError("--optimizer is about the training step --fit predicts; add --fit")
+    memory = None if fit is None else parse_bytes(fit)  # before torch loads: a bad budget is one line at once
+    optimizer = parse_optimizer(optimizer)
     from netprobe.reports.compare import compare
 
     given = {"device": device, "batch": batch, "dtype": dtype, "threads": threads, "warmup": warmup,
@@ -65,7 +73,8 @@ def compare_cmd(
     try:
         with overall.progress or contextlib.nullcontext(), model_output_to_stderr():
             rows = compare(budget, families, tolerance, generate, options if bench else None, csv,
-                           on_row=overall.row if bench else None, convention=convention, on_total=overall.start)
+                           on_row=overall.row if bench else None, convention=convention, on_total=overall.start,
+                           fit=memory, optimizer=optimizer if memory is not None else None)
     except KeyboardInterrupt as stop:
         if not hasattr(stop, "rows"):  # interrupted before timing began: nothing measured
             raise
@@ -137,6 +146,8 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
         cols += ["node"] * nodes
     else:
         cols += ["params", "acts"]
+    fits = any("fit_batch" in r for r in rows)
+    cols += ["fit batch", "fit mem"] * fits
     lines, sections = [], []
     last = None
     for r in rows:
@@ -158,10 +169,12 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
             cells += [escape(r.get("node") or "-")] * nodes
         else:
             cells += [_count(r["params"], human), _count(r["acts"], human)]
+        if fits:
+            cells += [_count(r.get("fit_batch"), str), _count(r.get("fit_memory_bytes"), human_bytes)]
         lines.append((cells, None if r["within_tolerance"] else "red"))
     out = console()
     columns = [(c, c, "left" if c in ("budget", "model", "status", "node") else "right") for c in cols]
-    drop = ("res", "acts", "peak mem", "GFLOP/s")
+    drop = ("res", "acts", "peak mem", "GFLOP/s", "fit mem")
     out.print(fitted(out, "families at matched compute", columns, lines, drop, tuple(sections)))
     for r in rows:
         if r.get("error"):  # a member that could not be generated, or a timing that failed
@@ -174,6 +187,11 @@ def _render(rows: list[dict], tolerance: float, convention: str = "netprobe") ->
         f"{conv.legend}, budgets too (FAMILY@BUDGET is generated at the budget in netprobe's MACs)"
     out.print(f"{what}; err: 100 x (MACs - budget) / budget, '!' beyond ±{tolerance:g}%; FAMILY@BUDGET: a generated member.",
               markup=False)
+    if fits:
+        r = next(x for x in rows if "fit_batch" in x)
+        out.print(f"fit batch: the largest batch whose predicted training peak (fp32, {r['optimizer']}) fits "
+                  f"{human_bytes(r['fit_budget_bytes'])}, 0 if batch 1 does not; fit mem: that peak (batch 1's for 0); "
+                  "predicted, nothing ran (docs/train.md).", markup=False)
     small = small_input(rows)
     if small:
         out.print(f"{', '.join(small)}: CIFAR nets (inputs under {SMALL_INPUT} px), not comparable with ImageNet-sized "

@@ -12,7 +12,7 @@ from netprobe.args import one_batch
 from netprobe.cli.app import app, handles_errors, model_output_to_stderr
 from netprobe.cli.options import (PLOT_FORMATS, Csv, Device, Dtype, Inputs, InputSize, Json, MinTime, Models,
                                   ModelsOption, OutputStride, Resolution, Threads, Warmup, check_early, model_names)
-from netprobe.cli.render import BINARY_UNITS, console, fitted, human_bytes, plural
+from netprobe.cli.render import BINARY_UNITS, console, fitted, human, human_bytes, plural
 from netprobe.errors import NetprobeError
 from netprobe.reports import io
 from netprobe.reports.sink import csv_sink
@@ -35,7 +35,8 @@ def profile_model(
     inputs: Inputs = None,
     output_stride: OutputStride = None,
     dtype: Dtype = "fp32",
-    mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train (forward and backward).")] = "infer",
+    mode: Annotated[str, typer.Option("--mode", help="infer (forward) or train: each stage's forward and backward "
+                                      "time beside its forward and backward MACs.")] = "infer",
     depth: Annotated[str, typer.Option("--depth", help="1: one row per stage (default); 2: per block, as "
                                        "summary's --depth 2.")] = "1",
     threads: Threads = None,
@@ -90,26 +91,48 @@ def _num(x, digits: int = 3) -> str:
     return "" if x is None else f"{x:.{digits}g}"
 
 
+def _count(x) -> str:
+    return "-" if x is None else human(x)
+
+
+def _phase_lines(result) -> list[str]:
+    """The step's forward and backward beside the sums of the stages' (how close), and what train counts."""
+    (fwd, bwd), parts = result.phase_sums_ms(), []
+    for what, whole, summed in (("forward", result.forward_ms, fwd), ("backward", result.backward_ms, bwd)):
+        off = f"{100 * (summed / whole - 1):+.1f}%" if whole else "-"
+        parts.append(f"{what} {_num(whole, 4)} ms, stages sum {_num(summed, 4)} ms ({off})")
+    counted = any(u.backward_macs is not None for u in result.units)
+    flops = "2 x (MACs + bwd MACs: input and weight gradients)" if counted else "x3 (bwd MACs not counted)"
+    return ["; ".join(parts), f"train: FLOPs {flops}, bytes x3; the loss is in the last stage (docs/train.md)"]
+
+
 PROFILE_TABLE = ["stage", "ms", "time%", "MAC%", "act%", "GFLOP/s", "bytes", "FLOP/B", "bound", "roof%"]
 PROFILE_DROPS = ("act%", "bytes", "FLOP/B", "roof%")  # first to go as the terminal narrows
+# training: the forward and backward of each stage (their sum is ms), beside its forward and backward MACs
+TRAIN_TABLE = ["stage", "fwd ms", "bwd ms", "MACs", "bwd MACs", "time%", "MAC%", "act%", "GFLOP/s", "bytes",
+               "FLOP/B", "bound", "roof%"]
+TRAIN_DROPS = PROFILE_DROPS + ("MAC%", "act%")
 
 
 def _show(result) -> None:
     roof = result.roof
     title = (f"{escape(result.model)} {result.mode}, batch {result.batch}, {result.resolution} px, "
              f"{result.dtype} on {result.device}")
-    columns = [(c, c, "left" if c in ("stage", "bound") else "right") for c in PROFILE_TABLE]
+    train = result.mode == "train"
+    columns = [(c, c, "left" if c in ("stage", "bound") else "right") for c in (TRAIN_TABLE if train else PROFILE_TABLE)]
     lines = []
     for unit in result.units:
         m = result.metrics(unit)
-        lines.append(([escape(m["name"]), _num(m["median_ms"]), f"{m['time_pct']:.1f}", f"{m['macs_pct']:.1f}",
+        timing = [_num(m["forward_ms"]), _num(m["backward_ms"]), human(m["macs"]), _count(m["backward_macs"])] \
+            if train else [_num(m["median_ms"])]
+        lines.append(([escape(m["name"]), *timing, f"{m['time_pct']:.1f}", f"{m['macs_pct']:.1f}",
                        f"{m['acts_pct']:.1f}", _num(m["achieved_gflops"]), human_bytes(m["bytes"]), _num(m["intensity"]),
                        m["bound"] or "", f"{m['roof_pct']:.0f}" if m["roof_pct"] is not None else ""], None))
     out = console()
-    out.print(fitted(out, title, columns, lines, PROFILE_DROPS))
+    out.print(fitted(out, title, columns, lines, TRAIN_DROPS if train else PROFILE_DROPS))
     diff = 100 * (result.stage_sum_ms / result.median_ms - 1)
     lines = [
-        f"whole pass {_num(result.median_ms, 4)} ms (median of {len(result.whole_ms)}), "
+        f"whole {'step' if train else 'pass'} {_num(result.median_ms, 4)} ms (median of {len(result.whole_ms)}), "
         f"{_num(result.intensity)} FLOP/B; stages sum {_num(result.stage_sum_ms, 4)} ms ({diff:+.1f}%)",
         f"timing: {result.method}",
         f"roof: {_num(roof.peak_gflops, 4)} GFLOP/s matmul, {_num(roof.bandwidth_gbs, 4)} GB/s copy, ridge "
@@ -120,8 +143,8 @@ def _show(result) -> None:
                     f"torch {result.context.get('torch_version')}"]
                    + ([f"peak mem {human_bytes(result.peak_mem_bytes)}"] if result.peak_mem_bytes is not None else [])),
     ]
-    if result.mode == "train":
-        lines.insert(3, "train: forward and backward; FLOPs and bytes x3 (forward, two gradients)")
+    if train:
+        lines[1:1] = _phase_lines(result)
     caution = trust.warning([(f"{result.model} whole pass", result.verdict)])
     if abs(diff) > SUM_TOLERANCE_PCT:  # the why and what to do are the warning's, when there is one
         lines.insert(1, f"the sum is off by more than {SUM_TOLERANCE_PCT}%"

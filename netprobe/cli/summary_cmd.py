@@ -92,9 +92,10 @@ def summary_command(
         raise NetprobeError(f"--flops shows netprobe's MACs as FLOPs; --convention {convention} shows its own unit, "
                             "leave one out")
     from netprobe.analysis.summary import ROWS
+    from netprobe.analysis.train_summary import TRAIN_ROWS
     from netprobe.reports.sink import csv_sink
 
-    sink = csv_sink(csv, ROWS)
+    sink = csv_sink(csv, ROWS if train is None else TRAIN_ROWS)
     objects = []
     for i, model in enumerate(names):
         with model_output_to_stderr():
@@ -116,8 +117,8 @@ def summary_command(
     if json:  # one model: its object as ever; several: a list of them
         typer.echo(io.to_json(objects[0] if len(objects) == 1 else objects))
     if csv:  # one model (checked above), after its table or JSON is shown, so a full disk loses nothing
-        records = s.records(depth)
-        sink.write(records, frame=_frame(records))
+        records = (s if step is None else step).records(depth)  # in mode train: each row's backward too
+        sink.write(records, frame=_frame(records, sink.columns))
 
 
 def _verify(model: str, output_stride, s, json: bool):
@@ -157,13 +158,11 @@ def _train_options(mode, optimizer, budget, inputs, output_stride):
     return parse_optimizer(optimizer), None if budget is None else parse_bytes(budget)
 
 
-def _frame(records: list[dict]):
+def _frame(records: list[dict], columns: list[str]):
     """The CSV's rows as pandas formats them, shapes written as CxHxW."""
     import pandas as pd
 
-    from netprobe.analysis.summary import ROWS
-
-    frame = pd.DataFrame(records, columns=ROWS)
+    frame = pd.DataFrame(records, columns=columns)
     frame["output_shape"] = ["x".join(map(str, shape)) for shape in frame["output_shape"]]
     return frame
 
@@ -212,9 +211,11 @@ def _render(s, depth, explanation, checks, fp, flops: bool, step=None) -> None:
     size = _input_text(s)
     per_mac = 2 if flops else 1  # FLOPs count a multiply and an add
 
-    def cells(c, name=None):
-        backward = [] if step is None else [human(per_mac * (step.counts.backward if name is None else
-                                                             step.backward_of(name)))]
+    def cells(c, name=None, stage=False):  # a stage's backward is its own: its layers need not be named under it
+        backward = []
+        if step is not None:
+            of = step.stage_backward if stage else step.backward_of
+            backward = [human(per_mac * (step.counts.backward if name is None else of(name)))]
         return [human(c.params), _pct(c.params, t.params), human(per_mac * c.macs), _pct(c.macs, t.macs),
                 *backward, human(c.acts), _pct(c.acts, t.acts)]
 
@@ -227,7 +228,7 @@ def _render(s, depth, explanation, checks, fp, flops: bool, step=None) -> None:
             label += f", {st.grid}"  # a map's grid is in its shape; tokens have none there
         if st.modules:
             label += f" ({st.modules})"
-        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts, st.name)], "bold"))
+        lines.append(([st.name, label, "", _shape(st.output_shape), *cells(st.counts, st.name, True)], "bold"))
         for r in rows:
             if r.stage == st.name:
                 ch = f"{r.w_in}→{r.w_out}" if r.w_out else ""

@@ -4,7 +4,8 @@ For each budget and family the registered member nearest the budget in log dista
 picked (and, on request, a generated ``FAMILY@BUDGET`` member within 2%, or a row whose
 ``error`` says why there is none); costs are analytic. With ``bench`` options every
 distinct member is timed once by the bench engine and its row joined to every row that
-names it.
+names it. With a memory budget (``fit``) every row also says the largest batch whose
+predicted training peak fits it (``analysis.train_memory.fit``: a search over predictions).
 """
 
 from __future__ import annotations
@@ -15,14 +16,20 @@ from typing import Callable
 
 from netprobe import registry
 from netprobe.analysis import conventions
+from netprobe.analysis.train_memory import fit as fit_batch
+from netprobe.analysis.train_memory import parse_optimizer
 from netprobe.args import parse_batches
 from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
+from netprobe.bytesize import parse_bytes
 from netprobe.errors import NetprobeError
 from netprobe.reports.sink import CsvSink, csv_sink
 from netprobe.reports.zoo import families_of, net_counts
 
 COMPARE_COLUMNS = ["budget_macs", "family", "model", "generated", "resolution", "params", "macs", "acts",
                    "budget_err_pct", "within_tolerance", "error"]
+# With a memory budget: the budget, the optimizer predicted, the largest batch whose predicted training peak
+# fits (0: not even batch 1) and that peak (at batch 1 when none fits), as summary --mode train --fit says them.
+FIT_COLUMNS = ["fit_budget_bytes", "optimizer", "fit_batch", "fit_memory_bytes"]
 
 
 def budgets_of(budget: str | int | list) -> list[tuple[str, int]]:
@@ -92,16 +99,29 @@ def matched_rows(budget, families=None, tolerance: float = 25.0, generate: bool 
     return rows
 
 
+def with_fit(rows: list[dict], budget_bytes: int, optimizer: str) -> list[dict]:
+    """Each row with ``FIT_COLUMNS``: its member's fit at its resolution (None where there is no member)."""
+    out = []
+    for row in rows:
+        found = None if row["error"] else fit_batch(row["model"], budget_bytes, optimizer, row["resolution"])
+        out.append({**row, "fit_budget_bytes": budget_bytes, "optimizer": optimizer,
+                    "fit_batch": None if found is None else found.fit_batch,
+                    "fit_memory_bytes": None if found is None else found.memory.train_memory_bytes})
+    return out
+
+
 def _bench_columns(on_ray: bool) -> list[str]:
     from netprobe.timing import bench as timing  # the timing engine is loaded only when a run is timed
 
     return [c for c in (timing.RAY_COLUMNS if on_ray else timing.BENCH_COLUMNS) if c not in COMPARE_COLUMNS]
 
 
-def columns(rows: list[dict], timed: bool | None = None) -> list[str]:
-    """The fixed schema: compare columns, then the bench columns and context when timed (and ``node`` on Ray)."""
+def columns(rows: list[dict], timed: bool | None = None, fitted: bool | None = None) -> list[str]:
+    """The fixed schema: compare columns, the fit columns with a memory budget, then the bench columns and
+    context when timed (and ``node`` on Ray)."""
     timed = any("median_ms" in r for r in rows) if timed is None else timed
-    return COMPARE_COLUMNS + (_bench_columns(any("node" in r for r in rows)) if timed else [])
+    fitted = any("fit_batch" in r for r in rows) if fitted is None else fitted
+    return COMPARE_COLUMNS + FIT_COLUMNS * fitted + (_bench_columns(any("node" in r for r in rows)) if timed else [])
 
 
 def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> list[dict]:
@@ -120,8 +140,10 @@ def _join(rows: list[dict], timings: list[dict], keep_untimed: bool = False) -> 
 
 def compare(budget, families=None, tolerance: float = 25.0, generate: bool = False, bench: dict | None = None,
             csv: str | os.PathLike | None = None, on_row: Callable[[dict], None] | None = None,
-            convention: str = "netprobe", on_total: Callable[[int], None] | None = None) -> list[dict]:
-    """Rows comparing families at each budget; ``bench``: options for the bench engine, or None.
+            convention: str = "netprobe", on_total: Callable[[int], None] | None = None, fit=None,
+            optimizer: str | None = None) -> list[dict]:
+    """Rows comparing families at each budget; ``bench``: options for the bench engine, or None; ``fit``: a
+    memory budget (``16GiB`` or bytes) for ``FIT_COLUMNS``, predicted with ``optimizer`` (default sgd-momentum).
 
     ``on_total`` hears the number of configurations to time before the first starts (for a progress bar).
 
@@ -129,8 +151,14 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     timing after each member. Ctrl-C while timing raises ``netprobe.timing.bench.Interrupted``
     whose ``rows`` are the rows of the members timed so far, as the CSV holds them.
     """
-    sink = csv_sink(csv or None, columns([], timed=bench is not None))
+    memory = None if fit is None else _budget_bytes(fit)
+    if optimizer is not None and memory is None:
+        raise NetprobeError("optimizer is about the training step fit predicts; give fit a memory budget too")
+    optimizer = parse_optimizer(optimizer)
+    sink = csv_sink(csv or None, columns([], timed=bench is not None, fitted=memory is not None))
     rows = matched_rows(budget, families, tolerance, generate, convention)
+    if memory is not None:
+        rows = with_fit(rows, memory, optimizer)
     if bench is None:
         _write(sink, rows, timed=False)
         return rows
@@ -158,6 +186,15 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     out = _join(rows, returned, keep_untimed=True)
     _write(sink, out, timed=True)
     return out
+
+
+def _budget_bytes(budget) -> int:
+    """A memory budget's bytes: ``16GiB``-style text (``bytesize``) or a positive whole number."""
+    if isinstance(budget, str):
+        return parse_bytes(budget)
+    if isinstance(budget, int) and not isinstance(budget, bool) and budget >= 1:
+        return budget
+    raise NetprobeError(f"bad memory budget {budget!r}; use text such as 16GiB or 8GB, or a positive number of bytes")
 
 
 def _write(sink: CsvSink, rows: list[dict], timed: bool) -> None:

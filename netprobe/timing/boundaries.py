@@ -3,15 +3,22 @@
 A forward pre-hook on the first layer each unit runs takes a mark (``perf_counter`` on CPU,
 a recorded CUDA event on a GPU); a unit's time is from its mark to the next one, so what
 runs between layers (residual adds, the SE multiply) goes to the unit it happens in and the
-unit times add up to the marked pass exactly. In training, a hook on the gradient of each
-unit's input marks where its backward ends and the previous unit's begins; the loss and
-its gradient go to the last unit, as the forward's tail does.
+unit times add up to the marked pass exactly. In training, a mark between the loss and
+``backward()`` (``Marks.backward``, taken in unmarked passes too) splits each pass into its
+forward and its backward, and a hook on the gradient of each unit's input (of its first layer
+whose input needs one: ``Layout.entry``) marks where its backward ends and the previous
+unit's begins: autograd calls it once that gradient is whole, every path through the unit
+summed (a residual's skip too), so the unit's backward is done. The loss goes to the last
+unit's forward and its gradient to the last unit's backward, as the forward's tail does.
+Nothing waits: on CUDA the marks are events recorded on the stream (the hook runs on
+autograd's thread, on the stream of the forward op), read after one synchronize at the end
+of all samples.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Callable
 
@@ -24,7 +31,9 @@ class Marks:
     def __init__(self, cuda: bool):
         self.cuda = cuda
         self.active = False
+        self.open = False  # between begin() and end(): an iteration being sampled, marked or not
         self.items: list[tuple[str, object]] = []
+        self.turn: int | None = None  # index of the item where the backward begins (training)
 
     def stamp(self):
         if not self.cuda:
@@ -36,17 +45,23 @@ class Marks:
         return event
 
     def begin(self, unit: str, active: bool) -> None:
-        self.active = active
+        self.active, self.open, self.turn = active, True, None
         self.items = [(unit, self.stamp())]
 
     def mark(self, unit: str) -> None:
         if self.active and self.items[-1][0] != unit:
             self.items.append((unit, self.stamp()))
 
-    def end(self) -> tuple[list[tuple[str, object]], object]:
+    def backward(self) -> None:
+        """Where the forward (and the loss) ends and the backward begins, in the unit the forward ended in."""
+        if self.open:
+            self.turn = len(self.items)
+            self.items.append((self.items[-1][0], self.stamp()))
+
+    def end(self) -> tuple[list[tuple[str, object]], object, int | None]:
         stop = self.stamp()
-        self.active = False
-        return self.items, stop
+        self.active = self.open = False
+        return self.items, stop, self.turn
 
 
 @dataclass(frozen=True)
@@ -56,6 +71,7 @@ class Layout:
     order: tuple[str, ...]  # units in execution order
     first: dict[str, str]  # unit -> name of the first leaf module it runs
     numel: dict[str, int]  # leaf name -> elements of its tensor inputs plus its outputs, at batch
+    entry: dict[str, str] = field(default_factory=dict)  # unit -> its first leaf whose input needs a gradient
 
 
 def _numel(value) -> int:
@@ -77,11 +93,15 @@ def _modules(model) -> dict:
 
 
 def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout:
-    """Run ``call`` once with hooks on every leaf named in ``unit_of`` (leaf name -> unit)."""
+    """Run ``call`` once with hooks on every leaf named in ``unit_of`` (leaf name -> unit); with autograd on
+    (training) it also finds each unit's entry."""
+    import torch
+
     modules = _modules(model)
     order: list[str] = []
     first: dict[str, str] = {}
     numel: dict[str, int] = {}
+    entry: dict[str, str] = {}
 
     def hook(name: str):
         def record(_module, inputs, output):
@@ -89,11 +109,14 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
         return record
 
     def pre(name: str):
-        def record(_module, _inputs):
+        def record(_module, inputs):
             unit = unit_of[name]
             if unit not in first:
                 first[unit] = name
                 order.append(unit)
+            x = inputs[0] if inputs else None
+            if unit not in entry and isinstance(x, torch.Tensor) and x.requires_grad:
+                entry[unit] = name  # a side input (a second network input) may come first: it needs none
         return record
 
     handles = []
@@ -106,7 +129,7 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
     finally:
         for h in handles:
             h.remove()
-    return Layout(tuple(order), first, numel)
+    return Layout(tuple(order), first, numel, entry)
 
 
 def attach(model, lay: Layout, marks: Marks) -> list:
@@ -116,24 +139,34 @@ def attach(model, lay: Layout, marks: Marks) -> list:
     modules = _modules(model)
     before = {unit: lay.order[i - 1] for i, unit in enumerate(lay.order) if i}
 
-    def pre(unit: str):
+    def pre(unit: str, first: bool, entry: bool):
         def record(_module, inputs):
-            marks.mark(unit)
+            if first:
+                marks.mark(unit)
             x = inputs[0] if inputs else None
-            if marks.active and unit in before and isinstance(x, torch.Tensor) and x.requires_grad:
+            if entry and marks.active and unit in before and isinstance(x, torch.Tensor) and x.requires_grad:
                 x.register_hook(lambda grad: marks.mark(before[unit]))  # this unit's backward is done
         return record
 
-    return [modules[leaf].register_forward_pre_hook(pre(unit)) for unit, leaf in lay.first.items()]
+    roles: dict[str, tuple[str, bool, bool]] = {}  # leaf -> (its unit, marks the unit's start, closes its backward)
+    for unit, leaf in lay.first.items():
+        roles[leaf] = (unit, True, lay.entry.get(unit) == leaf)
+    for unit, leaf in lay.entry.items():
+        roles.setdefault(leaf, (unit, False, True))
+    return [modules[leaf].register_forward_pre_hook(pre(*role)) for leaf, role in roles.items()]
 
 
 @dataclass(frozen=True)
 class UnitTimes:
-    """Samples (ms) of whole unmarked iterations and of each unit in marked ones, taken alternately."""
+    """Samples (ms) of whole unmarked iterations and of each unit in marked ones, taken alternately; in
+    training each also split into its forward and its backward (empty in inference)."""
 
     whole_ms: list[float]
     unit_ms: dict[str, list[float]]
     warmup_iters: int
+    whole_backward_ms: list[float] = field(default_factory=list)
+    unit_forward_ms: dict[str, list[float]] = field(default_factory=dict)
+    unit_backward_ms: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _split(items, stop, cuda: bool) -> dict[str, float]:
@@ -146,11 +179,20 @@ def _split(items, stop, cuda: bool) -> dict[str, float]:
     return out
 
 
+def _phases(items, stop, turn, cuda: bool) -> tuple[dict[str, float], dict[str, float]]:
+    """Milliseconds per unit of one marked iteration's forward and of its backward (none before ``turn``)."""
+    if turn is None:
+        return _split(items, stop, cuda), {}
+    return _split(items[:turn], items[turn][1], cuda), _split(items[turn:], stop, cuda)
+
+
 def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine.Warmup, min_time: float,
            target: float | None = engine.CI_TARGET) -> UnitTimes:
     """Warm up unmarked, then alternate unmarked and marked iterations for at least ``min_time``, and on, as
     bench samples (``engine.stop_rule``), until the whole pass's median interval is within ``target`` or
-    CAP_FACTOR x ``min_time`` has passed (CUDA: one synchronize per batch of pairs)."""
+    CAP_FACTOR x ``min_time`` has passed (CUDA: one synchronize per batch of pairs).
+
+    A ``call`` that calls ``marks.backward()`` between its loss and its backward has its samples split too."""
     cuda, first = marks.cuda, lay.order[0]
     warm = engine.warm_up(call, cuda, warmup)
     whole, marked = [], []
@@ -159,26 +201,36 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
         for active in (False, True):
             marks.begin(first, active)
             call()
-            items, stop = marks.end()
-            (marked if active else whole).append((items, stop))
+            (marked if active else whole).append(marks.end())
 
     cap_s = engine.CAP_FACTOR * min_time
     start = perf_counter()
     if cuda:
         _cuda_pairs(pair, whole, warm, min_time, target, cap_s, start)
     else:
-        done, whole_ms = engine.stop_rule(min_time, target, cap_s), []
+        done, so_far = engine.stop_rule(min_time, target, cap_s), []
         while True:
             pair()
-            whole_ms.append(_whole_ms(*whole[-1], cuda))
-            if done(whole_ms, perf_counter() - start):
+            so_far.append(_whole_ms(*whole[-1], cuda))
+            if done(so_far, perf_counter() - start):
                 break
+    whole_ms, whole_backward = [], []
+    for items, stop, turn in whole:
+        forward, backward = _phases(items, stop, turn, cuda)
+        whole_ms.append(sum(forward.values()) + sum(backward.values()))
+        if turn is not None:
+            whole_backward.append(sum(backward.values()))
     units: dict[str, list[float]] = {u: [] for u in lay.order}
-    for items, stop in marked:
-        split = _split(items, stop, cuda)
+    forwards: dict[str, list[float]] = {}
+    backwards: dict[str, list[float]] = {}
+    for items, stop, turn in marked:
+        forward, backward = _phases(items, stop, turn, cuda)
         for unit in lay.order:
-            units[unit].append(split.get(unit, 0.0))
-    return UnitTimes([_whole_ms(items, stop, cuda) for items, stop in whole], units, len(warm))
+            units[unit].append(forward.get(unit, 0.0) + backward.get(unit, 0.0))
+            if turn is not None:
+                forwards.setdefault(unit, []).append(forward.get(unit, 0.0))
+                backwards.setdefault(unit, []).append(backward.get(unit, 0.0))
+    return UnitTimes(whole_ms, units, len(warm), whole_backward, forwards, backwards)
 
 
 def _cuda_pairs(pair: Callable[[], None], whole: list, warm: list[float], min_time: float, target: float | None,
@@ -191,15 +243,16 @@ def _cuda_pairs(pair: Callable[[], None], whole: list, warm: list[float], min_ti
         for _ in range(max(engine.MIN_SAMPLES, engine.cuda_iters(estimate, seconds) // 2)):
             pair()
         torch.cuda.synchronize()
-        estimate = [_whole_ms(items, stop, True) for items, stop in whole]
+        estimate = [_whole_ms(*w, True) for w in whole]
         if target is None or perf_counter() - start >= cap_s or engine.ci_within(estimate, target):
             return
         seconds = min_time / 2
 
 
-def _whole_ms(items, stop, cuda: bool) -> float:
-    """Milliseconds of one iteration, from its first mark to its end."""
-    return sum(_split(items, stop, cuda).values())
+def _whole_ms(items, stop, turn, cuda: bool) -> float:
+    """Milliseconds of one iteration, from its first mark to its end (forward and backward alike)."""
+    forward, backward = _phases(items, stop, turn, cuda)
+    return sum(forward.values()) + sum(backward.values())
 
 
 def medians(times: UnitTimes) -> dict[str, float]:

@@ -51,11 +51,12 @@ def loss_of(out):
     return main.float().mean()
 
 
-def train_step(model, inputs, device: str, dtype: str, optimizer=None):
+def train_step(model, inputs, device: str, dtype: str, optimizer=None, between=None):
     """A callable for one training iteration on ``inputs`` (the (args, kwargs) of ``models.inputs.example_inputs``,
     or one tensor): forward and loss under autocast, backward, then the SGD step.
 
-    Without an optimizer it is forward and backward only (what ``profile --mode train`` times).
+    Without an optimizer it is forward and backward only (what ``profile --mode train`` times); ``between``
+    is called where the loss is computed and the backward not yet begun (profile marks it there).
     """
 
     args, kwargs = inputs if isinstance(inputs, tuple) else ((inputs,), {})
@@ -68,6 +69,8 @@ def train_step(model, inputs, device: str, dtype: str, optimizer=None):
                 loss = loss_of(model(*args, **kwargs))
         except ValueError as e:
             raise train_error(e) or e
+        if between is not None:
+            between()
         loss.backward()
         if optimizer is not None:
             optimizer.step()

@@ -7,14 +7,16 @@ least ``min_time`` and then, as bench samples, until that median's 95% interval 
 within ``engine.CI_TARGET`` or the cap (``boundaries.sample``). Bytes moved by a
 unit are the inputs and outputs of its layers plus its weights, at the dtype; intensity is
 FLOPs (2 per MAC) over those bytes; the roofline (``roofline``) says which roof bounds it.
+
+In training each unit's time is split into its forward and its backward (``boundaries``),
+beside its forward MACs and its backward MACs (``analysis.train``: the gradients of inputs
+and weights), and the whole step's unmarked samples into its forward and backward too.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, replace
 
-from netprobe.analysis import blocks
 from netprobe.analysis.result import NO_NEW_TENSOR
 from netprobe.analysis.summary import summary
 from netprobe.dtypes import DTYPE_BYTES
@@ -27,19 +29,22 @@ from netprobe.timing.bench import DEFAULT_MIN_TIME, failure_of, positive
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
 from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, train_error, train_step
+from netprobe.timing.profile_units import Unit, backward_macs, units_of
 from netprobe.timing.roofline import Roof
 from netprobe.timing.stats import median_ci, summarize
 
 DEPTHS = {1: "stages", 2: "blocks"}
 JSON_KEYS = ["model", "device", "dtype", "batch", "resolution", "mode", "median_ms", "ci_low_ms", "ci_high_ms",
-             "peak_gflops", "bandwidth_gbs", "intensity", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "roof_source",
+             "forward_ms", "backward_ms", "peak_gflops", "bandwidth_gbs",
+             "intensity", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "roof_source",
              "roof_measured_at", "roof_load_avg", "stages"]
-STAGE_KEYS = ["name", "median_ms", "time_pct", "macs_pct", "acts_pct", "achieved_gflops", "bytes", "intensity", "bound",
-              "roof_pct"]
+STAGE_KEYS = ["name", "median_ms", "forward_ms", "backward_ms", "time_pct", "macs", "backward_macs", "macs_pct",
+              "acts_pct", "achieved_gflops", "bytes", "intensity", "bound", "roof_pct"]
 PROFILE_COLUMNS = [
     "model", "family", "name", "stage", "batch", "mode", "resolution", "dtype", "device", "threads",
-    "median_ms", "p10_ms", "p90_ms", "time_pct", "macs", "macs_pct", "acts", "acts_pct", "achieved_gflops", "bytes",
-    "intensity", "bound", "roof_pct", "whole_ms", "stage_sum_ms", "stable", "unstable_reason", "load_avg", "cpus",
+    "median_ms", "p10_ms", "p90_ms", "forward_ms", "backward_ms", "time_pct", "macs", "backward_macs", "macs_pct", "acts",
+    "acts_pct", "achieved_gflops", "bytes", "intensity", "bound", "roof_pct", "whole_ms", "whole_forward_ms",
+    "whole_backward_ms", "stage_sum_ms", "stable", "unstable_reason", "load_avg", "cpus",
     "cpu_share", "peak_gflops", "bandwidth_gbs", "roof_source", "roof_measured_at", "roof_load_avg",
     "peak_mem_bytes", "timing", "device_name", "torch_version", "cuda_version", "cudnn_version", "netprobe_version",
     "timestamp",
@@ -48,22 +53,7 @@ METHOD = {
     "cpu": "perf_counter at each stage's entry, alternated with unmarked passes",
     "cuda": "CUDA events at stage entries (one sync), alternated with unmarked passes",
 }
-
-
-@dataclass(frozen=True)
-class Unit:
-    """A stage (or block): its counts at the batch, the bytes one pass moves, and its time samples."""
-
-    name: str
-    stage: str
-    macs: int
-    acts: int
-    bytes: int
-    samples_ms: tuple[float, ...]
-
-    @property
-    def median_ms(self) -> float:
-        return statistics.median(self.samples_ms) if self.samples_ms else 0.0
+TRAIN_METHOD = "; backward: at the loss, then where each stage's input gradient is whole"
 
 
 @dataclass(frozen=True)
@@ -88,6 +78,7 @@ class Profile:
     load_avg: float | None = None  # when the samples were taken
     cpus: int = 1  # usable CPUs
     roof_source: str = "cached"  # see roofline.lookup, or "remeasured: a stage beat the cached roof"
+    whole_backward_ms: tuple[float, ...] = ()  # training: the backward of each unmarked step (the rest is forward)
 
     @property
     def verdict(self) -> trust.Verdict:
@@ -120,8 +111,25 @@ class Profile:
         return sum(u.median_ms for u in self.units)
 
     @property
+    def forward_ms(self) -> float | None:
+        """Median forward (and loss) of the unmarked training steps; None in inference."""
+        if not self.whole_backward_ms:
+            return None
+        return summarize([w - b for w, b in zip(self.whole_ms, self.whole_backward_ms)]).median_ms
+
+    @property
+    def backward_ms(self) -> float | None:
+        return summarize(list(self.whole_backward_ms)).median_ms if self.whole_backward_ms else None
+
+    def phase_sums_ms(self) -> tuple[float, float] | None:
+        """The units' forward medians summed, and their backward medians; None in inference."""
+        if self.forward_ms is None:
+            return None
+        return sum(u.forward_ms or 0.0 for u in self.units), sum(u.backward_ms or 0.0 for u in self.units)
+
+    @property
     def method(self) -> str:
-        return METHOD["cuda" if self.device.startswith("cuda") else "cpu"]
+        return METHOD["cuda" if self.device.startswith("cuda") else "cpu"] + (TRAIN_METHOD * (self.mode == "train"))
 
     @property
     def intensity(self) -> float | None:
@@ -131,7 +139,9 @@ class Profile:
     def metrics(self, unit: Unit) -> dict:
         """The derived figures of one unit (keys of STAGE_KEYS and a few more)."""
         passes, median = PASSES[self.mode], unit.median_ms
-        flops, moved = 2 * unit.macs * passes, unit.bytes * passes  # 2 FLOPs per MAC
+        moved = unit.bytes * passes
+        # 2 FLOPs per MAC; in training the counted backward where there is one, else two more forwards
+        flops = 2 * (unit.macs * passes if unit.backward_macs is None else unit.macs + unit.backward_macs)
         intensity = flops / moved if moved else None
         bound = self.roof.bound(intensity) if intensity is not None else None
         if median <= 0 or bound is None:  # nothing timed, or nothing moved (dropout, identity)
@@ -144,7 +154,8 @@ class Profile:
                          else moved / seconds / 1e9 / self.roof.bandwidth_gbs)
         total_macs, total_acts = sum(u.macs for u in self.units), sum(u.acts for u in self.units)
         share = 100 * median / self.stage_sum_ms if self.stage_sum_ms else 0.0
-        return {"name": unit.name, "median_ms": median, "time_pct": share,
+        return {"name": unit.name, "median_ms": median, "forward_ms": unit.forward_ms, "backward_ms": unit.backward_ms,
+                "time_pct": share, "macs": unit.macs, "backward_macs": unit.backward_macs,
                 "macs_pct": 100 * unit.macs / total_macs if total_macs else 0.0,
                 "acts_pct": 100 * unit.acts / total_acts if total_acts else 0.0,
                 "achieved_gflops": achieved, "bytes": moved, "intensity": intensity, "bound": bound, "roof_pct": pct}
@@ -154,6 +165,7 @@ class Profile:
         top = {"model": self.model, "device": self.device, "dtype": self.dtype, "batch": self.batch,
                "resolution": self.resolution, "mode": self.mode, "median_ms": self.median_ms,
                **dict(zip(("ci_low_ms", "ci_high_ms"), median_ci(list(self.whole_ms)))),
+               "forward_ms": self.forward_ms, "backward_ms": self.backward_ms,
                "peak_gflops": self.roof.peak_gflops, "bandwidth_gbs": self.roof.bandwidth_gbs,
                "intensity": self.intensity, **self.trust_fields(),
                "stages": [{k: self.metrics(u)[k] for k in STAGE_KEYS} for u in self.units]}
@@ -168,6 +180,7 @@ class Profile:
                    "batch": self.batch, "mode": self.mode, "resolution": self.resolution, "dtype": self.dtype,
                    "device": self.device, "threads": self.threads, "p10_ms": stats.p10_ms, "p90_ms": stats.p90_ms,
                    "macs": u.macs, "acts": u.acts, "whole_ms": self.median_ms, "stage_sum_ms": self.stage_sum_ms,
+                   "whole_forward_ms": self.forward_ms, "whole_backward_ms": self.backward_ms,
                    "peak_gflops": self.roof.peak_gflops, "bandwidth_gbs": self.roof.bandwidth_gbs,
                    **self.trust_fields(), "peak_mem_bytes": self.peak_mem_bytes,
                    "timing": self.method, "timestamp": self.timestamp}
@@ -203,11 +216,14 @@ def profile(model, *, device="cpu", batch=1, resolution=None, input_size=None, o
     min_time = positive("min-time", min_time, float, " (seconds); use e.g. 1") or DEFAULT_MIN_TIME
     source = resolve(model, positive("output-stride", output_stride, hint="; use 8 or 16"))
     s = summary(source, resolution, batch, dtype, inputs=given)
+    groups = units_of(s, depth)
+    backward = backward_macs(source, s, groups) if modes[0] == "train" else None
     with runtime.configured(dev, threads):
         ceiling, where = roofline.lookup(dev, dtype, refresh=remeasure_roof)
         try:
             module = materialize(source, dev, "train" if modes[0] == "train" else "time").module
-            result = replace(_run(s, module, ceiling, dev, dtype, modes[0], depth, warm, min_time), roof_source=where)
+            result = replace(_run(s, groups, backward, module, ceiling, dev, dtype, modes[0], warm, min_time),
+                             roof_source=where)
             if where == "cached" and result.beats_roof():
                 fresh, where = roofline.lookup(dev, dtype, refresh=True)
                 result = replace(result, roof=fresh, roof_source=f"remeasured: a stage beat the cached roof ({where})")
@@ -227,37 +243,24 @@ class ModelFailed(NetprobeError):
     exit_code = 1  # the options were fine; the model or the machine was not
 
 
-def _units(s, depth: int) -> dict[tuple[str, str], list]:
-    """Leaf layers grouped into units, in the summary's order: (name, stage) -> layers; at depth 2 the
-    blocks of ``summary --depth 2`` (``analysis.blocks``)."""
-    if depth == 1:
-        groups = [(layer.stage, layer.stage, [layer]) for layer in s.layers]
-    else:
-        groups = blocks.group(s.layers, 2, {st.name: st.modules for st in s.stages})
-    units: dict[tuple[str, str], list] = {}
-    for name, stage, layers in groups:
-        units.setdefault((name, stage), []).extend(layers)
-    return units
-
-
-def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, warm: engine.Warmup,
-         min_time: float) -> Profile:
+def _run(s, groups, backward: dict[str, int] | None, model, ceiling: Roof, dev: str, dtype: str, mode: str,
+         warm: engine.Warmup, min_time: float) -> Profile:
     import torch
 
-    groups = _units(s, depth)
     unit_of = {layer.name: name for (name, _), layers in groups.items() for layer in layers}
     peak = PeakMemory(dev, model)
     peak.start()
     args, kwargs = example_inputs(model, s.inputs, s.batch, dev)
     model.train(mode == "train")
-    with torch.no_grad(), autocast(dev, dtype):
+    with torch.set_grad_enabled(mode == "train"), autocast(dev, dtype):  # training: which inputs need a gradient
         lay = boundaries.layout(model, lambda: model(*args, **kwargs), unit_of)
     marks = boundaries.Marks(dev.startswith("cuda"))
     handles = boundaries.attach(model, lay, marks)
     clock = trust.CpuClock()  # over warm-up and sampling: boundaries.sample takes both
     try:
         if mode == "train":
-            times = boundaries.sample(train_step(model, (args, kwargs), dev, dtype), lay, marks, warm, min_time)
+            step = train_step(model, (args, kwargs), dev, dtype, between=marks.backward)
+            times = boundaries.sample(step, lay, marks, warm, min_time)
         else:
             with torch.inference_mode(), autocast(dev, dtype):
                 times = boundaries.sample(lambda: model(*args, **kwargs), lay, marks, warm, min_time)
@@ -274,10 +277,11 @@ def _run(s, model, ceiling: Roof, dev: str, dtype: str, mode: str, depth: int, w
         params = sum(layer.counts.params for layer in layers)
         units.append(Unit(name, stage, sum(layer.counts.macs for layer in layers) * s.batch,
                           sum(layer.counts.acts for layer in layers) * s.batch, (moved + params) * size,
-                          tuple(times.unit_ms.get(name, ()))))
+                          tuple(times.unit_ms.get(name, ())), tuple(times.unit_forward_ms.get(name, ())),
+                          tuple(times.unit_backward_ms.get(name, ())), None if backward is None else backward[name]))
     context = {k: v for k, v in machine_context(dev).items() if k in PROFILE_COLUMNS}
     threads = torch.get_num_threads()
     share = None if dev.startswith("cuda") else trust.cpu_share(cpu_s, wall_s, threads)
     return Profile(s.model, s.family, dev, dtype, s.batch, s.resolution, mode, threads,
                    tuple(times.whole_ms), tuple(units), ceiling, peak.peak_bytes(), context, timestamp(),
-                   share, trust.load_avg(), trust.cpus())
+                   share, trust.load_avg(), trust.cpus(), whole_backward_ms=tuple(times.whole_backward_ms))
