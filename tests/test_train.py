@@ -190,6 +190,27 @@ def test_recurrent_layers_train_like_a_real_cpu_step_and_forward_as_they_infer(m
         assert t.backward > t.forward or (name == "torch" and real == 0 and t.backward == 0), name
 
 
+@pytest.mark.parametrize("make, size", [("TwoInputs", "3x16x16,12"), ("TextNet", "int64:7"), ("Clip", "3x4x16x16")])
+def test_several_inputs_token_ids_and_clips_train_like_a_real_step(make, size):
+    import input_models
+    from netprobe.analysis.train_memory import train_memory
+    from netprobe.inputs import parse_input_size
+
+    model = getattr(input_models, make)()
+    shapes = parse_input_size(size)
+    xs = [torch.randint(0, 100, (BATCH, *i.shape)) if i.dtype == "int64" else torch.randn(BATCH, *i.shape)
+          for i in shapes]
+    model.train()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        out = model(*xs)
+        (out["logits"] if isinstance(out, dict) else out).sum().backward()
+    assert train_counts(model, "torch", input_size=size, batch=BATCH).total == counter.get_total_flops()
+    memory = train_memory(model, BATCH, input_size=size)
+    assert memory.input_bytes == sum(x.numel() * x.element_size() for x in xs)  # every input, ids at 8 bytes
+
+
 def test_every_convention_counts_the_step_and_only_netprobes_counts_bias_gradients():
     counts = {c: train_counts("regnety_002", c) for c in ("netprobe", "fvcore", "ptflops", "torch")}
     assert all(t.backward > t.forward > 0 for t in counts.values())

@@ -117,9 +117,9 @@ def train_counts(model, convention: str | None = None, resolution: int | None = 
     s = summary(model, resolution=resolution, input_size=input_size)
     if s.family is not None and not hasattr(model, "named_modules"):
         return assemble(s.model, s.layers, zoo_backward(s.layers), convention, batch)
-    from netprobe.analysis.train_pass import module_of, observe
+    from netprobe.analysis.train_pass import module_of, observe, pass_inputs
 
-    seen = observe(module_of(model), s.input_size, PASS_BATCH)
+    seen = observe(module_of(model), pass_inputs(s), PASS_BATCH)
     return assemble(s.model, *_staged(seen.layers, s.layers), convention, batch)
 
 

@@ -165,12 +165,12 @@ def _linear(model, resolution, input_size) -> _Linear:
 
 def _observed(model, resolution, input_size) -> _Linear:
     from netprobe.analysis.summary import summary
-    from netprobe.analysis.train_pass import module_of, observe
+    from netprobe.analysis.train_pass import module_of, observe, pass_inputs
 
     s = summary(model, resolution=resolution, input_size=input_size)
     module = module_of(model)
     # batch 2 and 3, not 1: a BatchNorm on a 1x1 map (an SE's) refuses one value per channel in train mode
-    two, three = observe(module, s.input_size, 2), observe(module, s.input_size, 3)
+    two, three = observe(module, pass_inputs(s), 2), observe(module, pass_inputs(s), 3)
     if [c.name for c in two.layers] != [c.name for c in three.layers]:
         raise NetprobeError(f"{s.model} runs different modules at batch 2 and 3; its memory cannot be predicted")
     stage = stage_lookup(s.layers)

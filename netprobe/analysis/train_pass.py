@@ -183,13 +183,35 @@ def module_of(model) -> nn.Module:
     return materialize(resolve(model), "meta", "count").module  # the one resolver and materializer
 
 
-def observe(model: nn.Module, input_size: tuple[int, ...], batch: int = 1) -> Observed:
-    """Run one forward in train mode on a ``meta`` copy of the model at a batch, recording every module call."""
+def _meta_inputs(model: nn.Module, inputs, batch: int) -> tuple[tuple, dict]:
+    """The forward's (args, kwargs) on ``meta`` at a batch: from a description (``models.inputs``: several
+    inputs, token ids, a factory), or one float tensor of a shape without the batch."""
+    if isinstance(inputs, tuple) and all(isinstance(n, int) for n in inputs):
+        return (torch.empty(batch, *inputs, device="meta"),), {}
+    from netprobe.models.inputs import example_inputs
+
+    return example_inputs(model, inputs, batch, "meta")
+
+
+def pass_inputs(s):
+    """What ``observe`` runs a summary's model on: the inputs it was summarized on where netprobe makes
+    them at any batch (shapes, a factory), else its main input's shape (ready tensors hold one batch)."""
+    from netprobe.models.inputs import Factory, shapes_of
+
+    if shapes_of(s.inputs) or isinstance(s.inputs, Factory) or callable(s.inputs):
+        return s.inputs
+    return tuple(s.input_size)
+
+
+def observe(model: nn.Module, inputs, batch: int = 1) -> Observed:
+    """Run one forward in train mode on a ``meta`` copy of the model at a batch, recording every module call;
+    ``inputs``: a shape without the batch, or an input description as ``summary`` took it."""
     model = model if all(p.is_meta for p in model.parameters()) else copy.deepcopy(model).to("meta")
     params = {id(p): p for p in model.parameters()}
     own = {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
-    x = torch.empty(batch, *input_size, device="meta")
-    own.add(x.untyped_storage()._cdata)
+    args, kwargs = _meta_inputs(model, inputs, batch)
+    given = [*_flat(args), *_flat(tuple(kwargs.values()))]
+    own.update(t.untyped_storage()._cdata for t in given)
     mode = _Pass(params)
     calls: list[Module] = []
     seen: set[int] = set()
@@ -220,7 +242,7 @@ def observe(model: nn.Module, input_size: tuple[int, ...], batch: int = 1) -> Ob
     try:
         model.train()
         with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), mode:
-            model(x)
+            model(*args, **kwargs)
     finally:
         for h in handles:
             h.remove()
@@ -229,5 +251,5 @@ def observe(model: nn.Module, input_size: tuple[int, ...], batch: int = 1) -> Ob
     layers = tuple(c for c in calls if c.forward or c.saved_bytes or c.params_bytes)
     trainable = [p for p in model.parameters() if p.requires_grad]
     return Observed(layers, sum(_nbytes(p) for p in model.parameters()), sum(_nbytes(b) for b in model.buffers()),
-                    sum(_nbytes(p) for p in trainable), len(trainable), _nbytes(x), batch)
+                    sum(_nbytes(p) for p in trainable), len(trainable), sum(_nbytes(t) for t in given), batch)
 
