@@ -95,3 +95,25 @@ def test_the_free_families_do_not_overlap_the_priced_ops():
     assert not (free_ops.ALL & set(ops.FORMULAS))
     names = [n for family in free_ops.FREE.values() for n in family]
     assert len(names) == len(set(names)), "an op listed in two families"
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_every_conv_kernel_reads_its_bias_where_its_signature_has_it(bias):
+    """Kernels that take kernel_size before the bias (thnn, slow, depthwise) price what conv2d prices."""
+    x, w = torch.randn(1, 4, 8, 8), torch.randn(4, 1, 3, 3)
+    b = torch.randn(4) if bias else None
+    full = torch.randn(4, 4, 3, 3)
+    base = ops.formula("conv2d")((x, full, b), {}, torch.ops.aten.conv2d(x, full, b))
+    depthwise = ops.formula("conv2d")((x, w, b, [1, 1], [0, 0], [1, 1], 4), {},
+                                      torch.ops.aten.conv2d(x, w, b, [1, 1], [0, 0], [1, 1], 4))
+    calls = {
+        "thnn_conv2d": ((x, full, [3, 3], b), base),
+        "_slow_conv2d_forward": ((x, full, [3, 3], b, [1, 1], [0, 0]), base),
+        "slow_conv_dilated2d": ((x, full, [3, 3], b), base),
+        "_conv_depthwise2d": ((x, w, [3, 3], b, [1, 1], [0, 0], [1, 1]), depthwise),
+    }
+    out = torch.empty(1, 4, 6, 6)  # every call's output: stride 1, no padding (some run on CUDA only)
+    for name, (args, expected) in calls.items():
+        cost = ops.formula(name)(args, {}, out)
+        assert (cost.macs, cost.bias) == (expected.macs, expected.bias), name
+    assert (base.bias > 0) == bias

@@ -15,6 +15,7 @@ level forms (``addmm``, ``convolution``, the fused attention kernels) are in the
 from __future__ import annotations
 
 import math
+from functools import partial
 from dataclasses import dataclass
 from typing import Callable
 
@@ -47,19 +48,19 @@ def _has(args, i: int) -> bool:
     return len(args) > i and args[i] is not None
 
 
-def _conv(args, kwargs, out) -> OpCost:
-    """Each output element: (C_in / groups) * window MACs, + 1 for the bias."""
+def _conv(args, kwargs, out, bias_at: int | None = 2) -> OpCost:
+    """Each output element: (C_in / groups) * window MACs, + 1 for the bias (argument ``bias_at``)."""
     weight, out = args[1], _first(out)
     per_out = _numel(weight) // weight.shape[0]
-    adds = _numel(out) if _bias_arg(args, kwargs, 2) is not None else 0
+    adds = _numel(out) if bias_at is not None and _bias_arg(args, kwargs, bias_at) is not None else 0
     return OpCost("conv", _numel(out) * per_out + adds, _numel(out), adds)
 
 
-def _conv_transposed(args, kwargs, out) -> OpCost:
+def _conv_transposed(args, kwargs, out, bias_at: int | None = 2) -> OpCost:
     """Each input element meets (C_out / groups) * window weights; + 1 per output for the bias."""
     x, weight, out = args[0], args[1], _first(out)
     per_in = _numel(weight) // weight.shape[0]
-    adds = _numel(out) if _bias_arg(args, kwargs, 2) is not None else 0
+    adds = _numel(out) if bias_at is not None and _bias_arg(args, kwargs, bias_at) is not None else 0
     return OpCost("conv", _numel(x) * per_in + adds, _numel(out), adds)
 
 
@@ -180,11 +181,16 @@ def _maxpool(args, kwargs, out) -> OpCost:
     return OpCost("maxpool", acts=_numel(_first(out)))
 
 
-_CONVS = ("conv1d", "conv2d", "conv3d", "cudnn_convolution", "mkldnn_convolution", "_nnpack_spatial_convolution",
-          "thnn_conv2d", "_slow_conv2d_forward", "slow_conv3d", "slow_conv_dilated2d", "slow_conv_dilated3d",
-          "_conv_depthwise2d", "conv_depthwise3d", "miopen_convolution", "miopen_depthwise_convolution")
-_CONV_TRANSPOSED = ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "slow_conv_transpose2d",
-                    "slow_conv_transpose3d", "cudnn_convolution_transpose", "miopen_convolution_transpose")
+# conv op -> the index of its bias argument: 2 after (input, weight); 3 where kernel_size comes first;
+# None for cuDNN's, which add the bias in a separate op.
+_CONVS = {"conv1d": 2, "conv2d": 2, "conv3d": 2, "mkldnn_convolution": 2, "_nnpack_spatial_convolution": 2,
+          "miopen_convolution": 2, "miopen_depthwise_convolution": 2,
+          "thnn_conv2d": 3, "_slow_conv2d_forward": 3, "slow_conv3d": 3, "slow_conv_dilated2d": 3,
+          "slow_conv_dilated3d": 3, "_conv_depthwise2d": 3, "conv_depthwise3d": 3,
+          "cudnn_convolution": None}
+_CONV_TRANSPOSED = {"conv_transpose1d": 2, "conv_transpose2d": 2, "conv_transpose3d": 2,
+                    "miopen_convolution_transpose": 2, "slow_conv_transpose2d": 3, "slow_conv_transpose3d": 3,
+                    "cudnn_convolution_transpose": None}
 _SDPA = ("scaled_dot_product_attention", "_scaled_dot_product_attention_math", "_scaled_dot_product_flash_attention",
          "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
          "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_fused_attention_overrideable")
@@ -194,8 +200,8 @@ _MAXPOOLS = ("max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices"
 
 # aten op name (overload packet) -> cost formula.
 FORMULAS: dict[str, Callable] = {
-    **dict.fromkeys(_CONVS, _conv),
-    **dict.fromkeys(_CONV_TRANSPOSED, _conv_transposed),
+    **{name: partial(_conv, bias_at=at) for name, at in _CONVS.items()},
+    **{name: partial(_conv_transposed, bias_at=at) for name, at in _CONV_TRANSPOSED.items()},
     "convolution": _convolution, "_convolution": _convolution, "convolution_overrideable": _convolution,
     "linear": _linear, "mkldnn_linear": _linear, "addmm": _addmm, "_addmm_activation": _addmm,
     "mm": _matmul, "bmm": _matmul, "matmul": _matmul, "mv": _matmul, "dot": _matmul, "vdot": _matmul,
