@@ -59,3 +59,15 @@ def test_a_bench_csv_of_the_old_columns_is_refused_before_timing(tmp_path):
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert f"error: --csv {old} already holds other columns, so it is not appended to" in r.output
     assert "median" not in r.output
+
+
+def test_a_two_input_model_has_its_phases_and_its_prediction():
+    import input_models
+
+    frame = netprobe.bench("input_models:TwoInputs", input_size="3x16x16,12", batch="2", mode="train", min_time=0.05,
+                           threads=1)
+    row = frame.to_dict("records")[0]
+    assert row["status"] == "ok" and all(row[c] > 0 for c in ("forward_ms", "backward_ms", "optimizer_ms"))
+    predicted = train_memory(input_models.TwoInputs(), 2, input_size="3x16x16,12").train_memory_bytes
+    assert row["predicted_mem_bytes"] == predicted and row["alloc_peak_bytes"] > 0
+

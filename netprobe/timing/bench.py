@@ -20,7 +20,6 @@ from netprobe.analysis.summary import summary
 from netprobe.analysis.train_memory import train_memory
 from netprobe.args import parse_batches, positive
 from netprobe.errors import Interrupted, NetprobeError, first_line
-from netprobe.inputs import Input
 from netprobe.loaders import Source
 from netprobe.models.inputs import (DEFAULT_INPUTS, at_resolution, example_inputs, parse, resolution_of, shapes_of,
                                     text)
@@ -329,12 +328,12 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
 
         def state():
             return _inference(dev, settings["dtype"])
-    if mode == "train" and len(args) == 1 and not kwargs:  # the phases and the prediction take one input tensor
+    if mode == "train":
         predicted = _predicted(target, batch, settings["dtype"])
 
         def phases() -> dict:
             with state():
-                times = sample_phases(fn, args[0], dev, settings["dtype"], optimizer, PHASE_SAMPLES, warmup=1)
+                times = sample_phases(fn, (args, kwargs), dev, settings["dtype"], optimizer, PHASE_SAMPLES, warmup=1)
                 alloc = None if cuda else _allocated(model, step, (args, kwargs), optimizer)
             return {**times.medians(), "predicted_mem_bytes": predicted, "alloc_peak_bytes": alloc}
         train = phases
@@ -360,12 +359,10 @@ def _allocated(model, step, inputs, optimizer) -> int | None:
 
 def _predicted(target: Target, batch: int, dtype: str) -> int | None:
     """The predicted training peak (``analysis.train_memory``, fp32 only) of a zoo member or a named model;
-    None for another dtype, a module the caller handed over (no name to build it from), or inputs other
-    than one float tensor."""
+    None for another dtype, a module the caller handed over (no name to build it from), or inputs not
+    given as shapes (a factory: the prediction takes shapes)."""
     inputs = target.input_size
-    one_float = (isinstance(inputs, tuple) and len(inputs) == 1 and isinstance(inputs[0], Input)
-                 and inputs[0].kind == "float")  # what the prediction's observing pass feeds a model
-    if dtype != "fp32" or target.source.instance or not one_float:
+    if dtype != "fp32" or target.source.instance or not shapes_of(inputs):
         return None
     model = target.source.net if target.source.net is not None else target.name  # the spec: dilated as timed
     try:

@@ -44,14 +44,16 @@ class PhaseTimes:
         return {"forward_ms": self.forward_ms, "backward_ms": self.backward_ms, "optimizer_ms": self.optimizer_ms}
 
 
-def marked_step(model, x, device: str, dtype: str, optimizer=None, mark=None):
-    """``train_step``'s step, calling ``mark()`` where its phases meet (4 marks a step; 3 without optimizer)."""
+def marked_step(model, inputs, device: str, dtype: str, optimizer=None, mark=None):
+    """``train_step``'s step on ``inputs`` (one tensor, or the (args, kwargs) of ``models.inputs``), calling
+    ``mark()`` where its phases meet (4 marks a step; 3 without optimizer)."""
+    args, kwargs = inputs if isinstance(inputs, tuple) else ((inputs,), {})
 
     def step():
         mark()
         model.zero_grad(set_to_none=True)
         with autocast(device, dtype):
-            loss = loss_of(model(x))
+            loss = loss_of(model(*args, **kwargs))
         mark()
         loss.backward()
         mark()
@@ -62,13 +64,13 @@ def marked_step(model, x, device: str, dtype: str, optimizer=None, mark=None):
     return step
 
 
-def sample_phases(model, x, device: str, dtype: str = "fp32", optimizer=None, samples: int = 20,
+def sample_phases(model, inputs, device: str, dtype: str = "fp32", optimizer=None, samples: int = 20,
                   warmup: int = WARMUP_STEPS) -> PhaseTimes:
     """Phase times of ``samples`` training steps after ``warmup`` unmarked ones."""
     cuda = str(device).startswith("cuda")
     marks: list = []
     mark = _event_mark(marks) if cuda else (lambda: marks.append(time.perf_counter()))
-    step = marked_step(model, x, device, dtype, optimizer, mark)
+    step = marked_step(model, inputs, device, dtype, optimizer, mark)
     for _ in range(warmup):
         step()
     marks.clear()
