@@ -194,3 +194,169 @@ class LongStem(nn.Module):
     def forward(self, x):
         x = self.blocks(self.pool(self.conv2(self.conv1(x))))
         return self.head(self.blocks2(self.down(x)).mean((2, 3)))
+
+
+class TableBlock(nn.Module):
+    """A Swin V2 block on an NHWC map: its attention's bias is an MLP over a buffer of window offsets."""
+
+    def __init__(self, dim, window):
+        super().__init__()
+        offsets = torch.arange(1 - window, window, dtype=torch.float32)
+        self.register_buffer("table", torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), -1)[None])
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))  # 1 x (2w-1) x (2w-1) x heads
+        self.norm, self.fc = nn.LayerNorm(dim), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        bias = self.cpb_mlp(self.table).mean()  # before the attention it biases, as Swin V2's
+        return x + self.fc(self.norm(x)) * bias
+
+
+class Merge(nn.Module):
+    """Swin's patch merging: 2x2 neighbours into channels, then a linear."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, 2 * dim)
+
+    def forward(self, x):
+        b, h, w, c = x.shape
+        x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).reshape(b, h // 2, w // 2, 4 * c)
+        return self.reduction(x)
+
+
+class TableStage(nn.Module):
+    def __init__(self, dim, merge):
+        super().__init__()
+        self.downsample = Merge(dim // 2) if merge else nn.Identity()
+        self.blocks = nn.Sequential(TableBlock(dim, 4), TableBlock(dim, 4))
+
+    def forward(self, x):
+        return self.blocks(self.downsample(x))
+
+
+class PositionTable(nn.Module):
+    """Swin V2: a 7x7 table of offsets (windows of 4) beside a 16x16 map; the table is no level."""
+
+    reductions = (4, 8)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, 8, 4, 4)
+        self.layers = nn.Sequential(TableStage(8, False), TableStage(16, True))
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.layers(self.patch_embed(x).permute(0, 2, 3, 1)).mean((1, 2)))
+
+
+class ReducedAttention(nn.Module):
+    """A Twins / PVT block: keys and values from the map taken down by a strided conv, queries on every token."""
+
+    def __init__(self, dim, sr):
+        super().__init__()
+        self.q, self.kv, self.proj = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+        self.sr, self.norm = nn.Conv2d(dim, dim, sr, sr), nn.LayerNorm(dim)
+
+    def forward(self, x, hw):
+        q = self.q(x)
+        kv = self.kv(self.norm(self.sr(x.transpose(1, 2).reshape(x.shape[0], -1, *hw)).flatten(2).transpose(1, 2)))
+        k, v = kv.chunk(2, -1)
+        return x + self.proj(torch.softmax(q @ k.transpose(1, 2), -1) @ v)
+
+
+class InterleavedLists(nn.Module):
+    """Twins: lists indexed by stage (patch embeddings, blocks, a position conv) run in turn."""
+
+    reductions = (4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        dims = (8, 16, 32)
+        self.patch_embeds = nn.ModuleList([ConvBn(w_in, w, s) for w_in, w, s in zip((3, 8, 16), dims, (4, 2, 2))])
+        self.blocks = nn.ModuleList([nn.ModuleList([ReducedAttention(w, 4 // 2 ** k) for _ in range(2)])
+                                     for k, w in enumerate(dims)])
+        self.pos_block = nn.ModuleList([ConvBn(w, w, 1) for w in dims])
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        for embed, blocks, pos in zip(self.patch_embeds, self.blocks, self.pos_block):
+            x = embed(x)
+            hw = x.shape[2:]
+            x = x.flatten(2).transpose(1, 2)
+            for k, block in enumerate(blocks):
+                x = block(x, hw)
+                if k == 0:
+                    x = pos(x.transpose(1, 2).reshape(x.shape[0], -1, *hw)).flatten(2).transpose(1, 2)
+            x = x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
+        return self.head(x.mean((2, 3)))
+
+
+class XceptionBlock(nn.Module):
+    """An Xception block: a strided 1x1 shortcut and a ``rep`` Sequential of layers, no blocks inside."""
+
+    def __init__(self, w_in, w_out, stride):
+        super().__init__()
+        self.skip = nn.Conv2d(w_in, w_out, 1, stride) if stride > 1 or w_in != w_out else None
+        self.rep = nn.Sequential(nn.ReLU(), nn.Conv2d(w_in, w_out, 3, 1, 1), nn.BatchNorm2d(w_out),
+                                 nn.MaxPool2d(3, stride, 1) if stride > 1 else nn.Identity())
+
+    def forward(self, x):
+        return self.rep(x) + (self.skip(x) if self.skip is not None else x)
+
+
+class NumberedBlocks(nn.Module):
+    """Xception: ``block1``..``block12`` are blocks, not stages; the middle flow's eight at one stride are one."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = conv(3, 8, 2)
+        widths = [(8, 8, 2), (8, 16, 2), (16, 32, 2)] + [(32, 32, 1)] * 8 + [(32, 64, 2)]
+        for k, (w_in, w_out, stride) in enumerate(widths, 1):
+            setattr(self, f"block{k}", XceptionBlock(w_in, w_out, stride))
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        for k in range(1, 13):
+            x = getattr(self, f"block{k}")(x)
+        return self.fc(x.mean((2, 3)))
+
+
+def bn_act_conv(w_in, w_out, kernel, stride):
+    """DPN's pre-activated conv: a norm and an activation on the input map first."""
+    return nn.Sequential(nn.BatchNorm2d(w_in), nn.ReLU(), nn.Conv2d(w_in, w_out, kernel, stride, kernel // 2))
+
+
+class DualPath(nn.Module):
+    """A DPN block: its strided projection first, then its main path from the input map again."""
+
+    def __init__(self, w_in, w_out, stride):
+        super().__init__()
+        self.proj = bn_act_conv(w_in, w_out, 1, stride) if stride > 1 or w_in != w_out else None
+        self.a, self.b = bn_act_conv(w_in, w_out, 1, 1), bn_act_conv(w_out, w_out, 3, stride)
+
+    def forward(self, x):
+        shortcut = self.proj(x) if self.proj is not None else x
+        return shortcut + self.b(self.a(x))
+
+
+class BlocksOnTwoMaps(nn.Module):
+    """DPN, NASNet: no stage containers, and a reducing block runs on the map before it and the one after."""
+
+    reductions = (4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = conv(3, 8, 2)
+        widths = [(8, 8, 2), (8, 16, 2), (16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 64, 1)]
+        for k, (w_in, w_out, stride) in enumerate(widths):
+            setattr(self, f"dual{k}", DualPath(w_in, w_out, stride))
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        for k in range(7):
+            x = getattr(self, f"dual{k}")(x)
+        return self.fc(x.mean((2, 3)))

@@ -21,7 +21,8 @@ def assert_pyramid(s, reductions):
 
 
 @pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
-                                   "DownsampleAtTheEnd", "LongStem"])
+                                   "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
+                                   "NumberedBlocks", "BlocksOnTwoMaps"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -61,6 +62,32 @@ def test_declared_taps_in_a_long_stem_are_stages():
         ("stem", 2, "conv1"), ("s1", 4, "conv2"), ("s2", 8, "pool+blocks")]  # the pool opens the first stage
 
 
+def test_a_table_beside_the_map_is_no_level_of_the_pyramid():
+    s = summary("pyramid_patterns:PositionTable", 64)
+    assert [(st.modules, st.output_stride, st.grid) for st in body(s)] == [("layers.0", 4, "16x16"),
+                                                                           ("layers.1", 8, "8x8")]
+
+
+def test_lists_indexed_by_stage_are_cut_where_the_stride_changes():
+    s = summary("pyramid_patterns:InterleavedLists", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(4, "16x16 tokens"), (8, "8x8 tokens"), (16, "4x4 tokens")]
+    assert {layer.stage for layer in s.layers if layer.name.startswith("blocks.0.")} == {"s1"}  # keys at 4x4 too
+
+
+def test_numbered_blocks_at_one_stride_are_one_stage():
+    s = summary("pyramid_patterns:NumberedBlocks", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [
+        ("block1", 4), ("block2", 8), ("block3+...+block11", 16), ("block12", 32)]
+    assert list(dict.fromkeys(r.name.split(".")[0] for r in s.rows(2) if r.stage == "s3")) == [
+        f"block{k}" for k in range(3, 12)]
+
+
+def test_a_block_that_reads_the_map_before_it_stays_in_one_stage():
+    s = summary("pyramid_patterns:BlocksOnTwoMaps", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [
+        ("dual0", 4), ("dual1+dual2", 8), ("dual3+dual4", 16), ("dual5+dual6", 32)]
+
+
 def test_unpadded_networks_read_the_power_of_two_they_run_at():
     from netprobe.analysis.summary import output_stride
 
@@ -74,9 +101,8 @@ TIMM = importlib.util.find_spec("timm") is not None
 # timm architecture modules whose stages do not yet follow their declared pyramid (issue 23's open
 # part, measured with timm 1.0.31 at 128 px): a module leaving this list is progress, one joining it
 # a regression; the test fails on either, so the list stays true.
-KNOWN_WRONG = {"nasnet", "pnasnet", "twins", "xception", "dpn", "csatv2", "inception_v3", "inception_v4",
-               "inception_resnet_v2", "crossvit", "efficientformer", "gemma4_vit", "mvitv2", "naflexvit",
-               "selecsls", "starnet", "tnt", "vitamin", "volo", "xception_aligned", "swin_transformer_v2",
+KNOWN_WRONG = {"csatv2", "inception_v3", "inception_v4", "inception_resnet_v2", "crossvit", "efficientformer",
+               "gemma4_vit", "naflexvit", "selecsls", "starnet", "tnt", "vitamin", "volo", "xception_aligned",
                "rdnet"}
 
 

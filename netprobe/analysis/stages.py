@@ -93,10 +93,16 @@ def stage_modules(model) -> list[str]:
 def single_blocks(model, containers) -> frozenset[str]:
     """The containers that are one block each, not a stage: a block itself (MobileOne's, Inception's,
     NASNet's cells) or a list of one block (GhostNet's ``blocks.N``), and not a stage by its name
-    (``layer2``, Swin's ``layers.1``)."""
+    (``layer2``, Swin's ``layers.1``) unless it is a block of layers (Xception's ``block5``)."""
     modules = dict(model.named_modules())
     return frozenset(c for c in containers if c in modules and (not _seq(modules[c]) or len(_children(modules[c])) == 1)
-                     and not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1]) and not _in_stage_list(c))
+                     and (_of_layers(modules[c]) or not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1])
+                          and not _in_stage_list(c)))
+
+
+def _of_layers(m) -> bool:
+    """A block whose children are layers and lists of layers, no blocks: one block, whatever its name."""
+    return _is_block(m) and not any(_is_block(k) for k in _children(m))
 
 
 def _in_stage_list(name: str) -> bool:
@@ -195,13 +201,21 @@ def _by_containers(layers: list[Layer], containers: list[str], single=frozenset(
             names[i] = current
             if _big(layers[i]):
                 last_map = layers[i].map_hw
-    return _cut(layers, names, containers, single)
+    return _cut(layers, names, containers, single, _interleaved(owner, containers))
 
 
-def _cut(layers: list[Layer], names: list, containers: list[str], single) -> list[str]:
+def _interleaved(owner: dict, containers: list[str]) -> frozenset[str]:
+    """Containers that run in more than one stretch, others in between: lists indexed by stage
+    (Twins' ``patch_embeds``, ``blocks`` and ``pos_block``), parts of a stage rather than stages."""
+    runs = [k for k in owner.values() if k is not None]
+    stretches = [k for prev, k in zip([None] + runs, runs) if k != prev]
+    return frozenset(containers[k] for k in set(stretches) if stretches.count(k) > 1)
+
+
+def _cut(layers: list[Layer], names: list, containers: list[str], single, interleaved=frozenset()) -> list[str]:
     """Body layers (given their container's index) cut into stages between blocks: a new stage where
-    the container or the grid changes, except between single-block containers at one grid and where
-    a container ends past its own grid change (that tail opens the next container's stage)."""
+    the container or the grid changes, except between single-block or interleaved containers at one
+    grid and where a container ends past its own grid change (that tail opens the next container's stage)."""
     grid_of, side = grids(layers), side_branch(layers)
     units: list[list] = []  # [block, container, grid, layer indices]
     for i, k in enumerate(names):
@@ -216,7 +230,8 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single) -> lis
     n, prev_k, prev_grid, tail = 0, None, None, False
     for _, k, grid, members in units:
         same = grid is None or prev_grid is None or one_level(grid, prev_grid) or finer(grid, prev_grid)
-        merged = containers[k] in single and prev_k is not None and containers[prev_k] in single
+        merged = prev_k is not None and (containers[k] in interleaved or containers[prev_k] in interleaved
+                                         or containers[k] in single and containers[prev_k] in single)
         if prev_k is None or not same or (k != prev_k and not merged and not tail):
             n += 1
             tail = k == prev_k  # a container's tail past its grid change (EfficientViM's downsampling) opens the next
@@ -233,7 +248,7 @@ def _by_stride(layers: list[Layer]) -> list[str]:
     side = side_branch(layers)
     main = [i for i in range(n) if _big(layers[i]) and not side[i]]
     h = main[-1] + 1 if main else n
-    bounds = [0] + [i for prev, i in zip(main, main[1:]) if layers[i].map_hw != layers[prev].map_hw]
+    bounds = [0] + _level_changes([layers[i].map_hw for i in main], main)
     if 0 < h < n:
         bounds.append(h)
     bounds.append(n)
@@ -248,6 +263,24 @@ def _by_stride(layers: list[Layer]) -> list[str]:
     if 0 < h < n:
         names[bounds[-2]:] = ["head"] * (n - bounds[-2])
     return names
+
+
+def _level_changes(maps: list, at: list[int]) -> list[int]:
+    """Indices (``at``) where the main path's ``maps`` move to another level of the pyramid: a coarser
+    map, or a finer one it stays on (a decoder); a run on finer maps that comes back (a block's path
+    from an earlier map: DPN's, NASNet's cells) stays in the level it runs in."""
+    out, level = [], maps[0] if maps else None
+    for k in range(1, len(maps)):
+        if one_level(maps[k], level) or finer(maps[k], level) and _comes_back(maps[k:], level):
+            continue
+        out.append(at[k])
+        level = maps[k]
+    return out
+
+
+def _comes_back(maps: list, level) -> bool:
+    """Whether the main path, on maps finer than ``level``, gets back to ``level`` or coarser."""
+    return any(not finer(m, level) for m in maps)
 
 
 def _first_module_end(layers: list[Layer], h: int) -> int:
