@@ -360,3 +360,69 @@ class BlocksOnTwoMaps(nn.Module):
         for k in range(7):
             x = getattr(self, f"dual{k}")(x)
         return self.fc(x.mean((2, 3)))
+
+
+class SeparableModule(nn.Module):
+    """An aligned-Xception module: a ``stack`` of layers (not a run of blocks), a strided shortcut."""
+
+    def __init__(self, w_in, w_out, stride, run=False):
+        super().__init__()
+        self.stack = (nn.Sequential(ConvBn(w_in, w_out, 1), ConvBn(w_out, w_out, stride)) if run else
+                      nn.Sequential(nn.ReLU(), nn.Conv2d(w_in, w_out, 3, 1, 1), nn.ReLU(),
+                                    nn.Conv2d(w_out, w_out, 3, stride, 1)))
+        self.shortcut = nn.Conv2d(w_in, w_out, 1, stride)
+
+    def forward(self, x):
+        return self.stack(x) + self.shortcut(x)
+
+
+class BlocksBetweenContainers(nn.Module):
+    """Aligned Xception: a stem and the last module are containers; the modules between them are none."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(ConvBn(3, 8, 2), ConvBn(8, 8, 1))
+        widths = [(8, 8, 2), (8, 16, 2), (16, 16, 1), (16, 32, 2), (32, 32, 1)]
+        self.blocks = nn.Sequential(*[SeparableModule(*w) for w in widths], SeparableModule(32, 64, 2, run=True))
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)).mean((2, 3)))
+
+
+class StagesOfLayers(nn.Module):
+    """StarNet: no containers (each stage opens with a Sequential of layers), then a norm on the last map."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 2)
+        self.stages = nn.Sequential(*[nn.Sequential(conv(w_in, w, 2), Residual(w), Residual(w))
+                                      for w_in, w in ((8, 8), (8, 16), (16, 32), (32, 64))])
+        self.norm = nn.BatchNorm2d(64)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(self.norm(self.stages(self.stem(x))).mean((2, 3)))
+
+
+class LevelsInTheHead(nn.Module):
+    """SelecSLS: strided convs after the last container, declared as levels in its feature_info."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 2)
+        self.features = nn.Sequential(ConvBn(8, 32, 2), Residual(32), ConvBn(32, 32, 2), Residual(32))
+        self.head = nn.Sequential(conv(32, 16, 2), conv(16, 16), conv(16, 16, 2), conv(16, 16))  # its lesser part
+        self.fc = nn.Linear(16, 10)
+        self.feature_info = [dict(module="stem", reduction=2), dict(module="features.1", reduction=4),
+                             dict(module="features.3", reduction=8), dict(module="head.1", reduction=16),
+                             dict(module="head.3", reduction=32)]
+
+    def forward(self, x):
+        return self.fc(self.head(self.features(self.stem(x))).mean((2, 3)))

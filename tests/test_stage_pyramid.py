@@ -22,7 +22,8 @@ def assert_pyramid(s, reductions):
 
 @pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
-                                   "NumberedBlocks", "BlocksOnTwoMaps"])
+                                   "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
+                                   "StagesOfLayers", "LevelsInTheHead"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -86,6 +87,24 @@ def test_a_block_that_reads_the_map_before_it_stays_in_one_stage():
     s = summary("pyramid_patterns:BlocksOnTwoMaps", 64)
     assert [(st.modules, st.output_stride) for st in body(s)] == [
         ("dual0", 4), ("dual1+dual2", 8), ("dual3+dual4", 16), ("dual5+dual6", 32)]
+
+
+def test_blocks_between_two_containers_are_cut_where_the_stride_changes():
+    s = summary("pyramid_patterns:BlocksBetweenContainers", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(2, "32x32"), (4, "16x16"), (8, "8x8"), (16, "4x4"),
+                                                              (32, "2x2")]
+
+
+def test_a_module_across_stages_does_not_move_a_stage_boundary():
+    s = summary("pyramid_patterns:StagesOfLayers", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [
+        ("stages.0", 4), ("stages.1", 8), ("stages.2", 16), ("stages+norm", 32)]
+
+
+def test_levels_the_model_declares_in_its_head_are_stages():
+    s = summary("pyramid_patterns:LevelsInTheHead", 64)
+    assert [(st.name, st.output_stride, st.modules) for st in s.stages[-3:]] == [
+        ("s3", 16, "head"), ("s4", 32, "head"), ("head", None, "fc")]
 
 
 def test_unpadded_networks_read_the_power_of_two_they_run_at():
