@@ -220,7 +220,8 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single, interl
     for i, k in enumerate(names):
         if not isinstance(k, int):
             continue
-        whole = containers[k] in single and under(layers[i].name, containers[k])  # a gap's layers are blocks of their own
+        # a single-block container is one unit; the layers of a gap it takes in are blocks of their own
+        whole = containers[k] in single and under(layers[i].name, containers[k])
         key = containers[k] if whole else block_name(layers[i].name, 2, containers[k])
         if not units or units[-1][:2] != [key, k]:
             units.append([key, k, None, []])
