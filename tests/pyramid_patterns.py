@@ -426,3 +426,44 @@ class LevelsInTheHead(nn.Module):
 
     def forward(self, x):
         return self.fc(self.head(self.features(self.stem(x))).mean((2, 3)))
+
+
+class Outlooker(nn.Module):
+    """A VOLO outlooker on an NHWC map: its attention weights come from the map pooled by 2."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.v, self.attn, self.proj = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.pool = nn.AvgPool2d(2, 2)
+
+    def forward(self, x):
+        v = self.v(x)
+        weights = self.attn(self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)).mean((1, 2), keepdim=True)
+        return x + self.proj(v * weights)
+
+
+class Downsample(nn.Module):
+    """VOLO's downsampling between its NHWC stages: a strided conv."""
+
+    def __init__(self, w_in, w_out):
+        super().__init__()
+        self.proj = nn.Conv2d(w_in, w_out, 2, 2)
+
+    def forward(self, x):
+        return self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class PooledAttention(nn.Module):
+    """VOLO: outlookers at 1/8, whose pooled attention is no level, then transformer blocks at 1/16."""
+
+    reductions = (8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, 8, 8, 8)
+        self.network = nn.Sequential(nn.Sequential(Outlooker(8), Outlooker(8)), Downsample(8, 16),
+                                     nn.Sequential(Block(16), Block(16)))
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.network(self.patch_embed(x).permute(0, 2, 3, 1)).mean((1, 2)))

@@ -23,7 +23,7 @@ def assert_pyramid(s, reductions):
 @pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
-                                   "StagesOfLayers", "LevelsInTheHead"])
+                                   "StagesOfLayers", "LevelsInTheHead", "PooledAttention"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -67,6 +67,11 @@ def test_a_table_beside_the_map_is_no_level_of_the_pyramid():
     s = summary("pyramid_patterns:PositionTable", 64)
     assert [(st.modules, st.output_stride, st.grid) for st in body(s)] == [("layers.0", 4, "16x16"),
                                                                            ("layers.1", 8, "8x8")]
+
+
+def test_attention_weights_from_a_pooled_map_are_no_level():
+    s = summary("pyramid_patterns:PooledAttention", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [("network.0", 8), ("network", 16)]
 
 
 def test_lists_indexed_by_stage_are_cut_where_the_stride_changes():
@@ -124,7 +129,6 @@ TIMM = importlib.util.find_spec("timm") is not None
 KNOWN_WRONG = {
     "inception_v3", "inception_v4", "inception_resnet_v2",  # unpadded: at 128 px the 2x2 map reads 1/64, 28x28 no power
     "csatv2",                                 # a spatial gate pooled to 7x7 in every block reads as a level
-    "volo",                                   # the outlooker's attention on a pooled map reads as its level
     "rdnet",                                  # seven containers at 1/16, each its own stage
     "vitamin",                                # declares only its ViT level (16), its conv stages run at 4 and 8
     "naflexvit", "gemma4_vit", "tnt",         # patches cut out before they are embedded: no map for tokens to lie on

@@ -42,7 +42,8 @@ def _detour(layers: list[Layer], i: int, g: tuple[int, ...], grid: tuple[int, ..
     the next layer off ``g`` is back on ``grid`` itself: tokens that lie on it (the queries after a
     spatial-reduction attention's keys and values: Twins), or, where no conv or pool took the map down
     (Swin V2's position-bias MLP over its 15x15 table of offsets), a map grown by no op. After a
-    strided conv or pool, a layer on the earlier map is a branch that reads it (NASNet's cells)."""
+    strided conv or pool, a layer on the earlier map is a branch that reads it (NASNet's cells),
+    unless it is a linear: a token model's main path (VOLO's outlooker, attention from a pooled map)."""
     took_down = layers[i].op in DOWNSAMPLES and layers[i].map_hw is not None
     if max(g[-2:]) == 1 or finer(g, grid) or g[-2:] == grid[-2:] or took_down and one_level(g, grid):
         return False  # a 1x1 gate, or no coarser level
@@ -56,7 +57,7 @@ def _detour(layers: list[Layer], i: int, g: tuple[int, ...], grid: tuple[int, ..
         if m is None or max(m[-2:]) == 1:
             continue
         if m[-2:] == grid[-2:]:
-            return not took_down and layer.op not in GROWS
+            return (not took_down or layer.op == "linear") and layer.op not in GROWS
         if not one_level(m, g):
             return False
     return False
