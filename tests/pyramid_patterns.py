@@ -467,3 +467,17 @@ class PooledAttention(nn.Module):
 
     def forward(self, x):
         return self.head(self.network(self.patch_embed(x).permute(0, 2, 3, 1)).mean((1, 2)))
+
+
+def valid(w_in, w_out, stride=1):
+    """An unpadded 3x3 conv, as Inception's: it loses 2 px of its map."""
+    return nn.Sequential(nn.Conv2d(w_in, w_out, 3, stride), nn.ReLU())
+
+
+def unpadded():
+    """Inception's maps at 128 px: 63, 61 (stem), 30, 28 (1/4), 13 (1/8), 6 (1/16), 2 (1/32)."""
+    return nn.Sequential(valid(3, 8, 2), valid(8, 8), nn.MaxPool2d(3, 2), valid(8, 8), nn.MaxPool2d(3, 2),
+                         valid(8, 16, 2), valid(16, 32, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
+unpadded.reductions = (2, 4, 8, 16, 32)
