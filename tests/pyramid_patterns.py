@@ -481,3 +481,41 @@ def unpadded():
 
 
 unpadded.reductions = (2, 4, 8, 16, 32)
+
+
+class Scales(nn.Module):
+    """CoaT's parallel block: each layer on its three scales in turn (the coarsest after another one)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.cpe = nn.Conv2d(dim, dim, 3, 1, 1)
+        self.norm1, self.fc, self.norm2 = nn.LayerNorm(dim), nn.Linear(dim, dim), nn.LayerNorm(dim)
+
+    def forward(self, maps):
+        fine, mid, coarse = maps
+        tokens = [self.norm1(m.flatten(2).transpose(1, 2)) for m in (self.cpe(mid), coarse, fine)]
+        tokens = [t + self.fc(t) for t in tokens]
+        return [self.norm2(t) for t in tokens]
+
+
+class ParallelScales(nn.Module):
+    """CoaT: serial stages at 1/4, 1/8 and 1/16, then a stage on all three at once; its head reads the coarsest."""
+
+    reductions = (4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embeds = nn.ModuleList([nn.Conv2d(3, 8, 4, 4), nn.Conv2d(8, 8, 2, 2), nn.Conv2d(8, 8, 2, 2)])
+        self.serial_blocks = nn.ModuleList([nn.Sequential(Residual(8), Residual(8)) for _ in range(3)])
+        self.parallel_blocks = nn.Sequential(Scales(8))
+        self.norms = nn.ModuleList([nn.LayerNorm(8) for _ in range(3)])  # one per scale, finest first
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        maps = []
+        for embed, blocks in zip(self.patch_embeds, self.serial_blocks):
+            x = blocks(embed(x))
+            maps.append(x)
+        mid, coarse, fine = self.parallel_blocks(maps)
+        fine, mid, coarse = (norm(t) for norm, t in zip(self.norms, (fine, mid, coarse)))
+        return self.head(coarse.mean(1))

@@ -23,7 +23,7 @@ def assert_pyramid(s, reductions):
 @pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
-                                   "StagesOfLayers", "LevelsInTheHead", "PooledAttention"])
+                                   "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -72,6 +72,11 @@ def test_a_table_beside_the_map_is_no_level_of_the_pyramid():
 def test_attention_weights_from_a_pooled_map_are_no_level():
     s = summary("pyramid_patterns:PooledAttention", 64)
     assert [(st.modules, st.output_stride) for st in body(s)] == [("network.0", 8), ("network", 16)]
+
+
+def test_sequences_on_several_scales_in_turn_keep_their_own_grids():
+    s = summary("pyramid_patterns:ParallelScales", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)][-1] == (16, "4x4 tokens")  # its coarsest, not 1/8
 
 
 def test_lists_indexed_by_stage_are_cut_where_the_stride_changes():

@@ -53,6 +53,8 @@ def _detour(layers: list[Layer], i: int, g: tuple[int, ...], grid: tuple[int, ..
             on_grid, on_g = _token_grid(layer.out_shape[0], grid), _token_grid(layer.out_shape[0], g)
             if on_grid == tuple(grid[-2:]) and on_g is None:
                 return True
+            if on_g is None:
+                return False  # a sequence on neither: several run in turn, each on its own grid (CoaT)
             continue
         if m is None or max(m[-2:]) == 1:
             continue
