@@ -194,3 +194,328 @@ class LongStem(nn.Module):
     def forward(self, x):
         x = self.blocks(self.pool(self.conv2(self.conv1(x))))
         return self.head(self.blocks2(self.down(x)).mean((2, 3)))
+
+
+class TableBlock(nn.Module):
+    """A Swin V2 block on an NHWC map: its attention's bias is an MLP over a buffer of window offsets."""
+
+    def __init__(self, dim, window):
+        super().__init__()
+        offsets = torch.arange(1 - window, window, dtype=torch.float32)
+        self.register_buffer("table", torch.stack(torch.meshgrid(offsets, offsets, indexing="ij"), -1)[None])
+        self.cpb_mlp = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))  # 1 x (2w-1) x (2w-1) x heads
+        self.norm, self.fc = nn.LayerNorm(dim), nn.Linear(dim, dim)
+
+    def forward(self, x):
+        bias = self.cpb_mlp(self.table).mean()  # before the attention it biases, as Swin V2's
+        return x + self.fc(self.norm(x)) * bias
+
+
+class Merge(nn.Module):
+    """Swin's patch merging: 2x2 neighbours into channels, then a linear."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.reduction = nn.Linear(4 * dim, 2 * dim)
+
+    def forward(self, x):
+        b, h, w, c = x.shape
+        x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).reshape(b, h // 2, w // 2, 4 * c)
+        return self.reduction(x)
+
+
+class TableStage(nn.Module):
+    def __init__(self, dim, merge):
+        super().__init__()
+        self.downsample = Merge(dim // 2) if merge else nn.Identity()
+        self.blocks = nn.Sequential(TableBlock(dim, 4), TableBlock(dim, 4))
+
+    def forward(self, x):
+        return self.blocks(self.downsample(x))
+
+
+class PositionTable(nn.Module):
+    """Swin V2: a 7x7 table of offsets (windows of 4) beside a 16x16 map; the table is no level."""
+
+    reductions = (4, 8)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, 8, 4, 4)
+        self.layers = nn.Sequential(TableStage(8, False), TableStage(16, True))
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.layers(self.patch_embed(x).permute(0, 2, 3, 1)).mean((1, 2)))
+
+
+class ReducedAttention(nn.Module):
+    """A Twins / PVT block: keys and values from the map taken down by a strided conv, queries on every token."""
+
+    def __init__(self, dim, sr):
+        super().__init__()
+        self.q, self.kv, self.proj = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+        self.sr, self.norm = nn.Conv2d(dim, dim, sr, sr), nn.LayerNorm(dim)
+
+    def forward(self, x, hw):
+        q = self.q(x)
+        kv = self.kv(self.norm(self.sr(x.transpose(1, 2).reshape(x.shape[0], -1, *hw)).flatten(2).transpose(1, 2)))
+        k, v = kv.chunk(2, -1)
+        return x + self.proj(torch.softmax(q @ k.transpose(1, 2), -1) @ v)
+
+
+class InterleavedLists(nn.Module):
+    """Twins: lists indexed by stage (patch embeddings, blocks, a position conv) run in turn."""
+
+    reductions = (4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        dims = (8, 16, 32)
+        self.patch_embeds = nn.ModuleList([ConvBn(w_in, w, s) for w_in, w, s in zip((3, 8, 16), dims, (4, 2, 2))])
+        self.blocks = nn.ModuleList([nn.ModuleList([ReducedAttention(w, 4 // 2 ** k) for _ in range(2)])
+                                     for k, w in enumerate(dims)])
+        self.pos_block = nn.ModuleList([ConvBn(w, w, 1) for w in dims])
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        for embed, blocks, pos in zip(self.patch_embeds, self.blocks, self.pos_block):
+            x = embed(x)
+            hw = x.shape[2:]
+            x = x.flatten(2).transpose(1, 2)
+            for k, block in enumerate(blocks):
+                x = block(x, hw)
+                if k == 0:
+                    x = pos(x.transpose(1, 2).reshape(x.shape[0], -1, *hw)).flatten(2).transpose(1, 2)
+            x = x.transpose(1, 2).reshape(x.shape[0], -1, *hw)
+        return self.head(x.mean((2, 3)))
+
+
+class XceptionBlock(nn.Module):
+    """An Xception block: a strided 1x1 shortcut and a ``rep`` Sequential of layers, no blocks inside."""
+
+    def __init__(self, w_in, w_out, stride):
+        super().__init__()
+        self.skip = nn.Conv2d(w_in, w_out, 1, stride) if stride > 1 or w_in != w_out else None
+        self.rep = nn.Sequential(nn.ReLU(), nn.Conv2d(w_in, w_out, 3, 1, 1), nn.BatchNorm2d(w_out),
+                                 nn.MaxPool2d(3, stride, 1) if stride > 1 else nn.Identity())
+
+    def forward(self, x):
+        return self.rep(x) + (self.skip(x) if self.skip is not None else x)
+
+
+class NumberedBlocks(nn.Module):
+    """Xception: ``block1``..``block12`` are blocks, not stages; the middle flow's eight at one stride are one."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = conv(3, 8, 2)
+        widths = [(8, 8, 2), (8, 16, 2), (16, 32, 2)] + [(32, 32, 1)] * 8 + [(32, 64, 2)]
+        for k, (w_in, w_out, stride) in enumerate(widths, 1):
+            setattr(self, f"block{k}", XceptionBlock(w_in, w_out, stride))
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        for k in range(1, 13):
+            x = getattr(self, f"block{k}")(x)
+        return self.fc(x.mean((2, 3)))
+
+
+def bn_act_conv(w_in, w_out, kernel, stride):
+    """DPN's pre-activated conv: a norm and an activation on the input map first."""
+    return nn.Sequential(nn.BatchNorm2d(w_in), nn.ReLU(), nn.Conv2d(w_in, w_out, kernel, stride, kernel // 2))
+
+
+class DualPath(nn.Module):
+    """A DPN block: its strided projection first, then its main path from the input map again."""
+
+    def __init__(self, w_in, w_out, stride):
+        super().__init__()
+        self.proj = bn_act_conv(w_in, w_out, 1, stride) if stride > 1 or w_in != w_out else None
+        self.a, self.b = bn_act_conv(w_in, w_out, 1, 1), bn_act_conv(w_out, w_out, 3, stride)
+
+    def forward(self, x):
+        shortcut = self.proj(x) if self.proj is not None else x
+        return shortcut + self.b(self.a(x))
+
+
+class BlocksOnTwoMaps(nn.Module):
+    """DPN, NASNet: no stage containers, and a reducing block runs on the map before it and the one after."""
+
+    reductions = (4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = conv(3, 8, 2)
+        widths = [(8, 8, 2), (8, 16, 2), (16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 64, 2), (64, 64, 1)]
+        for k, (w_in, w_out, stride) in enumerate(widths):
+            setattr(self, f"dual{k}", DualPath(w_in, w_out, stride))
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = self.conv1(x)
+        for k in range(7):
+            x = getattr(self, f"dual{k}")(x)
+        return self.fc(x.mean((2, 3)))
+
+
+class SeparableModule(nn.Module):
+    """An aligned-Xception module: a ``stack`` of layers (not a run of blocks), a strided shortcut."""
+
+    def __init__(self, w_in, w_out, stride, run=False):
+        super().__init__()
+        self.stack = (nn.Sequential(ConvBn(w_in, w_out, 1), ConvBn(w_out, w_out, stride)) if run else
+                      nn.Sequential(nn.ReLU(), nn.Conv2d(w_in, w_out, 3, 1, 1), nn.ReLU(),
+                                    nn.Conv2d(w_out, w_out, 3, stride, 1)))
+        self.shortcut = nn.Conv2d(w_in, w_out, 1, stride)
+
+    def forward(self, x):
+        return self.stack(x) + self.shortcut(x)
+
+
+class BlocksBetweenContainers(nn.Module):
+    """Aligned Xception: a stem and the last module are containers; the modules between them are none."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(ConvBn(3, 8, 2), ConvBn(8, 8, 1))
+        widths = [(8, 8, 2), (8, 16, 2), (16, 16, 1), (16, 32, 2), (32, 32, 1)]
+        self.blocks = nn.Sequential(*[SeparableModule(*w) for w in widths], SeparableModule(32, 64, 2, run=True))
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)).mean((2, 3)))
+
+
+class StagesOfLayers(nn.Module):
+    """StarNet: no containers (each stage opens with a Sequential of layers), then a norm on the last map."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 2)
+        self.stages = nn.Sequential(*[nn.Sequential(conv(w_in, w, 2), Residual(w), Residual(w))
+                                      for w_in, w in ((8, 8), (8, 16), (16, 32), (32, 64))])
+        self.norm = nn.BatchNorm2d(64)
+        self.head = nn.Linear(64, 10)
+
+    def forward(self, x):
+        return self.head(self.norm(self.stages(self.stem(x))).mean((2, 3)))
+
+
+class LevelsInTheHead(nn.Module):
+    """SelecSLS: strided convs after the last container, declared as levels in its feature_info."""
+
+    reductions = (2, 4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 2)
+        self.features = nn.Sequential(ConvBn(8, 32, 2), Residual(32), ConvBn(32, 32, 2), Residual(32))
+        self.head = nn.Sequential(conv(32, 16, 2), conv(16, 16), conv(16, 16, 2), conv(16, 16))  # its lesser part
+        self.fc = nn.Linear(16, 10)
+        self.feature_info = [dict(module="stem", reduction=2), dict(module="features.1", reduction=4),
+                             dict(module="features.3", reduction=8), dict(module="head.1", reduction=16),
+                             dict(module="head.3", reduction=32)]
+
+    def forward(self, x):
+        return self.fc(self.head(self.features(self.stem(x))).mean((2, 3)))
+
+
+class Outlooker(nn.Module):
+    """A VOLO outlooker on an NHWC map: its attention weights come from the map pooled by 2."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.v, self.attn, self.proj = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.pool = nn.AvgPool2d(2, 2)
+
+    def forward(self, x):
+        v = self.v(x)
+        weights = self.attn(self.pool(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)).mean((1, 2), keepdim=True)
+        return x + self.proj(v * weights)
+
+
+class Downsample(nn.Module):
+    """VOLO's downsampling between its NHWC stages: a strided conv."""
+
+    def __init__(self, w_in, w_out):
+        super().__init__()
+        self.proj = nn.Conv2d(w_in, w_out, 2, 2)
+
+    def forward(self, x):
+        return self.proj(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class PooledAttention(nn.Module):
+    """VOLO: outlookers at 1/8, whose pooled attention is no level, then transformer blocks at 1/16."""
+
+    reductions = (8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, 8, 8, 8)
+        self.network = nn.Sequential(nn.Sequential(Outlooker(8), Outlooker(8)), Downsample(8, 16),
+                                     nn.Sequential(Block(16), Block(16)))
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.network(self.patch_embed(x).permute(0, 2, 3, 1)).mean((1, 2)))
+
+
+def valid(w_in, w_out, stride=1):
+    """An unpadded 3x3 conv, as Inception's: it loses 2 px of its map."""
+    return nn.Sequential(nn.Conv2d(w_in, w_out, 3, stride), nn.ReLU())
+
+
+def unpadded():
+    """Inception's maps at 128 px: 63, 61 (stem), 30, 28 (1/4), 13 (1/8), 6 (1/16), 2 (1/32)."""
+    return nn.Sequential(valid(3, 8, 2), valid(8, 8), nn.MaxPool2d(3, 2), valid(8, 8), nn.MaxPool2d(3, 2),
+                         valid(8, 16, 2), valid(16, 32, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
+unpadded.reductions = (2, 4, 8, 16, 32)
+
+
+class Scales(nn.Module):
+    """CoaT's parallel block: each layer on its three scales in turn (the coarsest after another one)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.cpe = nn.Conv2d(dim, dim, 3, 1, 1)
+        self.norm1, self.fc, self.norm2 = nn.LayerNorm(dim), nn.Linear(dim, dim), nn.LayerNorm(dim)
+
+    def forward(self, maps):
+        fine, mid, coarse = maps
+        tokens = [self.norm1(m.flatten(2).transpose(1, 2)) for m in (self.cpe(mid), coarse, fine)]
+        tokens = [t + self.fc(t) for t in tokens]
+        return [self.norm2(t) for t in tokens]
+
+
+class ParallelScales(nn.Module):
+    """CoaT: serial stages at 1/4, 1/8 and 1/16, then a stage on all three at once; its head reads the coarsest."""
+
+    reductions = (4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embeds = nn.ModuleList([nn.Conv2d(3, 8, 4, 4), nn.Conv2d(8, 8, 2, 2), nn.Conv2d(8, 8, 2, 2)])
+        self.serial_blocks = nn.ModuleList([nn.Sequential(Residual(8), Residual(8)) for _ in range(3)])
+        self.parallel_blocks = nn.Sequential(Scales(8))
+        self.norms = nn.ModuleList([nn.LayerNorm(8) for _ in range(3)])  # one per scale, finest first
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        maps = []
+        for embed, blocks in zip(self.patch_embeds, self.serial_blocks):
+            x = blocks(embed(x))
+            maps.append(x)
+        mid, coarse, fine = self.parallel_blocks(maps)
+        fine, mid, coarse = (norm(t) for norm, t in zip(self.norms, (fine, mid, coarse)))
+        return self.head(coarse.mean(1))

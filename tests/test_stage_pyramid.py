@@ -21,7 +21,9 @@ def assert_pyramid(s, reductions):
 
 
 @pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
-                                   "DownsampleAtTheEnd", "LongStem"])
+                                   "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
+                                   "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
+                                   "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -61,11 +63,75 @@ def test_declared_taps_in_a_long_stem_are_stages():
         ("stem", 2, "conv1"), ("s1", 4, "conv2"), ("s2", 8, "pool+blocks")]  # the pool opens the first stage
 
 
+def test_a_table_beside_the_map_is_no_level_of_the_pyramid():
+    s = summary("pyramid_patterns:PositionTable", 64)
+    assert [(st.modules, st.output_stride, st.grid) for st in body(s)] == [("layers.0", 4, "16x16"),
+                                                                           ("layers.1", 8, "8x8")]
+
+
+def test_attention_weights_from_a_pooled_map_are_no_level():
+    s = summary("pyramid_patterns:PooledAttention", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [("network.0", 8), ("network", 16)]
+
+
+def test_sequences_on_several_scales_in_turn_keep_their_own_grids():
+    s = summary("pyramid_patterns:ParallelScales", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)][-1] == (16, "4x4 tokens")  # its coarsest, not 1/8
+
+
+def test_lists_indexed_by_stage_are_cut_where_the_stride_changes():
+    s = summary("pyramid_patterns:InterleavedLists", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(4, "16x16 tokens"), (8, "8x8 tokens"),
+                                                              (16, "4x4 tokens")]
+    assert {layer.stage for layer in s.layers if layer.name.startswith("blocks.0.")} == {"s1"}  # keys at 4x4 too
+
+
+def test_numbered_blocks_at_one_stride_are_one_stage():
+    s = summary("pyramid_patterns:NumberedBlocks", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [
+        ("block1", 4), ("block2", 8), ("block3+...+block11", 16), ("block12", 32)]
+    assert list(dict.fromkeys(r.name.split(".")[0] for r in s.rows(2) if r.stage == "s3")) == [
+        f"block{k}" for k in range(3, 12)]
+
+
+def test_a_block_that_reads_the_map_before_it_stays_in_one_stage():
+    s = summary("pyramid_patterns:BlocksOnTwoMaps", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [
+        ("dual0", 4), ("dual1+dual2", 8), ("dual3+dual4", 16), ("dual5+dual6", 32)]
+
+
+def test_blocks_between_two_containers_are_cut_where_the_stride_changes():
+    s = summary("pyramid_patterns:BlocksBetweenContainers", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(2, "32x32"), (4, "16x16"), (8, "8x8"), (16, "4x4"),
+                                                              (32, "2x2")]
+
+
+def test_a_module_across_stages_does_not_move_a_stage_boundary():
+    s = summary("pyramid_patterns:StagesOfLayers", 64)
+    assert [(st.modules, st.output_stride) for st in body(s)] == [
+        ("stages.0", 4), ("stages.1", 8), ("stages.2", 16), ("stages+norm", 32)]
+
+
+def test_levels_the_model_declares_in_its_head_are_stages():
+    s = summary("pyramid_patterns:LevelsInTheHead", 64)
+    assert [(st.name, st.output_stride, st.modules) for st in s.stages[-3:]] == [
+        ("s3", 16, "head"), ("s4", 32, "head"), ("head", None, "fc")]
+
+
 def test_unpadded_networks_read_the_power_of_two_they_run_at():
     from netprobe.analysis.summary import output_stride
 
     assert [output_stride(299, h) for h in (149, 73, 35, 17, 8)] == [2, 4, 8, 16, 32]  # Inception's maps
     assert output_stride(128, 19) == 7  # ConvMixer's 7x7 patches, padded: no power of two
+    assert output_stride(128, 28, unpadded=True) == 4  # Inception at 128 px: its losses add up
+    assert (output_stride(128, 2), output_stride(128, 2, unpadded=True, above=16)) == (64, 32)
+
+
+def test_an_unpadded_network_at_a_small_size_reads_its_own_strides():
+    s = summary("pyramid_patterns:unpadded", 128)
+    assert [(st.output_stride, st.grid) for st in s.stages[:-1]] == [(2, "61x61"), (4, "28x28"), (8, "13x13"),
+                                                                     (16, "6x6"), (32, "2x2")]
+    assert_pyramid(s, pyramid_patterns.unpadded.reductions)
 
 
 TIMM = importlib.util.find_spec("timm") is not None
@@ -74,10 +140,13 @@ TIMM = importlib.util.find_spec("timm") is not None
 # timm architecture modules whose stages do not yet follow their declared pyramid (issue 23's open
 # part, measured with timm 1.0.31 at 128 px): a module leaving this list is progress, one joining it
 # a regression; the test fails on either, so the list stays true.
-KNOWN_WRONG = {"nasnet", "pnasnet", "twins", "xception", "dpn", "csatv2", "inception_v3", "inception_v4",
-               "inception_resnet_v2", "crossvit", "efficientformer", "gemma4_vit", "mvitv2", "naflexvit",
-               "selecsls", "starnet", "tnt", "vitamin", "volo", "xception_aligned", "swin_transformer_v2",
-               "rdnet"}
+KNOWN_WRONG = {
+    "csatv2",                                 # a spatial gate pooled to 7x7 in every block reads as a level
+    "rdnet",                                  # seven containers at 1/16, each its own stage
+    "vitamin",                                # declares only its ViT level (16), its conv stages run at 4 and 8
+    "naflexvit", "gemma4_vit", "tnt",         # patches cut out before they are embedded: no map for tokens to lie on
+    "crossvit",                               # two token branches at two patch sizes
+}
 
 
 def one_per_module():

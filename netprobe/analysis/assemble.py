@@ -10,11 +10,14 @@ from dataclasses import replace
 
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.result import Summary, StageRow, _scaled
-from netprobe.analysis.grids import EXTRA_TOKENS, grids
+from netprobe.analysis.grids import EXTRA_TOKENS, finer, grids
 from netprobe.counts import Counts, total
 from netprobe.models.inputs import SPATIAL_RANK, resolution_of
 
 UNPADDED_LOSS = 2  # px an unpadded network loses at a level beyond in / stride (Inception: 299 px to 35 at 8)
+# px it loses over all its levels: each loses its own at its own scale, 2 + 1 + 1/2 + ... of a level's px
+# (Inception at 128 px: 28x28 at 1/4, where 32 would be padded)
+UNPADDED_NET_LOSS = 4
 
 
 def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, containers=(), frozen=0,
@@ -26,14 +29,17 @@ def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, cont
     order = list(dict.fromkeys(layer.stage for layer in layers))
     detected = source.net is None
     grid_of = dict(zip(map(id, layers), grids(list(layers))))
+    levels: list = []  # (stride, grid) of each stage read so far, in order: a stride reads past the one before
     stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers,
-                          grid_of) for name in order)
+                          grid_of, levels) for name in order)
     totals = total(s.counts for s in stages)
     return replace(draft, stages=stages, totals=totals, frozen_params=frozen, module_shapes=dict(module_shapes or {}))
 
 
-def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=(), grid_of=None) -> StageRow:
-    grid_of = grid_of or {}
+def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=(), grid_of=None,
+           levels=None) -> StageRow:
+    """A stage's row; ``levels``: (stride, grid) of the stages before it, this one's appended."""
+    grid_of, levels = grid_of or {}, [] if levels is None else levels
     shaped = [layer for layer in layers if layer.out_shape]
     gridded = [layer for layer in shaped if grid_of.get(id(layer)) and max(grid_of[id(layer)][-2:]) > 1]
     output = shaped[-1] if name == "head" and shaped else (gridded or [_stage_output(shaped)])[-1]
@@ -44,7 +50,7 @@ def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, conta
     hw = grid if name != "head" else output.map_hw if output else None
     # H and W: the last two axes of a map or a clip (T x H x W), of the input and of the stage's output
     spatial = hw and len(hw) >= 2 and len(draft.input_size) >= SPATIAL_RANK
-    stride = output_stride(draft.input_size[-2:], *hw[-2:]) if spatial else None
+    stride = _read_stride(draft.input_size[-2:], tuple(hw[-2:]), levels) if spatial else None
     sizes = [(draft._bytes(layer), layer.name) for layer in layers]
     largest = max(sizes, key=lambda s: s[0], default=(0, ""))
     modules = _common_prefix([layer.name for layer in shaped], containers) if detected else ""
@@ -67,20 +73,44 @@ def _stage_output(shaped: list[Layer]) -> Layer | None:
     return (big or shaped or [None])[-1]
 
 
-def output_stride(resolution: int | tuple[int, int], *sizes: int) -> int:
+def _read_stride(resolution, hw: tuple[int, int], levels: list) -> int:
+    """A stage's stride, read as ``output_stride`` does, in an unpadded network (its first map fits no padded
+    stride but an unpadded one: Inception's) as unpadded, and past the stride of the stage before it where
+    that stage's grid is a finer level; the (stride, grid) read is appended to ``levels``."""
+    first = levels[0][1] if levels else hw
+    unpadded = bool(_fits(resolution, first, UNPADDED_NET_LOSS)) and not _fits(resolution, first, 0, exact=True)
+    above = levels[-1][0] if levels and finer(levels[-1][1], hw) else 0
+    stride = output_stride(resolution, *hw, unpadded=unpadded, above=above)
+    levels.append((stride, hw))
+    return stride
+
+
+def _fits(resolution, sizes, loss: int, exact: bool = False, above: int = 0) -> int | None:
+    """The smallest power of two past ``above`` that takes ``resolution`` to ``sizes``: padded (``exact``:
+    ceil(in / s)), else unpadded (in // s exceeds every size by at most ``loss``)."""
+    inputs = (resolution,) * len(sizes) if isinstance(resolution, int) else tuple(resolution)
+    powers = [2 ** k for k in range(max(inputs).bit_length() + 1) if 2 ** k > above]
+    if exact:
+        return next((s for s in powers if all(-(-r // s) == n for r, n in zip(inputs, sizes))), None)
+    return next((s for s in powers if all(0 <= r // s - n <= loss for r, n in zip(inputs, sizes))), None)
+
+
+def output_stride(resolution: int | tuple[int, int], *sizes: int, unpadded: bool = False, above: int = 0) -> int:
     """Product of the strides that take the input (``resolution`` px, or (H, W)) down to ``sizes``.
 
     A padded conv or pool of stride 2 gives ceil(in / 2) (ResNet's 3x3/2 max-pool with
     padding 1 too), so the stride is the smallest power of two s with ceil(in / s) equal
     to every output size, axis by axis; else the smallest whose in // s exceeds every output size
     by at most UNPADDED_LOSS (unpadded convs); a network that fits no power of two gets
-    round(in / out) (a ViT's patches of 14, a stride-3 stem).
+    round(in / out) (a ViT's patches of 14, a stride-3 stem). In an ``unpadded`` network the unpadded
+    reading comes first, with the loss of all its levels before (at 128 px Inception's 2x2 map is 1/32,
+    though ceil(128 / 64) is 2 too); ``above``: a stride the map lies past (the stage before's).
     """
     inputs = (resolution,) * len(sizes) if isinstance(resolution, int) else tuple(resolution)
-    powers = [2 ** k for k in range(max(inputs).bit_length() + 1)]
-    exact = next((s for s in powers if all(-(-r // s) == n for r, n in zip(inputs, sizes))), None)
-    unpadded = next((s for s in powers if all(0 <= r // s - n <= UNPADDED_LOSS for r, n in zip(inputs, sizes))), None)
-    return exact or unpadded or round(inputs[0] / sizes[0])
+    if unpadded and (stride := _fits(inputs, sizes, UNPADDED_NET_LOSS, above=above)):
+        return stride
+    return (_fits(inputs, sizes, 0, exact=True, above=above) or _fits(inputs, sizes, UNPADDED_LOSS, above=above)
+            or round(inputs[0] / sizes[0]))
 
 
 def _common_prefix(names: list[str], containers=()) -> str:

@@ -15,6 +15,7 @@ LEVEL = 1.5  # grids closer than this ratio are one stride; a stride of 2 halves
 EXTRA_TOKENS = 8  # class, distillation and register tokens a sequence may carry beside its grid's
 NOT_MAPS = {"dropout", "identity", "attention", "matmul"}  # their 4-D outputs are attention's heads x tokens
 GROWS = {"conv", "other"}  # ops that may grow a map (a transposed conv, an upsample)
+DOWNSAMPLES = {"conv", "maxpool", "avgpool", "other"}  # ops that may take a map down (a strided conv, a pool)
 ASPECT_SLACK = 0.25  # a map's H/W stays within this share of the first map's (odd sizes of valid convs)
 
 
@@ -22,16 +23,46 @@ def grids(layers: list[Layer]) -> list[tuple[int, ...] | None]:
     """Grid of each layer's output: its map, the grid its tokens lie on (patches, pooled tokens), or
     None (flat outputs, class tokens, attention's heads x tokens)."""
     out, grid, first = [], None, None
-    for layer in layers:
+    for i, layer in enumerate(layers):
         g = _map(layer, first)
         if g and grid and layer.op not in GROWS and finer(g, grid):
             g = None  # only a conv or an upsample grows a map: that was attention's tokens x tokens
         if g is None and grid and len(layer.out_shape) == 2:
             g = _token_grid(layer.out_shape[0], grid)
+        if g and grid and _detour(layers, i, g, grid, first):
+            g = None
         if g is not None:
             grid, first = g, first or g
         out.append(g)
     return out
+
+
+def _detour(layers: list[Layer], i: int, g: tuple[int, ...], grid: tuple[int, ...], first) -> bool:
+    """Whether layer i's coarser grid ``g`` is a side computation the main path does not go on from:
+    the next layer off ``g`` is back on ``grid`` itself: tokens that lie on it (the queries after a
+    spatial-reduction attention's keys and values: Twins), or, where no conv or pool took the map down
+    (Swin V2's position-bias MLP over its 15x15 table of offsets), a map grown by no op. After a
+    strided conv or pool, a layer on the earlier map is a branch that reads it (NASNet's cells),
+    unless it is a linear: a token model's main path (VOLO's outlooker, attention from a pooled map)."""
+    took_down = layers[i].op in DOWNSAMPLES and layers[i].map_hw is not None
+    if max(g[-2:]) == 1 or finer(g, grid) or g[-2:] == grid[-2:] or took_down and one_level(g, grid):
+        return False  # a 1x1 gate, or no coarser level
+    for layer in layers[i + 1:]:
+        m = _map(layer, first)
+        if m is None and len(layer.out_shape) == 2 and layer.op != "conv":  # a conv's is channels x length
+            on_grid, on_g = _token_grid(layer.out_shape[0], grid), _token_grid(layer.out_shape[0], g)
+            if on_grid == tuple(grid[-2:]) and on_g is None:
+                return True
+            if on_g is None:
+                return False  # a sequence on neither: several run in turn, each on its own grid (CoaT)
+            continue
+        if m is None or max(m[-2:]) == 1:
+            continue
+        if m[-2:] == grid[-2:]:
+            return (not took_down or layer.op == "linear") and layer.op not in GROWS
+        if not one_level(m, g):
+            return False
+    return False
 
 
 def _map(layer: Layer, first) -> tuple[int, ...] | None:

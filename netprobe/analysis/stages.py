@@ -19,9 +19,11 @@ NASNet's, Inception's) are merged while the grid stays (depth 2 still shows the 
 grid of a layer is its map, or, for a token sequence, the grid of the last map its tokens
 come from (a ViT's patches, Hiera's pooled tokens); class-attention tokens have none.
 
-Without containers, runs of equal map size on the main path are stages. A squeezed side
-branch (SE, SK or CBAM attention at 1x1, however computed) never splits one; the head
-starts at the global pool, whatever follows it (a conv, a norm).
+Without containers, runs of one level of the pyramid on the main path are stages
+(``stride_runs``). A squeezed side branch (SE, SK or CBAM attention at 1x1, however computed)
+never splits one; the head starts at the global pool, whatever follows it (a conv, a norm).
+Levels the model declares (timm's ``feature_info``) in a long stem or in its head are stages too
+(``taps``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from dataclasses import replace
 from netprobe.analysis.blocks import block_name
 from netprobe.analysis.grids import finer, grids, one_level
 from netprobe.analysis.layers import Layer
-from netprobe.analysis.taps import cut_stem
+from netprobe.analysis.stride_runs import by_stride
+from netprobe.analysis.taps import cut_head, cut_stem, under
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
 STAGE_LISTS = {"stages", "layers", "levels"}  # a list of stages by its name (timm's Swin, ByobNet, NesT)
@@ -86,17 +89,23 @@ def stage_modules(model) -> list[str]:
     if not parts:
         return _containers(model)
     body, body_name = (backbone.body, "backbone.body") if hasattr(backbone, "body") else (backbone, "backbone")
-    inner = [f"{body_name}.{n}" for n in _containers(body) if not any(_under(f"{body_name}.{n}", p) for p in parts)]
+    inner = [f"{body_name}.{n}" for n in _containers(body) if not any(under(f"{body_name}.{n}", p) for p in parts)]
     return inner + parts
 
 
 def single_blocks(model, containers) -> frozenset[str]:
     """The containers that are one block each, not a stage: a block itself (MobileOne's, Inception's,
     NASNet's cells) or a list of one block (GhostNet's ``blocks.N``), and not a stage by its name
-    (``layer2``, Swin's ``layers.1``)."""
+    (``layer2``, Swin's ``layers.1``) unless it is a block of layers (Xception's ``block5``)."""
     modules = dict(model.named_modules())
     return frozenset(c for c in containers if c in modules and (not _seq(modules[c]) or len(_children(modules[c])) == 1)
-                     and not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1]) and not _in_stage_list(c))
+                     and (_of_layers(modules[c]) or not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1])
+                          and not _in_stage_list(c)))
+
+
+def _of_layers(m) -> bool:
+    """A block whose children are layers and lists of layers, no blocks: one block, whatever its name."""
+    return _is_block(m) and not any(_is_block(k) for k in _children(m))
 
 
 def _in_stage_list(name: str) -> bool:
@@ -128,10 +137,6 @@ def _containers(model) -> list[str]:
             if _is_run(m) or holds_run or _numbered(name, siblings):
                 found.append(full)
     return [n for n in found if not any(n.startswith(o + ".") for o in found)]
-
-
-def _under(name: str, container: str) -> bool:
-    return name == container or name.startswith(container + ".")
 
 
 def _big(layer: Layer) -> bool:
@@ -166,7 +171,7 @@ def side_branch(layers: list[Layer]) -> list[bool]:
 
 def _by_containers(layers: list[Layer], containers: list[str], single=frozenset()) -> list[str] | None:
     executed = [i for i, layer in enumerate(layers) if layer.op != "unused"]
-    owner = {i: next((k for k, c in enumerate(containers) if _under(layers[i].name, c)), None) for i in executed}
+    owner = {i: next((k for k, c in enumerate(containers) if under(layers[i].name, c)), None) for i in executed}
     order = list(dict.fromkeys(k for k in owner.values() if k is not None))
     if not order:
         return None
@@ -195,19 +200,29 @@ def _by_containers(layers: list[Layer], containers: list[str], single=frozenset(
             names[i] = current
             if _big(layers[i]):
                 last_map = layers[i].map_hw
-    return _cut(layers, names, containers, single)
+    return _cut(layers, names, containers, single, _interleaved(owner, containers))
 
 
-def _cut(layers: list[Layer], names: list, containers: list[str], single) -> list[str]:
+def _interleaved(owner: dict, containers: list[str]) -> frozenset[str]:
+    """Containers that run in more than one stretch, others in between: lists indexed by stage
+    (Twins' ``patch_embeds``, ``blocks`` and ``pos_block``), parts of a stage rather than stages."""
+    runs = [k for k in owner.values() if k is not None]
+    stretches = [k for prev, k in zip([None] + runs, runs) if k != prev]
+    return frozenset(containers[k] for k in set(stretches) if stretches.count(k) > 1)
+
+
+def _cut(layers: list[Layer], names: list, containers: list[str], single, interleaved=frozenset()) -> list[str]:
     """Body layers (given their container's index) cut into stages between blocks: a new stage where
-    the container or the grid changes, except between single-block containers at one grid and where
-    a container ends past its own grid change (that tail opens the next container's stage)."""
+    the container or the grid changes, except between single-block or interleaved containers at one
+    grid and where a container ends past its own grid change (that tail opens the next container's stage)."""
     grid_of, side = grids(layers), side_branch(layers)
     units: list[list] = []  # [block, container, grid, layer indices]
     for i, k in enumerate(names):
         if not isinstance(k, int):
             continue
-        key = containers[k] if containers[k] in single else block_name(layers[i].name, 2, containers[k])
+        # a single-block container is one unit; the layers of a gap it takes in are blocks of their own
+        whole = containers[k] in single and under(layers[i].name, containers[k])
+        key = containers[k] if whole else block_name(layers[i].name, 2, containers[k])
         if not units or units[-1][:2] != [key, k]:
             units.append([key, k, None, []])
         units[-1][3].append(i)
@@ -216,7 +231,8 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single) -> lis
     n, prev_k, prev_grid, tail = 0, None, None, False
     for _, k, grid, members in units:
         same = grid is None or prev_grid is None or one_level(grid, prev_grid) or finer(grid, prev_grid)
-        merged = containers[k] in single and prev_k is not None and containers[prev_k] in single
+        merged = prev_k is not None and (containers[k] in interleaved or containers[prev_k] in interleaved
+                                         or containers[k] in single and containers[prev_k] in single)
         if prev_k is None or not same or (k != prev_k and not merged and not tail):
             n += 1
             tail = k == prev_k  # a container's tail past its grid change (EfficientViM's downsampling) opens the next
@@ -228,64 +244,6 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single) -> lis
     return names
 
 
-def _by_stride(layers: list[Layer]) -> list[str]:
-    n = len(layers)
-    side = side_branch(layers)
-    main = [i for i in range(n) if _big(layers[i]) and not side[i]]
-    h = main[-1] + 1 if main else n
-    bounds = [0] + [i for prev, i in zip(main, main[1:]) if layers[i].map_hw != layers[prev].map_hw]
-    if 0 < h < n:
-        bounds.append(h)
-    bounds.append(n)
-    for k in range(1, len(bounds) - 1):
-        bounds[k] = _adjust(layers, bounds[k - 1], bounds[k], bounds[k + 1])
-    if len(bounds) == 3 and bounds[1] == h:
-        bounds.insert(1, _first_module_end(layers, h))
-    names = [""] * n
-    for k, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
-        for i in range(lo, hi):
-            names[i] = "stem" if k == 0 else f"s{k}"
-    if 0 < h < n:
-        names[bounds[-2]:] = ["head"] * (n - bounds[-2])
-    return names
-
-
-def _first_module_end(layers: list[Layer], h: int) -> int:
-    """Where the first top-level module ends, for a body of one map (ConvMixer: its stem, then its blocks);
-    ``h`` when that module is a single layer or the whole body."""
-    top = layers[0].name.split(".")[0]
-    end = next((i for i in range(h) if layers[i].name.split(".")[0] != top), h)
-    return end if end > 1 and "." in layers[0].name else h
-
-
-def _ancestors(name: str) -> list[str]:
-    parts = name.split(".")
-    return [".".join(parts[:k]) for k in range(1, len(parts))]
-
-
-def _run(layers: list[Layer], prefix: str, i: int) -> tuple[int, int]:
-    """[start, end) of the contiguous layers under module ``prefix`` around index i."""
-    start, end = i, i + 1
-    while start > 0 and _under(layers[start - 1].name, prefix):
-        start -= 1
-    while end < len(layers) and _under(layers[end].name, prefix):
-        end += 1
-    return start, end
-
-
-def _adjust(layers: list[Layer], a: int, b: int, c: int) -> int:
-    """Boundary b between groups [a, b) and [b, c), moved to a module boundary."""
-    for prefix in _ancestors(layers[b].name):
-        start, end = _run(layers, prefix, b)
-        if end > c:
-            continue
-        if a < start < b:
-            return start
-        if start <= a and end < c:
-            return end  # the module opened with the previous group (ResNet's stem conv + max-pool)
-    return b
-
-
 def find_stages(layers: list[Layer], containers: list[str] = (), single=frozenset(), taps=()) -> list[str]:
     """Stage name of every layer: stem, s1..sN, head (and neck for a detector); ``single``: the
     containers that are one block each (``single_blocks``); ``taps``: the feature maps the model
@@ -295,12 +253,15 @@ def find_stages(layers: list[Layer], containers: list[str] = (), single=frozense
     if parts:
         return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
     names = _body_stages(layers, containers, single)
-    return _place_unused(layers, cut_stem(names, [layer.name for layer in layers], taps))
+    layer_names = [layer.name for layer in layers]
+    names = cut_head(cut_stem(names, layer_names, taps), layer_names, [layer.map_hw for layer in layers], taps)
+    return _place_unused(layers, names)
 
 
 def _body_stages(layers: list[Layer], containers, single=frozenset()) -> list[str]:
     """Stages from the containers, else from output-stride runs."""
-    return (_by_containers(layers, list(containers), single) if containers else None) or _by_stride(layers)
+    return (_by_containers(layers, list(containers), single) if containers else None) or by_stride(
+        layers, side_branch(layers), [_big(layer) for layer in layers])
 
 
 def _part(container: str) -> bool:
@@ -312,8 +273,8 @@ def _part(container: str) -> bool:
 def _by_parts(layers: list[Layer], inner: list[str], parts: list[str], single=frozenset()) -> list[str]:
     """The backbone's stages, then each part's stage; what runs after the first part and belongs to
     none (anchors, post-processing) is the head."""
-    part_of = {i: PARTS[next(p for p in parts if _under(layer.name, p)).rsplit(".", 1)[-1]]
-               for i, layer in enumerate(layers) if any(_under(layer.name, p) for p in parts)}
+    part_of = {i: PARTS[next(p for p in parts if under(layer.name, p)).rsplit(".", 1)[-1]]
+               for i, layer in enumerate(layers) if any(under(layer.name, p) for p in parts)}
     first = min(part_of, default=len(layers))
     body = [i for i in range(first) if layers[i].op != "unused"]
     names = dict(zip(body, _body_stages([layers[i] for i in body], inner, single))) if body else {}
@@ -326,6 +287,6 @@ def _place_unused(layers: list[Layer], names: list[str]) -> list[str]:
         if layer.op != "unused" and names[i]:
             continue
         owner = next((names[j] for j, other in enumerate(layers)
-                      if other.op != "unused" and names[j] and _under(other.name, layer.name)), None)
+                      if other.op != "unused" and names[j] and under(other.name, layer.name)), None)
         names[i] = owner or (names[i - 1] if i and names[i - 1] else "stem")
     return names

@@ -3,10 +3,14 @@
 A timm model lists the modules whose outputs are its feature maps, each with its reduction
 (``{"module": "conv2d_4a", "reduction": 4}``). Where taps at a stride of 4 or more lie before the
 model's first stage container (Inception's long stem), those levels are stages: the stem is cut
-after each tap inside it, and what follows the last one joins the first stage.
+after each tap inside it, and what follows the last one joins the first stage. Where taps lie in
+the head, past a map coarser than the body's last (SelecSLS's strided head convs, EfficientFormer's
+last stage, which holds no run of blocks), the head is cut after each of them the same way.
 """
 
 from __future__ import annotations
+
+from netprobe.analysis.grids import finer
 
 BODY_REDUCTION = 4  # a tap at this reduction or more is a body level, not part of the stem
 
@@ -23,10 +27,10 @@ def feature_taps(model) -> tuple[tuple[str, int], ...]:
 def cut_stem(names: list[str], layer_names: list[str], taps) -> list[str]:
     """Stage names with the stem cut after each tap inside it, where one of them is a body level."""
     stem = [i for i, n in enumerate(names) if n == "stem"]
-    inside = [(m, r) for m, r in taps if any(_under(layer_names[i], m) for i in stem)]
+    inside = [(m, r) for m, r in taps if any(under(layer_names[i], m) for i in stem)]
     if not any(r >= BODY_REDUCTION for _, r in inside):
         return names
-    ends = sorted({max(i for i in stem if _under(layer_names[i], m)) for m, _ in inside})
+    ends = sorted({max(i for i in stem if under(layer_names[i], m)) for m, _ in inside})
     first_body = next((n for n in names if _body(n)), None)
     out = list(names)
     for i in stem:
@@ -40,9 +44,36 @@ def cut_stem(names: list[str], layer_names: list[str], taps) -> list[str]:
     return [renamed.get(n, n) for n in out]
 
 
+def cut_head(names: list[str], layer_names: list[str], maps: list, taps) -> list[str]:
+    """Stage names with the head cut after each tap inside it that a coarser map than the body's last
+    leads to (``maps``: each layer's map or None): those levels are the next stages."""
+    head = [i for i, n in enumerate(names) if n == "head"]
+    body = [i for i, n in enumerate(names) if _body(n) and _big(maps[i])]
+    if not head or not body:
+        return names
+    last = maps[body[-1]]
+    ends = set()
+    for module, _ in taps:
+        inside = [i for i in head if under(layer_names[i], module)]
+        if inside and any(_big(maps[i]) and finer(last, maps[i]) for i in head if i <= inside[-1]):
+            ends.add(inside[-1])
+    n = max(int(names[i][1:]) for i in body)
+    out = list(names)
+    for i in head:
+        level = sum(i > end for end in ends)
+        if level < len(ends):
+            out[i] = f"s{n + level + 1}"
+    return out
+
+
+def _big(hw) -> bool:
+    return bool(hw) and max(hw[-2:]) > 1
+
+
 def _body(name: str) -> bool:
     return name.startswith("s") and name[1:].isdigit()
 
 
-def _under(name: str, module: str) -> bool:
+def under(name: str, module: str) -> bool:
+    """Whether layer ``name`` is module ``module`` or inside it."""
     return name == module or name.startswith(module + ".")
