@@ -17,7 +17,6 @@ from typing import Callable
 
 from netprobe import registry
 from netprobe.analysis.summary import summary
-from netprobe.analysis.train_memory import train_memory
 from netprobe.args import parse_batches, positive
 from netprobe.errors import Interrupted, NetprobeError, first_line
 from netprobe.loaders import Source
@@ -25,11 +24,10 @@ from netprobe.models.inputs import (DEFAULT_INPUTS, at_resolution, example_input
                                     text)
 from netprobe.models.materialize import materialize
 from netprobe.models.resolve import resolve
-from netprobe.timing import cluster, engine, runtime, schedule, trust
+from netprobe.timing import cluster, engine, runtime, schedule, train_row, trust
 from netprobe.timing.context import machine_context, parse_device, parse_dtype, timestamp
-from netprobe.timing.memory import PeakMemory, allocated_peak, tensor_bytes
+from netprobe.timing.memory import PeakMemory
 from netprobe.timing.modes import PASSES, autocast, parse_modes, sgd, train_step
-from netprobe.timing.phases import sample_phases
 from netprobe.timing.stats import median_ci, summarize
 
 BENCH_COLUMNS = [
@@ -43,7 +41,6 @@ BENCH_COLUMNS = [
 ]
 RAY_COLUMNS = BENCH_COLUMNS + ["node"]  # a run on Ray adds the host name of the worker that timed the row
 DEFAULT_MIN_TIME = 1.0  # seconds of samples per configuration
-PHASE_SAMPLES = 10  # marked training steps per train row, after its timing (forward_ms, backward_ms, optimizer_ms)
 
 
 @dataclass(frozen=True)
@@ -329,13 +326,12 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
         def state():
             return _inference(dev, settings["dtype"])
     if mode == "train":
-        predicted = _predicted(target, batch, settings["dtype"])
+        expected = train_row.predicted(target.source, target.name, target.input_size, batch, settings["dtype"])
 
         def phases() -> dict:
             with state():
-                times = sample_phases(fn, (args, kwargs), dev, settings["dtype"], optimizer, PHASE_SAMPLES, warmup=1)
-                alloc = None if cuda else _allocated(model, step, (args, kwargs), optimizer)
-            return {**times.medians(), "predicted_mem_bytes": predicted, "alloc_peak_bytes": alloc}
+                return train_row.train_columns(model, fn, step, (args, kwargs), optimizer, dev, settings["dtype"],
+                                               expected)
         train = phases
     with state():
         timing = engine.time_config(call, cuda=cuda, warmup=warm, min_time=min_time, compile=settings["compile"],
@@ -345,30 +341,6 @@ def _time_one(model, target: Target, batch: int, mode: str, settings: dict, warm
         with state():
             return engine.more(call, cuda, t, seconds)
     return timing, peak.peak_bytes(), resume, train
-
-
-def _allocated(model, step, inputs, optimizer) -> int | None:
-    """The allocator's peak of one more training step on the CPU (``timing.memory.allocated_peak``), counted
-    from no gradients: the weights, inputs and optimizer state are what it starts from."""
-    model.zero_grad(set_to_none=True)
-    args, kwargs = inputs
-    state = [t for s in optimizer.state.values() for t in s.values() if hasattr(t, "untyped_storage")]
-    given = [t for t in (*args, *kwargs.values()) if hasattr(t, "untyped_storage")]
-    return allocated_peak(step, tensor_bytes([*model.parameters(), *model.buffers(), *given, *state]))
-
-
-def _predicted(target: Target, batch: int, dtype: str) -> int | None:
-    """The predicted training peak (``analysis.train_memory``, fp32 only) of a zoo member or a named model;
-    None for another dtype, a module the caller handed over (no name to build it from), or inputs not
-    given as shapes (a factory: the prediction takes shapes)."""
-    inputs = target.input_size
-    if dtype != "fp32" or target.source.instance or not shapes_of(inputs):
-        return None
-    model = target.source.net if target.source.net is not None else target.name  # the spec: dilated as timed
-    try:
-        return train_memory(model, batch, input_size=inputs).train_memory_bytes
-    except NetprobeError:  # a model the prediction cannot observe: the timed row stands without it
-        return None
 
 
 @contextlib.contextmanager
