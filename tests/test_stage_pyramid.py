@@ -168,7 +168,8 @@ KNOWN_WRONG = {
     "csatv2",                                 # a spatial gate pooled to 7x7 in every block reads as a level
     "rdnet",                                  # seven containers at 1/16, each its own stage
     "vitamin",                                # declares only its ViT level (16), its conv stages run at 4 and 8
-    "crossvit",                               # two token branches at two patch sizes
+    "crossvit",                               # two token branches at two patch sizes, on the image resized to
+                                              # each branch's own size (240, 224), in one run of blocks
 }
 
 
