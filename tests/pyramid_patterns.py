@@ -519,3 +519,36 @@ class ParallelScales(nn.Module):
         mid, coarse, fine = self.parallel_blocks(maps)
         fine, mid, coarse = (norm(t) for norm, t in zip(self.norms, (fine, mid, coarse)))
         return self.head(coarse.mean(1))
+
+
+class CutPatches(nn.Module):
+    """NaFlexViT, TNT: the image unfolded into 8x8 patches that a linear embeds (no conv reads it), a class
+    token and register tokens beside them, then blocks of tokens; ``reshape`` cuts them by reshaping instead."""
+
+    reductions = (8,)
+
+    def __init__(self, reshape=False):
+        super().__init__()
+        self.reshape = reshape
+        self.unfold = nn.Unfold(8, stride=8)
+        self.proj = nn.Linear(3 * 8 * 8, 16)
+        self.extra_tokens = nn.Parameter(torch.zeros(1, 5, 16))
+        self.blocks = nn.Sequential(*[Block(16) for _ in range(3)])
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        if self.reshape:  # (B, C, H/8, 8, W/8, 8) -> (B, N, 8*8*C)
+            patches = x.reshape(b, c, h // 8, 8, w // 8, 8).permute(0, 2, 4, 3, 5, 1).reshape(b, -1, 64 * c)
+        else:
+            patches = self.unfold(x).transpose(1, 2)
+        x = self.proj(patches)
+        x = self.blocks(torch.cat([self.extra_tokens.expand(b, -1, -1), x], 1))
+        return self.head(x[:, 0])
+
+
+def reshaped_patches():
+    return CutPatches(reshape=True)
+
+
+reshaped_patches.reductions = (8,)

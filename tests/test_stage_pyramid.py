@@ -23,7 +23,8 @@ def assert_pyramid(s, reductions):
 @pytest.mark.parametrize("model", ["OneContainerPerBlock", "ContainerAcrossStrides", "TokenModel", "StageList",
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
-                                   "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales"])
+                                   "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
+                                   "CutPatches", "reshaped_patches"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -47,6 +48,29 @@ def test_tokens_carry_their_patch_grid_and_class_tokens_read_tokens():
     assert vit.to_dict()["stages"][1]["grid"] == "8x8 tokens"
     cait = summary("pyramid_patterns:class_token_model", 64)
     assert [(st.output_stride, st.grid) for st in body(cait)] == [(8, "8x8 tokens"), (None, "tokens")]
+
+
+def test_patches_cut_out_of_the_image_lie_on_the_grid_they_tile_it_with():
+    for model in ("CutPatches", "reshaped_patches"):
+        s = summary(f"pyramid_patterns:{model}", 64)
+        assert [(st.name, st.output_stride, st.grid) for st in s.stages[:2]] == [
+            ("stem", 8, "8x8 tokens"), ("s1", 8, "8x8 tokens")], model
+        wide = summary(f"pyramid_patterns:{model}", input_size=(3, 32, 64))  # H/8 x W/8, not a square root
+        assert [(st.output_stride, st.grid) for st in body(wide)] == [(8, "4x8 tokens")], model
+
+
+def test_tokens_that_tile_no_grid_of_the_image_lie_on_none():
+    from netprobe.analysis.grids import grids
+    from netprobe.analysis.layers import Layer
+    from netprobe.counts import Counts
+
+    def tokens(n):
+        return Layer("proj", "", "linear", (n, 16), Counts(), hw=())
+
+    assert grids([tokens(64), tokens(68)], (64, 64)) == [(8, 8), (8, 8)]  # 8x8 patches, then a class token
+    assert grids([tokens(50)], (64, 64)) == [None]  # 4096 / 50 is no square
+    assert grids([tokens(64)], (64, 48)) == [None]  # 48 / 64 is no patch: 8x8 patches would be 48 tokens
+    assert grids([tokens(64)]) == [None]  # no image to tile
 
 
 def test_stages_named_as_stages_stay_apart_and_a_downsampling_tail_opens_the_next_stage():
@@ -144,8 +168,8 @@ KNOWN_WRONG = {
     "csatv2",                                 # a spatial gate pooled to 7x7 in every block reads as a level
     "rdnet",                                  # seven containers at 1/16, each its own stage
     "vitamin",                                # declares only its ViT level (16), its conv stages run at 4 and 8
-    "naflexvit", "gemma4_vit", "tnt",         # patches cut out before they are embedded: no map for tokens to lie on
-    "crossvit",                               # two token branches at two patch sizes
+    "crossvit",                               # two token branches at two patch sizes, on the image resized to
+                                              # each branch's own size (240, 224), in one run of blocks
 }
 
 

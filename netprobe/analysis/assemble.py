@@ -28,7 +28,8 @@ def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, cont
                     unsupported, kinds, tuple(size), notes, inputs=inputs)
     order = list(dict.fromkeys(layer.stage for layer in layers))
     detected = source.net is None
-    grid_of = dict(zip(map(id, layers), grids(list(layers))))
+    image = tuple(size[-2:]) if len(size) >= SPATIAL_RANK else None
+    grid_of = dict(zip(map(id, layers), grids(list(layers), image)))
     levels: list = []  # (stride, grid) of each stage read so far, in order: a stride reads past the one before
     stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers,
                           grid_of, levels) for name in order)

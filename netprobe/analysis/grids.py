@@ -1,7 +1,9 @@
 """The grid each layer's output lies on: its map, or for a token sequence the map its tokens come from.
 
 A ViT's tokens lie on its patch grid (196 tokens and a class token on 14x14), Hiera's pooled
-tokens on that grid taken down by a power of two; class-attention tokens (CaiT) lie on none. A
+tokens on that grid taken down by a power of two; tokens cut out of the image as patches before
+any map (NaFlexViT's, TNT's: a reshape, then a linear) lie on the grid of patches they tile the
+input with (64 tokens of a 128x128 image on 8x8); class-attention tokens (CaiT) lie on none. A
 4-D output that is attention's heads x tokens x dim is no map: its op says so (dropout, identity,
 the attention itself), or its aspect is not the first map's, or an op that never upsamples would
 have grown it (softmax over tokens x tokens, CaiT's talking heads).
@@ -19,12 +21,15 @@ DOWNSAMPLES = {"conv", "maxpool", "avgpool", "other"}  # ops that may take a map
 ASPECT_SLACK = 0.25  # a map's H/W stays within this share of the first map's (odd sizes of valid convs)
 
 
-def grids(layers: list[Layer]) -> list[tuple[int, ...] | None]:
+def grids(layers: list[Layer], image: tuple[int, int] | None = None) -> list[tuple[int, ...] | None]:
     """Grid of each layer's output: its map, the grid its tokens lie on (patches, pooled tokens), or
-    None (flat outputs, class tokens, attention's heads x tokens)."""
+    None (flat outputs, class tokens, attention's heads x tokens); ``image``: the input's (H, W), for
+    tokens that come before any map."""
     out, grid, first = [], None, None
     for i, layer in enumerate(layers):
         g = _map(layer, first)
+        if g is None and grid is None and image and len(layer.out_shape) == 2 and layer.op != "conv":
+            g = _patch_grid(layer.out_shape[0], image)
         if g and grid and layer.op not in GROWS and finer(g, grid):
             g = None  # only a conv or an upsample grows a map: that was attention's tokens x tokens
         if g is None and grid and len(layer.out_shape) == 2:
@@ -91,6 +96,14 @@ def _token_grid(tokens: int, grid: tuple[int, ...]) -> tuple[int, int] | None:
             return gh, gw
         s *= 2
     return None
+
+
+def _patch_grid(tokens: int, image: tuple[int, int]) -> tuple[int, int] | None:
+    """The grid of square patches that ``tokens`` tile the whole ``image`` with: (H/P, W/P) where
+    H*W / tokens is P*P and P divides both sides; None where no such P exists."""
+    h, w = image
+    p = round((h * w / tokens) ** 0.5) if tokens > EXTRA_TOKENS else 0
+    return (h // p, w // p) if p > 1 and p * p * tokens == h * w and h % p == 0 == w % p else None
 
 
 def finer(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
