@@ -41,8 +41,9 @@ def measure(name: str, resolution: int, batches: list[int], steps: int) -> list[
 
     from netprobe import registry
     from netprobe.build import build
-    from netprobe.timing.memory import PeakMemory, allocated_peak, tensor_bytes
+    from netprobe.timing.memory import PeakMemory
     from netprobe.timing.modes import sgd, train_step
+    from netprobe.timing.train_row import allocated
 
     warm = build(registry.spec(name)).train()
     train_step(warm, torch.randn(2, 3, 64, 64), "cpu", "fp32", sgd(warm))()
@@ -59,10 +60,7 @@ def measure(name: str, resolution: int, batches: list[int], steps: int) -> list[
         for _ in range(steps):
             step()
         rss = peak.peak_bytes()
-        model.zero_grad(set_to_none=True)
-        state = [t for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t)]
-        alloc = allocated_peak(step, tensor_bytes([*model.parameters(), *model.buffers(), x, *state]))
-        out.append([rss, alloc])
+        out.append([rss, allocated(model, step, ((x,), {}), optimizer)])  # as bench's alloc_peak_bytes
         del model, x, step, optimizer
     return out
 

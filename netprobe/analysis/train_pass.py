@@ -112,7 +112,6 @@ class _Pass(TorchDispatchMode):
         call.bias_grad = call.bias_grad or any(f in BIASES and n for f, n in call.backward.items())
         return out
 
-
     def _bias_add(self, call: Module, args, out) -> None:
         """A linear's bias added after its product: with autograd on, a linear over a non-contiguous
         input runs as matmul then add, and the add is the bias adds inference counts in ``linear``."""
@@ -144,7 +143,8 @@ def _relabel(facts_: dict[str, int], product: str | None) -> dict[str, int]:
     names = {OP_LINEAR: product, OP_MATMUL: product, **RECURRENT_BIAS}
     out: dict[str, int] = {}
     for fact, n in facts_.items():
-        out[names.get(fact, fact)] = out.get(names.get(fact, fact), 0) + n
+        name = names.get(fact, fact)
+        out[name] = out.get(name, 0) + n
     return out
 
 
