@@ -31,6 +31,7 @@ def test_a_quiet_run_is_not_flagged():
     (dict(load_avg=6.0), "load average 6.0 on 4 usable CPUs", "a quieter machine"),
     (dict(threads=8), "8 threads on 4 usable CPUs (oversubscribed)", "--threads 4 or fewer"),
     (dict(cpu_share=0.45), "the process got 45% of the CPU time of its 2 thread(s)", "fewer threads"),
+    (dict(preempted_share=0.9), "90% of iterations lost a CPU mid-way", "a quieter machine"),
 ])
 def test_each_rule_says_what_was_wrong_and_what_to_do(change, words, advice):
     verdict = trust.judge(**{**QUIET, **change})
@@ -39,9 +40,10 @@ def test_each_rule_says_what_was_wrong_and_what_to_do(change, words, advice):
 
 def test_the_thresholds_are_where_they_are_said_to_be():
     at = dict(QUIET, iqr_ms=QUIET["median_ms"] * trust.SPREAD_LIMIT, load_avg=QUIET["cpus"] + trust.LOAD_SLACK,
-              cpu_share=trust.CPU_SHARE_MIN, threads=QUIET["cpus"])
+              cpu_share=trust.CPU_SHARE_MIN, threads=QUIET["cpus"], preempted_share=trust.PREEMPTED_LIMIT)
     assert trust.judge(**at).stable  # each limit itself passes; just beyond it fails
     assert not trust.judge(**dict(at, iqr_ms=at["iqr_ms"] * 1.01)).stable
+    assert not trust.judge(**dict(at, preempted_share=at["preempted_share"] + 0.01)).stable
     assert not trust.judge(**dict(at, load_avg=at["load_avg"] + 0.01)).stable
     assert not trust.judge(**dict(at, cpu_share=at["cpu_share"] - 0.01)).stable
 
@@ -52,6 +54,37 @@ def test_several_reasons_make_one_warning_line():
     assert line.startswith("warning: 1 of 2 timings are not stable (b batch 8: load average 9.0")
     assert "a quieter machine" in line and "a longer --min-time" in line and "\n" not in line
     assert trust.warning([("a", trust.Verdict(True))]) is None
+
+
+# iterations that lost a CPU ---------------------------------------------------------
+
+def test_the_statistics_leave_out_the_iterations_that_lost_a_cpu_while_enough_are_left():
+    samples = [5.0, 9.0, 5.1, 9.2, 5.2, 4.9, 5.0, 9.1, 5.1, 5.0]
+    lost = [s > 8 for s in samples]
+    timing = Timing(samples, 0, preempted=tuple(lost))
+    assert timing.kept == [5.0, 5.1, 5.2, 4.9, 5.0, 5.1, 5.0] and timing.preempted_share == 0.3
+    assert engine.kept(samples, [False] * 10) == samples
+    assert engine.kept(samples, [True] * 9 + [False]) == samples  # one left: too few to stand for the network
+    assert engine.kept(samples[:6], [True, True] + [False] * 4) == samples[:6]  # 4 left: fewer than MIN_SAMPLES
+    assert engine.kept(samples[:6], [True] + [False] * 5) == samples[1:6]
+    assert Timing(samples, 0).preempted_share is None and Timing(samples, 0).kept == samples  # CUDA: not recorded
+
+
+def test_iterations_beside_busy_processes_are_marked_as_having_lost_a_cpu():
+    def spin():  # 10 ms of CPU work, no sleep: only the OS can take the CPU away
+        end = time.thread_time() + 0.01
+        while time.thread_time() < end:
+            pass
+
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * trust.cpus())]
+    try:
+        time.sleep(0.5)
+        samples, lost = engine.cpu_samples(spin, min_time=0.5)
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    assert len(lost) == len(samples) and any(lost)  # two busy processes per CPU: the loop's CPU is taken in turns
 
 
 # the median's interval and adaptive sampling ----------------------------------------
@@ -66,7 +99,7 @@ def test_median_interval_is_binomial_order_statistics():
 
 def test_sampling_goes_on_past_min_time_until_the_interval_or_the_cap():
     start = time.perf_counter()
-    loose = engine.cpu_samples(lambda: time.sleep(0.002), min_time=0.02, target=10.0, cap_s=5.0)
+    loose, _ = engine.cpu_samples(lambda: time.sleep(0.002), min_time=0.02, target=10.0, cap_s=5.0)
     assert time.perf_counter() - start < 5.0 and len(loose) >= engine.MIN_SAMPLES  # met at once: no more
     start = time.perf_counter()
     engine.cpu_samples(lambda: time.sleep(0.002), min_time=0.02, target=0.0, cap_s=0.2)
@@ -134,7 +167,7 @@ def test_a_row_timed_beside_busy_processes_is_not_stable():
             p.wait()
     assert row["status"] == "ok" and row["stable"] is False
     assert row["cpu_share"] < trust.CPU_SHARE_MIN or row["load_avg"] > row["cpus"] + trust.LOAD_SLACK
-    assert row["unstable_reason"]
+    assert row["unstable_reason"] and row["preempted_share"] > 0
 
 
 def test_the_bench_table_prints_one_warning_line(monkeypatch):

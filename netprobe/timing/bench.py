@@ -33,8 +33,8 @@ from netprobe.timing.stats import median_ci, summarize
 BENCH_COLUMNS = [
     "model", "family", "batch", "mode", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
-    "ci_low_ms", "ci_high_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "same_as",
-    "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "predicted_mem_bytes", "alloc_peak_bytes",
+    "ci_low_ms", "ci_high_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "preempted_share",
+    "same_as", "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "predicted_mem_bytes", "alloc_peak_bytes",
     "forward_ms", "backward_ms", "optimizer_ms", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
@@ -374,14 +374,15 @@ def _row(target: Target, batch: int, mode: str, settings: dict, status: str, err
     row = {"model": target.name, "family": target.family, "batch": batch, "mode": mode,
            "resolution": target.resolution, "input_size": text(target.input_size),
            **settings, "status": status, "error": error}
-    stats = summarize(timing.samples_ms) if timing else None
+    stats = summarize(timing.kept) if timing else None  # the iterations that kept their CPUs (engine.kept)
     for col in ("median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples"):
         row[col] = getattr(stats, col) if stats else None
     row["warmup_iters"] = timing.warmup_iters if timing else None
-    row["ci_low_ms"], row["ci_high_ms"] = median_ci(timing.samples_ms) if timing else (None, None)
+    row["ci_low_ms"], row["ci_high_ms"] = median_ci(timing.kept) if timing else (None, None)
     row.update(trust.columns(stats.median_ms if stats else None, stats.iqr_ms if stats else None,
                              timing.cpu_s if timing else 0.0, timing.wall_s if timing else 0.0,
-                             settings["threads"], settings["device"].startswith("cuda")))
+                             settings["threads"], settings["device"].startswith("cuda"),
+                             timing.preempted_share if timing else None))
     ok = stats is not None and stats.median_ms > 0
     row["imgs_per_s"] = batch / (stats.median_ms / 1e3) if ok else None
     row["macs"] = target.macs

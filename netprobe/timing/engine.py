@@ -9,6 +9,13 @@ Sampling is adaptive: after ``min_time`` (always a minimum) it goes on until the
 95% interval (``stats.median_ci``, order statistics) is within CI_TARGET of the median, or
 until CAP_FACTOR x ``min_time`` has passed. The process's CPU time over the sampling is
 kept beside its wall time, so a row can say when the loop waited for a core (``trust``).
+
+On CPU each iteration also records whether the OS took a CPU from the process during it (an
+involuntary context switch). Such an iteration timed the queue for a core as well as the
+network: beside other processes its time is the network's plus a scheduler slice, and the
+samples fall into two modes whose median jumps from one to the other between runs. The
+statistics are over the iterations that kept their CPUs (``kept``) where enough did; the rows
+say what share did not (``trust``).
 """
 
 from __future__ import annotations
@@ -20,9 +27,14 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Callable
 
+try:
+    import resource
+except ImportError:  # Windows: no getrusage, no count of preemptions
+    resource = None
+
 from netprobe.errors import NetprobeError
 from netprobe.timing.stats import median_ci
-from netprobe.timing.trust import CpuClock
+from netprobe.timing.trust import PREEMPTED_LIMIT, CpuClock
 
 STEADY_WINDOW = 3  # warm-up is steady when two consecutive windows of iterations ...
 STEADY_TOLERANCE = 0.05  # ... have medians within 5% of each other
@@ -32,6 +44,7 @@ MAX_CUDA_SAMPLES = 50_000
 CI_TARGET = 0.02  # sample on until the median's 95% interval is within +-2% of it ...
 CAP_FACTOR = 4  # ... or until this many times min_time has passed
 CHECK_GROWTH = 1.1  # the interval is recomputed each time the samples grow by 10% (a sort each time)
+KEPT_MIN_SHARE = 1 - PREEMPTED_LIMIT  # the preempted iterations are left out only while this share were not
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,27 @@ class Timing:
     compile_s: float | None = None
     cpu_s: float = 0.0  # CPU time the process got while sampling (all its threads)
     wall_s: float = 0.0  # wall time of the sampling
+    preempted: tuple[bool, ...] = ()  # per sample: the OS took a CPU from the process during it (CPU only)
+
+    @property
+    def kept(self) -> list[float]:
+        """The samples the statistics are over: see ``kept``."""
+        return kept(self.samples_ms, self.preempted)
+
+    @property
+    def preempted_share(self) -> float | None:
+        """The share of iterations that lost a CPU; None where that was not recorded (CUDA, Windows)."""
+        return sum(self.preempted) / len(self.preempted) if self.preempted else None
+
+
+def kept(samples_ms: list[float], preempted) -> list[float]:
+    """The samples of the iterations that kept their CPUs, where at least MIN_SAMPLES and KEPT_MIN_SHARE of
+    all did; else all of them (too few undisturbed iterations to stand for the network)."""
+    if not any(preempted):
+        return samples_ms
+    undisturbed = [s for s, p in zip(samples_ms, preempted) if not p]
+    enough = len(undisturbed) >= max(MIN_SAMPLES, KEPT_MIN_SHARE * len(samples_ms))
+    return undisturbed if enough else samples_ms
 
 
 def ci_within(samples_ms: list[float], target: float) -> bool:
@@ -136,19 +170,30 @@ def stop_rule(min_time: float, target: float | None = None,
     return done
 
 
+def preemptions() -> int:
+    """Involuntary context switches of this process so far (all threads), 0 where the OS counts none."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw if resource else 0
+
+
 def cpu_samples(call: Callable[[], object], min_time: float, target: float | None = None,
-                cap_s: float | None = None) -> list[float]:
-    """Per-iteration wall times (ms) until ``stop_rule`` says enough."""
+                cap_s: float | None = None) -> tuple[list[float], list[bool]]:
+    """Per-iteration wall times (ms), and whether each lost a CPU, until ``stop_rule`` says enough of the
+    samples ``kept``. The switch count is read outside the timed span."""
     samples: list[float] = []
+    lost: list[bool] = []
     done = stop_rule(min_time, target, cap_s)
     start = perf_counter()
+    switches = preemptions()
     while True:
         t0 = perf_counter()
         call()
         t1 = perf_counter()
+        now = preemptions()
         samples.append((t1 - t0) * 1e3)
-        if done(samples, t1 - start):
-            return samples
+        lost.append(now != switches)
+        switches = now
+        if done(kept(samples, lost), t1 - start):
+            return samples, lost
 
 
 def cuda_samples(call: Callable[[], object], iters: int) -> list[float]:
@@ -172,26 +217,27 @@ def cuda_iters(warmup_ms: list[float], min_time: float) -> int:
 
 
 def sample(call: Callable[[], object], cuda: bool, seconds: float, estimate_ms: list[float],
-           target: float | None = None, cap_s: float | None = None) -> tuple[list[float], float, float]:
-    """(samples in ms, CPU seconds, wall seconds) of ``seconds`` of sampling (adaptive given a ``target``).
+           target: float | None = None, cap_s: float | None = None) -> tuple[list[float], list[bool], float, float]:
+    """(samples in ms, whether each lost a CPU (none on CUDA), CPU seconds, wall seconds) of ``seconds`` of
+    sampling (adaptive given a ``target``).
 
     On CUDA ``estimate_ms`` (recent iteration times) sets the iteration count of each batch of events.
     """
     clock = CpuClock()
     if not cuda:
-        samples = cpu_samples(call, seconds, target, cap_s)
+        samples, lost = cpu_samples(call, seconds, target, cap_s)
     else:
-        samples = cuda_samples(call, cuda_iters(estimate_ms, seconds))
+        samples, lost = cuda_samples(call, cuda_iters(estimate_ms, seconds)), []
         while target is not None and clock.read()[1] < (cap_s or 0.0) and not ci_within(samples, target):
             samples += cuda_samples(call, cuda_iters(samples, seconds / 2))
-    return (samples, *clock.read())
+    return (samples, lost, *clock.read())
 
 
 def more(call: Callable[[], object], cuda: bool, timing: Timing, seconds: float) -> Timing:
     """``timing`` with ``seconds`` more samples (a round of an interleaved sweep, see ``schedule``)."""
-    samples, cpu_s, wall_s = sample(call, cuda, seconds, timing.samples_ms)
+    samples, lost, cpu_s, wall_s = sample(call, cuda, seconds, timing.kept)
     return Timing(timing.samples_ms + samples, timing.warmup_iters, timing.compile_s, timing.cpu_s + cpu_s,
-                  timing.wall_s + wall_s)
+                  timing.wall_s + wall_s, timing.preempted + tuple(lost))
 
 
 def time_config(call: Callable[[], object], *, cuda: bool, warmup: Warmup, min_time: float,
@@ -200,5 +246,5 @@ def time_config(call: Callable[[], object], *, cuda: bool, warmup: Warmup, min_t
     timed apart as compile time."""
     compile_s = _timed_call(call, cuda) / 1e3 if compile else None
     warm = warm_up(call, cuda, warmup)
-    samples, cpu_s, wall_s = sample(call, cuda, min_time, warm, target, CAP_FACTOR * min_time)
-    return Timing(samples, len(warm), compile_s, cpu_s, wall_s)
+    samples, lost, cpu_s, wall_s = sample(call, cuda, min_time, warm, target, CAP_FACTOR * min_time)
+    return Timing(samples, len(warm), compile_s, cpu_s, wall_s, tuple(lost))

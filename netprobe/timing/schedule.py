@@ -79,7 +79,7 @@ def _slice(window: list[Pending], timings: list, which: list[int], min_time: flo
 
 def _open(timing: Timing, min_time: float) -> bool:
     """Whether a configuration samples on: its interval is wide and its cap not reached."""
-    return timing.wall_s < engine.CAP_FACTOR * min_time and not engine.ci_within(timing.samples_ms, engine.CI_TARGET)
+    return timing.wall_s < engine.CAP_FACTOR * min_time and not engine.ci_within(timing.kept, engine.CI_TARGET)
 
 
 def _emit(window: list[Pending], timings: list, emit: Callable[[dict], None]) -> None:

@@ -13,6 +13,8 @@ from time import perf_counter, process_time
 SPREAD_LIMIT = 0.10  # IQR/median above this is noise, not latency (torch.utils.benchmark warns at 10%)
 LOAD_SLACK = 0.5  # load average above usable CPUs + this: other processes wanted the cores too
 CPU_SHARE_MIN = 0.8  # the timed loop got less than 80% of the CPU time its threads could use: it waited for a core
+PREEMPTED_LIMIT = 0.8  # more iterations lost a CPU mid-way: too few are left to stand for the network, and the
+                       # statistics are over all of them, waits included (engine.kept)
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,9 @@ class Verdict:
 
 
 def judge(*, median_ms: float | None, iqr_ms: float | None, threads: int, cpus: int, load_avg: float | None,
-          cpu_share: float | None) -> Verdict:
-    """The verdict on one timing; ``cpu_share`` is CPU time / (wall x threads), None where it does not apply (CUDA)."""
+          cpu_share: float | None, preempted_share: float | None = None) -> Verdict:
+    """The verdict on one timing; ``cpu_share`` is CPU time / (wall x threads) and ``preempted_share`` the share of
+    iterations the OS took a CPU from the process in, each None where it does not apply (CUDA)."""
     reasons, advice = [], []
     if threads > cpus:
         reasons.append(f"{threads} threads on {cpus} usable CPUs (oversubscribed)")
@@ -37,6 +40,9 @@ def judge(*, median_ms: float | None, iqr_ms: float | None, threads: int, cpus: 
         advice.append("a quieter machine" + (", or fewer threads" if threads > 1 else ""))
     if cpu_share is not None and cpu_share < CPU_SHARE_MIN:
         reasons.append(f"the process got {100 * cpu_share:.0f}% of the CPU time of its {threads} thread(s)")
+        advice.append("a quieter machine" + (", or fewer threads" if threads > 1 else ""))
+    if preempted_share is not None and preempted_share > PREEMPTED_LIMIT:
+        reasons.append(f"{100 * preempted_share:.0f}% of iterations lost a CPU mid-way")  # fewer are left out
         advice.append("a quieter machine" + (", or fewer threads" if threads > 1 else ""))
     if median_ms and iqr_ms is not None and iqr_ms / median_ms > SPREAD_LIMIT:
         reasons.append(f"IQR {100 * iqr_ms / median_ms:.0f}% of the median")
@@ -80,15 +86,16 @@ class CpuClock:
 
 
 def columns(median_ms: float | None, iqr_ms: float | None, cpu_s: float, wall_s: float, threads: int,
-            cuda: bool) -> dict:
-    """A row's trust columns, the machine read now: load_avg, cpus, cpu_share, stable, unstable_reason
-    (the last two None where nothing was timed)."""
+            cuda: bool, preempted_share: float | None = None) -> dict:
+    """A row's trust columns, the machine read now: load_avg, cpus, cpu_share, preempted_share, stable,
+    unstable_reason (the last two None where nothing was timed)."""
     usable, load = cpus(), load_avg()
     share = None if cuda or median_ms is None else cpu_share(cpu_s, wall_s, threads)
-    cols = {"load_avg": load, "cpus": usable, "cpu_share": share, "stable": None, "unstable_reason": None}
+    cols = {"load_avg": load, "cpus": usable, "cpu_share": share, "preempted_share": preempted_share,
+            "stable": None, "unstable_reason": None}
     if median_ms is not None:
         verdict = judge(median_ms=median_ms, iqr_ms=iqr_ms, threads=threads, cpus=usable, load_avg=load,
-                        cpu_share=share)
+                        cpu_share=share, preempted_share=preempted_share)
         cols.update(stable=verdict.stable, unstable_reason=verdict.reason)
     return cols
 
@@ -100,7 +107,8 @@ def of_row(row: dict) -> Verdict:
     threads = row.get("threads") or 1
     return judge(median_ms=row["median_ms"], iqr_ms=row.get("iqr_ms"), threads=threads,
                  cpus=row.get("cpus") or threads, load_avg=row.get("load_avg"),
-                 cpu_share=row.get("cpu_share") if cpu else None)
+                 cpu_share=row.get("cpu_share") if cpu else None,
+                 preempted_share=row.get("preempted_share") if cpu else None)
 
 
 def rows_warning(rows: list[dict]) -> str | None:
