@@ -87,6 +87,7 @@ def test_pairs_are_sampled_as_bench_samples_past_min_time_until_the_interval_or_
     assert took >= engine.CAP_FACTOR * 0.02 and len(never.whole_ms) == len(never.unit_ms["a"])
     took, loose = run(10.0)  # met at the first check: min_time and MIN_SAMPLES pairs, no more
     assert len(loose.whole_ms) >= engine.MIN_SAMPLES and len(loose.unit_ms["a"]) == len(loose.whole_ms)
+    assert 0.0 <= loose.preempted_share <= 1.0  # a pair that lost a CPU goes whole: the two stay in step
 
 
 def test_bytes_are_inputs_outputs_and_weights_at_the_dtype():

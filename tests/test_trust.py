@@ -70,6 +70,40 @@ def test_the_statistics_leave_out_the_iterations_that_lost_a_cpu_while_enough_ar
     assert Timing(samples, 0).preempted_share is None and Timing(samples, 0).kept == samples  # CUDA: not recorded
 
 
+class EveryThirdPreempted:
+    """A call that takes 1 ms, and 10 ms every third time, when a fake OS counts a preemption."""
+
+    def __init__(self):
+        self.calls = self.switches = 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls % 3 == 0:
+            self.switches += 1
+            time.sleep(0.01)
+        else:
+            time.sleep(0.001)
+
+
+def test_a_timing_keeps_the_iterations_that_kept_their_cpu(monkeypatch):
+    call = EveryThirdPreempted()
+    monkeypatch.setattr(engine, "preemptions", lambda: call.switches)
+    timing = engine.time_config(call, cuda=False, warmup=engine.Warmup(iters=3), min_time=0.3, target=None)
+    assert abs(timing.preempted_share - 1 / 3) < 0.05 and len(timing.kept) < len(timing.samples_ms)
+    assert max(timing.kept) < 10.0 <= min(s for s, lost in zip(timing.samples_ms, timing.preempted) if lost)
+
+
+def test_a_profile_leaves_out_the_pairs_that_lost_a_cpu(monkeypatch):
+    from netprobe.timing import boundaries
+
+    call = EveryThirdPreempted()
+    monkeypatch.setattr(engine, "preemptions", lambda: call.switches)
+    lay = boundaries.Layout(("a",), {"a": "x"}, {})
+    times = boundaries.sample(call, lay, boundaries.Marks(False), engine.Warmup(iters=3), 0.3, None)
+    assert 0.5 < times.preempted_share < 0.8  # two calls a pair: two pairs in three hold a slow one
+    assert max(times.whole_ms) < 10.0 and len(times.unit_ms["a"]) == len(times.whole_ms)
+
+
 def test_iterations_beside_busy_processes_are_marked_as_having_lost_a_cpu():
     def spin():  # 10 ms of CPU work, no sleep: only the OS can take the CPU away
         end = time.thread_time() + 0.01

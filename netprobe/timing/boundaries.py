@@ -167,6 +167,7 @@ class UnitTimes:
     whole_backward_ms: list[float] = field(default_factory=list)
     unit_forward_ms: dict[str, list[float]] = field(default_factory=dict)
     unit_backward_ms: dict[str, list[float]] = field(default_factory=dict)
+    preempted_share: float | None = None  # of the pairs of iterations (None on CUDA)
 
 
 def _split(items, stop, cuda: bool) -> dict[str, float]:
@@ -192,16 +193,21 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
     bench samples (``engine.stop_rule``), until the whole pass's median interval is within ``target`` or
     CAP_FACTOR x ``min_time`` has passed (CUDA: one synchronize per batch of pairs).
 
-    A ``call`` that calls ``marks.backward()`` between its loss and its backward has its samples split too."""
+    A ``call`` that calls ``marks.backward()`` between its loss and its backward has its samples split too.
+    On CPU a pair in which the OS took a CPU from the process is left out as bench leaves out such an
+    iteration (``engine.kept``)."""
     cuda, first = marks.cuda, lay.order[0]
     warm = engine.warm_up(call, cuda, warmup)
     whole, marked = [], []
+    lost: list[bool] = []  # per pair: whether either iteration lost a CPU
 
     def pair() -> None:
+        before = 0 if cuda else engine.preemptions()
         for active in (False, True):
             marks.begin(first, active)
             call()
             (marked if active else whole).append(marks.end())
+        lost.append(not cuda and engine.preemptions() != before)
 
     cap_s = engine.CAP_FACTOR * min_time
     start = perf_counter()
@@ -212,8 +218,10 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
         while True:
             pair()
             so_far.append(_whole_ms(*whole[-1], cuda))
-            if done(so_far, perf_counter() - start):
+            if done(engine.kept(so_far, lost), perf_counter() - start):
                 break
+    share = None if cuda or not lost else sum(lost) / len(lost)
+    whole, marked = engine.kept(whole, lost), engine.kept(marked, lost)
     whole_ms, whole_backward = [], []
     for items, stop, turn in whole:
         forward, backward = _phases(items, stop, turn, cuda)
@@ -230,7 +238,7 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
             if turn is not None:
                 forwards.setdefault(unit, []).append(forward.get(unit, 0.0))
                 backwards.setdefault(unit, []).append(backward.get(unit, 0.0))
-    return UnitTimes(whole_ms, units, len(warm), whole_backward, forwards, backwards)
+    return UnitTimes(whole_ms, units, len(warm), whole_backward, forwards, backwards, share)
 
 
 def _cuda_pairs(pair: Callable[[], None], whole: list, warm: list[float], min_time: float, target: float | None,

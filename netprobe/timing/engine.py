@@ -77,14 +77,15 @@ class Timing:
         return sum(self.preempted) / len(self.preempted) if self.preempted else None
 
 
-def kept(samples_ms: list[float], preempted) -> list[float]:
-    """The samples of the iterations that kept their CPUs, where at least MIN_SAMPLES and KEPT_MIN_SHARE of
-    all did; else all of them (too few undisturbed iterations to stand for the network)."""
+def kept(samples: list, preempted) -> list:
+    """The samples (times, or whatever stands for one iteration) of the iterations that kept their CPUs, where at
+    least MIN_SAMPLES and KEPT_MIN_SHARE of all did; else all of them (too few undisturbed ones to stand for
+    the network)."""
     if not any(preempted):
-        return samples_ms
-    undisturbed = [s for s, p in zip(samples_ms, preempted) if not p]
-    enough = len(undisturbed) >= max(MIN_SAMPLES, KEPT_MIN_SHARE * len(samples_ms))
-    return undisturbed if enough else samples_ms
+        return samples
+    undisturbed = [s for s, p in zip(samples, preempted) if not p]
+    enough = len(undisturbed) >= max(MIN_SAMPLES, KEPT_MIN_SHARE * len(samples))
+    return undisturbed if enough else samples
 
 
 def ci_within(samples_ms: list[float], target: float) -> bool:

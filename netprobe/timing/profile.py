@@ -36,16 +36,16 @@ from netprobe.timing.stats import median_ci, summarize
 DEPTHS = {1: "stages", 2: "blocks"}
 JSON_KEYS = ["model", "device", "dtype", "batch", "resolution", "mode", "median_ms", "ci_low_ms", "ci_high_ms",
              "forward_ms", "backward_ms", "peak_gflops", "bandwidth_gbs",
-             "intensity", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "roof_source",
-             "roof_measured_at", "roof_load_avg", "stages"]
+             "intensity", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "preempted_share",
+             "roof_source", "roof_measured_at", "roof_load_avg", "stages"]
 STAGE_KEYS = ["name", "median_ms", "forward_ms", "backward_ms", "time_pct", "macs", "backward_macs", "macs_pct",
               "acts_pct", "achieved_gflops", "bytes", "intensity", "bound", "roof_pct"]
 PROFILE_COLUMNS = [
     "model", "family", "name", "stage", "batch", "mode", "resolution", "dtype", "device", "threads",
     "median_ms", "p10_ms", "p90_ms", "forward_ms", "backward_ms", "time_pct", "macs", "backward_macs", "macs_pct", "acts",
     "acts_pct", "achieved_gflops", "bytes", "intensity", "bound", "roof_pct", "whole_ms", "whole_forward_ms",
-    "whole_backward_ms", "stage_sum_ms", "stable", "unstable_reason", "load_avg", "cpus",
-    "cpu_share", "peak_gflops", "bandwidth_gbs", "roof_source", "roof_measured_at", "roof_load_avg",
+    "whole_backward_ms", "stage_sum_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share",
+    "preempted_share", "peak_gflops", "bandwidth_gbs", "roof_source", "roof_measured_at", "roof_load_avg",
     "peak_mem_bytes", "timing", "device_name", "torch_version", "cuda_version", "cudnn_version", "netprobe_version",
     "timestamp",
 ]
@@ -79,19 +79,21 @@ class Profile:
     cpus: int = 1  # usable CPUs
     roof_source: str = "cached"  # see roofline.lookup, or "remeasured: a stage beat the cached roof"
     whole_backward_ms: tuple[float, ...] = ()  # training: the backward of each unmarked step (the rest is forward)
+    preempted_share: float | None = None  # pairs of iterations that lost a CPU mid-way, left out (None on CUDA)
 
     @property
     def verdict(self) -> trust.Verdict:
         """Whether the whole-pass samples and the machine they ran on can be trusted (``trust.judge``)."""
         stats = summarize(list(self.whole_ms))
         return trust.judge(median_ms=stats.median_ms, iqr_ms=stats.iqr_ms, threads=self.threads, cpus=self.cpus,
-                           load_avg=self.load_avg, cpu_share=self.cpu_share)
+                           load_avg=self.load_avg, cpu_share=self.cpu_share, preempted_share=self.preempted_share)
 
     def trust_fields(self) -> dict:
         """The trust and roof-provenance keys of the JSON and of every row."""
         verdict = self.verdict
         return {"stable": verdict.stable, "unstable_reason": verdict.reason, "load_avg": self.load_avg,
-                "cpus": self.cpus, "cpu_share": self.cpu_share, "roof_source": self.roof_source,
+                "cpus": self.cpus, "cpu_share": self.cpu_share, "preempted_share": self.preempted_share,
+                "roof_source": self.roof_source,
                 "roof_measured_at": self.roof.measured_at, "roof_load_avg": self.roof.load_avg}
 
     def beats_roof(self) -> bool:
@@ -284,4 +286,5 @@ def _run(s, groups, backward: dict[str, int] | None, model, ceiling: Roof, dev: 
     share = None if dev.startswith("cuda") else trust.cpu_share(cpu_s, wall_s, threads)
     return Profile(s.model, s.family, dev, dtype, s.batch, s.resolution, mode, threads,
                    tuple(times.whole_ms), tuple(units), ceiling, peak.peak_bytes(), context, timestamp(),
-                   share, trust.load_avg(), trust.cpus(), whole_backward_ms=tuple(times.whole_backward_ms))
+                   share, trust.load_avg(), trust.cpus(), whole_backward_ms=tuple(times.whole_backward_ms),
+                   preempted_share=times.preempted_share)
