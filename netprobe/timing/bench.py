@@ -34,8 +34,8 @@ BENCH_COLUMNS = [
     "model", "family", "batch", "mode", "resolution", "input_size", "dtype", "device", "channels_last", "compile", "threads",
     "status", "error", "median_ms", "p10_ms", "p90_ms", "iqr_ms", "samples", "warmup_iters",
     "ci_low_ms", "ci_high_ms", "stable", "unstable_reason", "load_avg", "cpus", "cpu_share", "preempted_share",
-    "same_as", "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "predicted_mem_bytes", "alloc_peak_bytes",
-    "forward_ms", "backward_ms", "optimizer_ms", "compile_s",
+    "cpu_wait_ms", "same_as", "imgs_per_s", "macs", "achieved_gflops", "peak_mem_bytes", "predicted_mem_bytes",
+    "alloc_peak_bytes", "forward_ms", "backward_ms", "optimizer_ms", "compile_s",
     "device_name", "torch_version", "cuda_version", "cudnn_version", "cudnn_benchmark", "tf32",
     "tf32_matmul", "gpu_clock_mhz", "netprobe_version", "timestamp",
 ]
@@ -383,6 +383,7 @@ def _row(target: Target, batch: int, mode: str, settings: dict, status: str, err
                              timing.cpu_s if timing else 0.0, timing.wall_s if timing else 0.0,
                              settings["threads"], settings["device"].startswith("cuda"),
                              timing.preempted_share if timing else None))
+    row["cpu_wait_ms"] = timing.cpu_wait_per_iter_ms if timing else None
     ok = stats is not None and stats.median_ms > 0
     row["imgs_per_s"] = batch / (stats.median_ms / 1e3) if ok else None
     row["macs"] = target.macs

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Callable
 
-from netprobe.timing import engine
+from netprobe.timing import engine, preempt
 
 
 class Marks:
@@ -202,12 +202,12 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
     lost: list[bool] = []  # per pair: whether either iteration lost a CPU
 
     def pair() -> None:
-        before = 0 if cuda else engine.preemptions()
+        before = 0 if cuda else preempt.switches()
         for active in (False, True):
             marks.begin(first, active)
             call()
             (marked if active else whole).append(marks.end())
-        lost.append(not cuda and engine.preemptions() != before)
+        lost.append(not cuda and preempt.switches() != before)
 
     cap_s = engine.CAP_FACTOR * min_time
     start = perf_counter()

@@ -10,12 +10,11 @@ Sampling is adaptive: after ``min_time`` (always a minimum) it goes on until the
 until CAP_FACTOR x ``min_time`` has passed. The process's CPU time over the sampling is
 kept beside its wall time, so a row can say when the loop waited for a core (``trust``).
 
-On CPU each iteration also records whether the OS took a CPU from the process during it (an
-involuntary context switch). Such an iteration timed the queue for a core as well as the
-network: beside other processes its time is the network's plus a scheduler slice, and the
-samples fall into two modes whose median jumps from one to the other between runs. The
-statistics are over the iterations that kept their CPUs (``kept``) where enough did; the rows
-say what share did not (``trust``).
+On CPU an iteration's sample is its wall time less the time its thread waited for a CPU, and
+an iteration in which the OS took a CPU from another of the process's threads is marked
+(``preempt``): beside other processes a wall time is the network's plus scheduler slices,
+and the median of wall times jumps between modes from run to run. The statistics are over
+the unmarked iterations (``kept``) where enough are; the rows say what share was marked.
 """
 
 from __future__ import annotations
@@ -27,12 +26,8 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Callable
 
-try:
-    import resource
-except ImportError:  # Windows: no getrusage, no count of preemptions
-    resource = None
-
 from netprobe.errors import NetprobeError
+from netprobe.timing import preempt
 from netprobe.timing.stats import median_ci
 from netprobe.timing.trust import PREEMPTED_LIMIT, CpuClock
 
@@ -64,7 +59,8 @@ class Timing:
     compile_s: float | None = None
     cpu_s: float = 0.0  # CPU time the process got while sampling (all its threads)
     wall_s: float = 0.0  # wall time of the sampling
-    preempted: tuple[bool, ...] = ()  # per sample: the OS took a CPU from the process during it (CPU only)
+    preempted: tuple[bool, ...] = ()  # per sample: the OS took a CPU from a helper thread during it (CPU only)
+    cpu_wait_ms: float | None = None  # the timing thread's waits for a CPU, subtracted from the samples (CPU only)
 
     @property
     def kept(self) -> list[float]:
@@ -73,8 +69,13 @@ class Timing:
 
     @property
     def preempted_share(self) -> float | None:
-        """The share of iterations that lost a CPU; None where that was not recorded (CUDA, Windows)."""
+        """The share of iterations marked; None where that was not recorded (CUDA, Windows)."""
         return sum(self.preempted) / len(self.preempted) if self.preempted else None
+
+    @property
+    def cpu_wait_per_iter_ms(self) -> float | None:
+        """The wait for a CPU subtracted from each iteration, on average; None where unread (CUDA, no schedstat)."""
+        return self.cpu_wait_ms / len(self.samples_ms) if self.cpu_wait_ms is not None and self.samples_ms else None
 
 
 def kept(samples: list, preempted) -> list:
@@ -171,30 +172,32 @@ def stop_rule(min_time: float, target: float | None = None,
     return done
 
 
-def preemptions() -> int:
-    """Involuntary context switches of this process so far (all threads), 0 where the OS counts none."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw if resource else 0
-
-
 def cpu_samples(call: Callable[[], object], min_time: float, target: float | None = None,
-                cap_s: float | None = None) -> tuple[list[float], list[bool]]:
-    """Per-iteration wall times (ms), and whether each lost a CPU, until ``stop_rule`` says enough of the
-    samples ``kept``. The switch count is read outside the timed span."""
+                cap_s: float | None = None) -> tuple[list[float], list[bool], float | None]:
+    """(per-iteration times in ms, whether each is marked, the waits subtracted in ms or None where unread) until
+    ``stop_rule`` says enough of the samples ``kept``. A time is the wall time less the thread's wait for a CPU;
+    an iteration is marked where the OS took a CPU from a thread the wait does not cover (``preempt``). The OS's
+    counts are read just outside the timed span."""
     samples: list[float] = []
     lost: list[bool] = []
+    total = 0.0
     done = stop_rule(min_time, target, cap_s)
-    start = perf_counter()
-    switches = preemptions()
-    while True:
-        t0 = perf_counter()
-        call()
-        t1 = perf_counter()
-        now = preemptions()
-        samples.append((t1 - t0) * 1e3)
-        lost.append(now != switches)
-        switches = now
-        if done(kept(samples, lost), t1 - start):
-            return samples, lost
+    watch = preempt.Watch()
+    try:
+        start = perf_counter()
+        while True:
+            waited, taken = watch.read()
+            t0 = perf_counter()
+            call()
+            t1 = perf_counter()
+            now_waited, now_taken = watch.read()
+            samples.append((t1 - t0) * 1e3 - (now_waited - waited))
+            lost.append(now_taken != taken)
+            total += now_waited - waited
+            if done(kept(samples, lost), t1 - start):
+                return samples, lost, total if watch.corrects else None
+    finally:
+        watch.close()
 
 
 def cuda_samples(call: Callable[[], object], iters: int) -> list[float]:
@@ -218,27 +221,29 @@ def cuda_iters(warmup_ms: list[float], min_time: float) -> int:
 
 
 def sample(call: Callable[[], object], cuda: bool, seconds: float, estimate_ms: list[float],
-           target: float | None = None, cap_s: float | None = None) -> tuple[list[float], list[bool], float, float]:
-    """(samples in ms, whether each lost a CPU (none on CUDA), CPU seconds, wall seconds) of ``seconds`` of
-    sampling (adaptive given a ``target``).
+           target: float | None = None, cap_s: float | None = None) -> tuple[list[float], list[bool], float | None,
+                                                                             float, float]:
+    """(samples in ms, whether each is marked, the waits subtracted in ms (``cpu_samples``; on CUDA none and
+    None), CPU seconds, wall seconds) of ``seconds`` of sampling (adaptive given a ``target``).
 
     On CUDA ``estimate_ms`` (recent iteration times) sets the iteration count of each batch of events.
     """
     clock = CpuClock()
     if not cuda:
-        samples, lost = cpu_samples(call, seconds, target, cap_s)
+        samples, lost, waited = cpu_samples(call, seconds, target, cap_s)
     else:
-        samples, lost = cuda_samples(call, cuda_iters(estimate_ms, seconds)), []
+        samples, lost, waited = cuda_samples(call, cuda_iters(estimate_ms, seconds)), [], None
         while target is not None and clock.read()[1] < (cap_s or 0.0) and not ci_within(samples, target):
             samples += cuda_samples(call, cuda_iters(samples, seconds / 2))
-    return (samples, lost, *clock.read())
+    return (samples, lost, waited, *clock.read())
 
 
 def more(call: Callable[[], object], cuda: bool, timing: Timing, seconds: float) -> Timing:
     """``timing`` with ``seconds`` more samples (a round of an interleaved sweep, see ``schedule``)."""
-    samples, lost, cpu_s, wall_s = sample(call, cuda, seconds, timing.kept)
+    samples, lost, waited, cpu_s, wall_s = sample(call, cuda, seconds, timing.kept)
+    total = None if waited is None or timing.cpu_wait_ms is None else timing.cpu_wait_ms + waited
     return Timing(timing.samples_ms + samples, timing.warmup_iters, timing.compile_s, timing.cpu_s + cpu_s,
-                  timing.wall_s + wall_s, timing.preempted + tuple(lost))
+                  timing.wall_s + wall_s, timing.preempted + tuple(lost), total)
 
 
 def time_config(call: Callable[[], object], *, cuda: bool, warmup: Warmup, min_time: float,
@@ -247,5 +252,5 @@ def time_config(call: Callable[[], object], *, cuda: bool, warmup: Warmup, min_t
     timed apart as compile time."""
     compile_s = _timed_call(call, cuda) / 1e3 if compile else None
     warm = warm_up(call, cuda, warmup)
-    samples, lost, cpu_s, wall_s = sample(call, cuda, min_time, warm, target, CAP_FACTOR * min_time)
-    return Timing(samples, len(warm), compile_s, cpu_s, wall_s, tuple(lost))
+    samples, lost, waited, cpu_s, wall_s = sample(call, cuda, min_time, warm, target, CAP_FACTOR * min_time)
+    return Timing(samples, len(warm), compile_s, cpu_s, wall_s, tuple(lost), waited)
