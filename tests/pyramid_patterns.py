@@ -552,3 +552,43 @@ def reshaped_patches():
 
 
 reshaped_patches.reductions = (8,)
+
+
+class DenseLayer(nn.Module):
+    """A dense block: a few channels computed from the map, concatenated to it."""
+
+    def __init__(self, w_in, growth):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv2d(w_in, w_in, 3, 1, 1, groups=w_in), nn.Conv2d(w_in, growth, 1))
+
+    def forward(self, x):
+        return torch.cat([x, self.layers(x)], 1)
+
+
+class SubStages(nn.Module):
+    """RDNet: ``dense_stages.N`` are sub-stages (a norm, a transition conv, ``dense_block0``..), eleven of them
+    on four strides, seven at 1/16; its feature_info declares one level per stride."""
+
+    reductions = (4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 4, 4), nn.BatchNorm2d(8))
+        strides = [None, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1]
+        self.dense_stages = nn.Sequential(*[sub_stage(stride) for stride in strides])
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.dense_stages(self.stem(x)).mean((2, 3)))
+
+
+def sub_stage(stride):
+    """An RDNet sub-stage: a transition from 16 channels to 8 (strided where the stage is; none in the first),
+    then two dense blocks back to 16."""
+    blocks = nn.Sequential()
+    for k in range(2):
+        blocks.add_module(f"dense_block{k}", DenseLayer(8 + 4 * k, 4))
+    if stride is None:
+        return nn.Sequential(blocks)
+    return nn.Sequential(nn.BatchNorm2d(16), nn.Conv2d(16, 8, stride, stride), blocks)
+

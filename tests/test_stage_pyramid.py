@@ -24,7 +24,7 @@ def assert_pyramid(s, reductions):
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
                                    "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
-                                   "CutPatches", "reshaped_patches"])
+                                   "CutPatches", "reshaped_patches", "SubStages"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -140,6 +140,21 @@ def test_levels_the_model_declares_in_its_head_are_stages():
     s = summary("pyramid_patterns:LevelsInTheHead", 64)
     assert [(st.name, st.output_stride, st.modules) for st in s.stages[-3:]] == [
         ("s3", 16, "head"), ("s4", 32, "head"), ("head", None, "fc")]
+
+
+def test_containers_past_two_per_level_merge_into_one_stage_per_level_and_depth_2_shows_them():
+    s = summary("pyramid_patterns:SubStages", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(4, "16x16"), (8, "8x8"), (16, "4x4"), (32, "2x2")]
+    assert [r.name for r in s.rows(2) if r.stage == "s3"] == [f"dense_stages.{k}" for k in range(2, 9)]
+
+
+def test_seven_containers_on_five_levels_stay_seven_stages():
+    from netprobe import registry
+    from netprobe.build import build
+
+    built = summary(lambda: build(registry.spec("efficientnet_b0"), "meta"), 96)
+    assert [(st.name, st.output_stride) for st in body(built)] == [
+        ("s1", 2), ("s2", 4), ("s3", 8), ("s4", 16), ("s5", 16), ("s6", 32), ("s7", 32)]
 
 
 def test_unpadded_networks_read_the_power_of_two_they_run_at():
