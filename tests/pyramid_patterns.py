@@ -592,3 +592,76 @@ def sub_stage(stride):
         return nn.Sequential(blocks)
     return nn.Sequential(nn.BatchNorm2d(16), nn.Conv2d(16, 8, stride, stride), blocks)
 
+
+class GatedBlock(nn.Module):
+    """CSATv2's block: a conv, then a spatial gate from the channels' mean and max pooled to 7x7, scaled
+    back up to the block's map and multiplied in."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.conv = nn.Conv2d(w, w, 3, 1, 1, groups=w)
+        self.pool = nn.AdaptiveAvgPool2d(7)
+        self.gate = nn.Conv2d(2, 1, 3, 1, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        stats = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
+        gate = torch.sigmoid(self.gate(self.pool(stats)))
+        return x * nn.functional.interpolate(gate, size=x.shape[2:], mode="bilinear")
+
+
+class PooledGate(nn.Module):
+    """CSATv2: ``stages.N`` (blocks and a norm, no run of blocks) whose blocks gate their map from 7x7; at 64 px
+    the first stage's 16x16 pools to 7x7, one level with the next stage's 8x8; the stem and the first stage
+    are declared levels at one stride."""
+
+    reductions = (4, 4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 4, 4)
+        self.stages = nn.Sequential(nn.Sequential(GatedBlock(8), GatedBlock(8), nn.BatchNorm2d(8)),
+                                    nn.Sequential(nn.Conv2d(8, 16, 2, 2), GatedBlock(16), GatedBlock(16)),
+                                    nn.Sequential(nn.Conv2d(16, 32, 2, 2), GatedBlock(32)))
+        self.head = nn.Linear(32, 10)
+        self.feature_info = [dict(module="stem", reduction=4), dict(module="stages.0", reduction=4),
+                             dict(module="stages.1", reduction=8), dict(module="stages.2", reduction=16)]
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)).mean((2, 3)))
+
+
+class Down(nn.Module):
+    """A U-Net encoder level: a max-pool, then a conv."""
+
+    def __init__(self, w_in, w_out):
+        super().__init__()
+        self.pool, self.conv = nn.MaxPool2d(2), conv(w_in, w_out)
+
+    def forward(self, x):
+        return self.conv(self.pool(x))
+
+
+class Up(nn.Module):
+    """A U-Net decoder level: the coarser map scaled up, concatenated with the skip, then a conv."""
+
+    def __init__(self, w_in, w_out):
+        super().__init__()
+        self.conv = conv(w_in, w_out)
+
+    def forward(self, x, skip):
+        return self.conv(torch.cat([nn.functional.interpolate(x, scale_factor=2), skip], 1))
+
+
+class Decoder(nn.Module):
+    """A U-Net with one level down: pooled in one module, scaled back up in another, so a level of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.inc, self.down, self.up = conv(3, 8), Down(8, 16), Up(24, 8)
+        self.out = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        skip = self.inc(x)
+        return self.out(self.up(self.down(skip), skip))
+

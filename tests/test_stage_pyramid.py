@@ -24,7 +24,7 @@ def assert_pyramid(s, reductions):
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
                                    "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
-                                   "CutPatches", "reshaped_patches", "SubStages"])
+                                   "CutPatches", "reshaped_patches", "SubStages", "PooledGate"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -155,6 +155,19 @@ def test_seven_containers_on_five_levels_stay_seven_stages():
     built = summary(lambda: build(registry.spec("efficientnet_b0"), "meta"), 96)
     assert [(st.name, st.output_stride) for st in body(built)] == [
         ("s1", 2), ("s2", 4), ("s3", 8), ("s4", 16), ("s5", 16), ("s6", 32), ("s7", 32)]
+
+
+def test_a_gate_pooled_to_a_coarser_map_and_scaled_back_is_no_level():
+    s = summary("pyramid_patterns:PooledGate", 64)
+    assert [(st.name, st.output_stride, st.grid, st.modules) for st in s.stages[:3]] == [
+        ("stem", 4, "16x16", "stem"), ("s1", 4, "16x16", "stages.0"), ("s2", 8, "8x8", "stages.1")]
+    assert "7x7" not in {st.grid for st in s.stages}
+
+
+def test_a_decoder_scaled_up_in_another_module_than_its_pool_keeps_its_level():
+    s = summary("pyramid_patterns:Decoder", 64)
+    assert [(st.output_stride, st.grid, st.modules) for st in s.stages] == [
+        (1, "64x64", "inc"), (2, "32x32", "down"), (1, "64x64", "up+out")]
 
 
 def test_unpadded_networks_read_the_power_of_two_they_run_at():

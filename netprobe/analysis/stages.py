@@ -20,13 +20,13 @@ containers give more than max(7, 2 x the levels) stages, they are parts of stage
 sub-stages between its transitions): consecutive ones on one level are one stage (EfficientNet's
 7 on 5 levels stay 7). The grid of a layer is its map, or, for a token sequence, the grid of the
 last map its tokens come from (a ViT's patches, Hiera's pooled tokens); class-attention tokens
-have none.
+and a gate pooled to a coarser map and scaled back up (CSATv2's) have none.
 
 Without containers, runs of one level of the pyramid on the main path are stages
-(``stride_runs``). A squeezed side branch (SE, SK or CBAM attention at 1x1, however computed)
-never splits one; the head starts at the global pool, whatever follows it (a conv, a norm).
-Levels the model declares (timm's ``feature_info``) in a long stem or in its head are stages too
-(``taps``).
+(``stride_runs``). A squeezed side branch (SE, SK or CBAM attention at 1x1, however computed, or
+a spatial gate pooled to a coarser map inside a block) never splits one; the head starts at the
+global pool, whatever follows it (a conv, a norm). Levels the model declares (timm's
+``feature_info``) in a long stem or in its head are stages too (``taps``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import re
 from dataclasses import replace
 
 from netprobe.analysis.blocks import block_name
-from netprobe.analysis.grids import finer, grids, one_level
+from netprobe.analysis.grids import finer, grids, one_level, pooled_gates
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.stride_runs import by_stride, most_stages, one_per_level
 from netprobe.analysis.taps import cut_head, cut_stem, under
@@ -158,7 +158,7 @@ def _clip_maps(layers: list[Layer]) -> list[Layer]:
 
 def side_branch(layers: list[Layer]) -> list[bool]:
     """Whether each layer is on a squeezed side branch: no map larger than 1x1, with larger maps
-    on both sides of it (an SE, SK or CBAM gate)."""
+    on both sides of it (an SE, SK or CBAM gate), or on a gate pooled to a coarser map (``pooled_gates``)."""
     big = [_big(layer) for layer in layers]
     after = [False] * len(layers)
     seen = False
@@ -166,8 +166,8 @@ def side_branch(layers: list[Layer]) -> list[bool]:
         after[i] = seen
         seen = seen or big[i]
     out, before = [], False
-    for i, layer in enumerate(layers):
-        out.append(not big[i] and before and after[i])
+    for i, gate in enumerate(pooled_gates(layers)):
+        out.append(gate or not big[i] and before and after[i])
         before = before or big[i]
     return out
 
