@@ -665,3 +665,44 @@ class Decoder(nn.Module):
         skip = self.inc(x)
         return self.out(self.up(self.down(skip), skip))
 
+
+class ConvBackbone(nn.Module):
+    """A hybrid ViT's conv stages: a stem to 1/2, then ``stages.0`` at 1/4 and ``stages.1`` at 1/8."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 2)
+        self.stages = nn.Sequential(nn.Sequential(ConvBn(8, 8, 2), Residual(8)),
+                                    nn.Sequential(ConvBn(8, 16, 2), Residual(16)))
+
+    def forward(self, x):
+        return self.stages(self.stem(x))
+
+
+class ConvPatchEmbed(nn.Module):
+    """ViTamin's patch embedding: the conv stages, then a strided conv to 1/16 tokens."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = ConvBackbone()
+        self.proj = nn.Conv2d(16, 16, 2, 2)
+
+    def forward(self, x):
+        return self.proj(self.backbone(x)).flatten(2).transpose(1, 2)
+
+
+class StagesInThePatchEmbed(nn.Module):
+    """ViTamin, the hybrid ViTs: conv stages inside the patch embedding, then blocks of tokens at 1/16, the
+    only level its feature_info declares (one tap per block)."""
+
+    reductions = (16, 16, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = ConvPatchEmbed()
+        self.blocks = nn.Sequential(*[Block(16) for _ in range(3)])
+        self.head = nn.Linear(16, 10)
+        self.feature_info = [dict(module=f"blocks.{k}", reduction=16) for k in range(3)]
+
+    def forward(self, x):
+        return self.head(self.blocks(self.patch_embed(x)).mean(1))

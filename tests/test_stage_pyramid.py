@@ -24,7 +24,8 @@ def assert_pyramid(s, reductions):
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
                                    "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
-                                   "CutPatches", "reshaped_patches", "SubStages", "PooledGate"])
+                                   "CutPatches", "reshaped_patches", "SubStages", "PooledGate",
+                                   "StagesInThePatchEmbed"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -168,6 +169,16 @@ def test_a_decoder_scaled_up_in_another_module_than_its_pool_keeps_its_level():
     s = summary("pyramid_patterns:Decoder", 64)
     assert [(st.output_stride, st.grid, st.modules) for st in s.stages] == [
         (1, "64x64", "inc"), (2, "32x32", "down"), (1, "64x64", "up+out")]
+
+
+def test_stages_before_the_first_declared_tap_on_finer_maps_are_the_stem():
+    s = summary("pyramid_patterns:StagesInThePatchEmbed", 64)
+    assert [(st.name, st.output_stride, st.grid) for st in s.stages[:2]] == [
+        ("stem", 8, "8x8"), ("s1", 16, "4x4 tokens")]
+    assert [r.name for r in s.rows(2) if r.stage == "stem"] == [
+        "patch_embed.backbone.stem", "patch_embed.backbone.stages.0", "patch_embed.backbone.stages.1"]
+    plain = summary("pyramid_patterns:LongStem", 64)  # a tap in the stem: no stage lies before it
+    assert [st.name for st in plain.stages[:3]] == ["stem", "s1", "s2"]
 
 
 def test_unpadded_networks_read_the_power_of_two_they_run_at():

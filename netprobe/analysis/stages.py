@@ -26,7 +26,8 @@ Without containers, runs of one level of the pyramid on the main path are stages
 (``stride_runs``). A squeezed side branch (SE, SK or CBAM attention at 1x1, however computed, or
 a spatial gate pooled to a coarser map inside a block) never splits one; the head starts at the
 global pool, whatever follows it (a conv, a norm). Levels the model declares (timm's
-``feature_info``) in a long stem or in its head are stages too (``taps``).
+``feature_info``) in a long stem or in its head are stages too, and stages on finer maps before
+its first declared level are its stem (``taps``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from netprobe.analysis.blocks import block_name
 from netprobe.analysis.grids import finer, grids, one_level, pooled_gates
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.stride_runs import by_stride, most_stages, one_per_level
-from netprobe.analysis.taps import cut_head, cut_stem, under
+from netprobe.analysis.taps import cut_head, cut_stem, fold_stem, under
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
 STAGE_LISTS = {"stages", "layers", "levels"}  # a list of stages by its name (timm's Swin, ByobNet, NesT)
@@ -264,7 +265,8 @@ def find_stages(layers: list[Layer], containers: list[str] = (), single=frozense
         return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
     names = _body_stages(layers, containers, single)
     layer_names = [layer.name for layer in layers]
-    names = cut_head(cut_stem(names, layer_names, taps), layer_names, [layer.map_hw for layer in layers], taps)
+    names = cut_stem(fold_stem(names, layer_names, grids(layers), taps), layer_names, taps)
+    names = cut_head(names, layer_names, [layer.map_hw for layer in layers], taps)
     return _place_unused(layers, names)
 
 
