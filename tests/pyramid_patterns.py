@@ -706,3 +706,11 @@ class StagesInThePatchEmbed(nn.Module):
 
     def forward(self, x):
         return self.head(self.blocks(self.patch_embed(x)).mean(1))
+
+
+def unresolved_finest_tap():
+    """HRNet's taps: its finest level declared by a name it has no module of (``stem``), so the first tap it
+    runs is no finest level and its stages before it stay."""
+    model = StagesInThePatchEmbed()
+    model.feature_info = [dict(module="stem", reduction=4)] + model.feature_info
+    return model

@@ -179,6 +179,8 @@ def test_stages_before_the_first_declared_tap_on_finer_maps_are_the_stem():
         "patch_embed.backbone.stem", "patch_embed.backbone.stages.0", "patch_embed.backbone.stages.1"]
     plain = summary("pyramid_patterns:LongStem", 64)  # a tap in the stem: no stage lies before it
     assert [st.name for st in plain.stages[:3]] == ["stem", "s1", "s2"]
+    finer = summary("pyramid_patterns:unresolved_finest_tap", 64)
+    assert [(st.name, st.output_stride) for st in finer.stages[:4]] == [("stem", 2), ("s1", 4), ("s2", 8), ("s3", 16)]
 
 
 def test_unpadded_networks_read_the_power_of_two_they_run_at():

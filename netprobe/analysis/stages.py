@@ -265,7 +265,7 @@ def find_stages(layers: list[Layer], containers: list[str] = (), single=frozense
         return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
     names = _body_stages(layers, containers, single)
     layer_names = [layer.name for layer in layers]
-    names = cut_stem(fold_stem(names, layer_names, grids(layers), taps), layer_names, taps)
+    names = cut_stem(fold_stem(names, layer_names, grids(layers) if taps else [], taps), layer_names, taps)
     names = cut_head(names, layer_names, [layer.map_hw for layer in layers], taps)
     return _place_unused(layers, names)
 

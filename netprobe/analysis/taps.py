@@ -28,13 +28,14 @@ def feature_taps(model) -> tuple[tuple[str, int], ...]:
 
 def fold_stem(names: list[str], layer_names: list[str], grid_of: list, taps) -> list[str]:
     """Stage names with the body stages before the first tap, on a finer grid than that tap's output,
-    made the stem (``grid_of``: each layer's grid or None), and the stages after renumbered."""
+    made the stem (``grid_of``: each layer's grid or None), and the stages after renumbered; only where
+    that tap is the model's finest level (HRNet declares levels at 2 and 4 by names it has no module of)."""
     tapped = [i for i, name in enumerate(layer_names) if any(under(name, m) for m, _ in taps)]
     if not tapped:
         return names
-    first = next(m for m, _ in taps if under(layer_names[tapped[0]], m))
+    first, reduction = next((m, r) for m, r in taps if under(layer_names[tapped[0]], m))
     tap_grid = next((grid_of[i] for i in reversed(tapped) if under(layer_names[i], first) and grid_of[i]), None)
-    if tap_grid is None:
+    if tap_grid is None or reduction > min(r for _, r in taps):
         return names
     stem = set()
     for stage in dict.fromkeys(n for n in names[:tapped[0]] if _body(n)):
