@@ -552,3 +552,165 @@ def reshaped_patches():
 
 
 reshaped_patches.reductions = (8,)
+
+
+class DenseLayer(nn.Module):
+    """A dense block: a few channels computed from the map, concatenated to it."""
+
+    def __init__(self, w_in, growth):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Conv2d(w_in, w_in, 3, 1, 1, groups=w_in), nn.Conv2d(w_in, growth, 1))
+
+    def forward(self, x):
+        return torch.cat([x, self.layers(x)], 1)
+
+
+class SubStages(nn.Module):
+    """RDNet: ``dense_stages.N`` are sub-stages (a norm, a transition conv, ``dense_block0``..), eleven of them
+    on four strides, seven at 1/16; its feature_info declares one level per stride."""
+
+    reductions = (4, 8, 16, 32)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 4, 4), nn.BatchNorm2d(8))
+        strides = [None, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1]
+        self.dense_stages = nn.Sequential(*[sub_stage(stride) for stride in strides])
+        self.head = nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.head(self.dense_stages(self.stem(x)).mean((2, 3)))
+
+
+def sub_stage(stride):
+    """An RDNet sub-stage: a transition from 16 channels to 8 (strided where the stage is; none in the first),
+    then two dense blocks back to 16."""
+    blocks = nn.Sequential()
+    for k in range(2):
+        blocks.add_module(f"dense_block{k}", DenseLayer(8 + 4 * k, 4))
+    if stride is None:
+        return nn.Sequential(blocks)
+    return nn.Sequential(nn.BatchNorm2d(16), nn.Conv2d(16, 8, stride, stride), blocks)
+
+
+class GatedBlock(nn.Module):
+    """CSATv2's block: a conv, then a spatial gate from the channels' mean and max pooled to 7x7, scaled
+    back up to the block's map and multiplied in."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.conv = nn.Conv2d(w, w, 3, 1, 1, groups=w)
+        self.pool = nn.AdaptiveAvgPool2d(7)
+        self.gate = nn.Conv2d(2, 1, 3, 1, 1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        stats = torch.cat([x.mean(1, keepdim=True), x.amax(1, keepdim=True)], 1)
+        gate = torch.sigmoid(self.gate(self.pool(stats)))
+        return x * nn.functional.interpolate(gate, size=x.shape[2:], mode="bilinear")
+
+
+class PooledGate(nn.Module):
+    """CSATv2: ``stages.N`` (blocks and a norm, no run of blocks) whose blocks gate their map from 7x7; at 64 px
+    the first stage's 16x16 pools to 7x7, one level with the next stage's 8x8; the stem and the first stage
+    are declared levels at one stride."""
+
+    reductions = (4, 4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 4, 4)
+        self.stages = nn.Sequential(nn.Sequential(GatedBlock(8), GatedBlock(8), nn.BatchNorm2d(8)),
+                                    nn.Sequential(nn.Conv2d(8, 16, 2, 2), GatedBlock(16), GatedBlock(16)),
+                                    nn.Sequential(nn.Conv2d(16, 32, 2, 2), GatedBlock(32)))
+        self.head = nn.Linear(32, 10)
+        self.feature_info = [dict(module="stem", reduction=4), dict(module="stages.0", reduction=4),
+                             dict(module="stages.1", reduction=8), dict(module="stages.2", reduction=16)]
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)).mean((2, 3)))
+
+
+class Down(nn.Module):
+    """A U-Net encoder level: a max-pool, then a conv."""
+
+    def __init__(self, w_in, w_out):
+        super().__init__()
+        self.pool, self.conv = nn.MaxPool2d(2), conv(w_in, w_out)
+
+    def forward(self, x):
+        return self.conv(self.pool(x))
+
+
+class Up(nn.Module):
+    """A U-Net decoder level: the coarser map scaled up, concatenated with the skip, then a conv."""
+
+    def __init__(self, w_in, w_out):
+        super().__init__()
+        self.conv = conv(w_in, w_out)
+
+    def forward(self, x, skip):
+        return self.conv(torch.cat([nn.functional.interpolate(x, scale_factor=2), skip], 1))
+
+
+class Decoder(nn.Module):
+    """A U-Net with one level down: pooled in one module, scaled back up in another, so a level of its own."""
+
+    def __init__(self):
+        super().__init__()
+        self.inc, self.down, self.up = conv(3, 8), Down(8, 16), Up(24, 8)
+        self.out = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        skip = self.inc(x)
+        return self.out(self.up(self.down(skip), skip))
+
+
+class ConvBackbone(nn.Module):
+    """A hybrid ViT's conv stages: a stem to 1/2, then ``stages.0`` at 1/4 and ``stages.1`` at 1/8."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 2)
+        self.stages = nn.Sequential(nn.Sequential(ConvBn(8, 8, 2), Residual(8)),
+                                    nn.Sequential(ConvBn(8, 16, 2), Residual(16)))
+
+    def forward(self, x):
+        return self.stages(self.stem(x))
+
+
+class ConvPatchEmbed(nn.Module):
+    """ViTamin's patch embedding: the conv stages, then a strided conv to 1/16 tokens."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = ConvBackbone()
+        self.proj = nn.Conv2d(16, 16, 2, 2)
+
+    def forward(self, x):
+        return self.proj(self.backbone(x)).flatten(2).transpose(1, 2)
+
+
+class StagesInThePatchEmbed(nn.Module):
+    """ViTamin, the hybrid ViTs: conv stages inside the patch embedding, then blocks of tokens at 1/16, the
+    only level its feature_info declares (one tap per block)."""
+
+    reductions = (16, 16, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.patch_embed = ConvPatchEmbed()
+        self.blocks = nn.Sequential(*[Block(16) for _ in range(3)])
+        self.head = nn.Linear(16, 10)
+        self.feature_info = [dict(module=f"blocks.{k}", reduction=16) for k in range(3)]
+
+    def forward(self, x):
+        return self.head(self.blocks(self.patch_embed(x)).mean(1))
+
+
+def unresolved_finest_tap():
+    """HRNet's taps: its finest level declared by a name it has no module of (``stem``), so the first tap it
+    runs is no finest level and its stages before it stay."""
+    model = StagesInThePatchEmbed()
+    model.feature_info = [dict(module="stem", reduction=4)] + model.feature_info
+    return model

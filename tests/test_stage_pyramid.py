@@ -24,7 +24,8 @@ def assert_pyramid(s, reductions):
                                    "DownsampleAtTheEnd", "LongStem", "PositionTable", "InterleavedLists",
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
                                    "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
-                                   "CutPatches", "reshaped_patches"])
+                                   "CutPatches", "reshaped_patches", "SubStages", "PooledGate",
+                                   "StagesInThePatchEmbed"])
 def test_body_strides_are_the_declared_reductions(model):
     s = summary(f"pyramid_patterns:{model}", 64)
     assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
@@ -142,6 +143,46 @@ def test_levels_the_model_declares_in_its_head_are_stages():
         ("s3", 16, "head"), ("s4", 32, "head"), ("head", None, "fc")]
 
 
+def test_containers_past_two_per_level_merge_into_one_stage_per_level_and_depth_2_shows_them():
+    s = summary("pyramid_patterns:SubStages", 64)
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(4, "16x16"), (8, "8x8"), (16, "4x4"), (32, "2x2")]
+    assert [r.name for r in s.rows(2) if r.stage == "s3"] == [f"dense_stages.{k}" for k in range(2, 9)]
+
+
+def test_seven_containers_on_five_levels_stay_seven_stages():
+    from netprobe import registry
+    from netprobe.build import build
+
+    built = summary(lambda: build(registry.spec("efficientnet_b0"), "meta"), 96)
+    assert [(st.name, st.output_stride) for st in body(built)] == [
+        ("s1", 2), ("s2", 4), ("s3", 8), ("s4", 16), ("s5", 16), ("s6", 32), ("s7", 32)]
+
+
+def test_a_gate_pooled_to_a_coarser_map_and_scaled_back_is_no_level():
+    s = summary("pyramid_patterns:PooledGate", 64)
+    assert [(st.name, st.output_stride, st.grid, st.modules) for st in s.stages[:3]] == [
+        ("stem", 4, "16x16", "stem"), ("s1", 4, "16x16", "stages.0"), ("s2", 8, "8x8", "stages.1")]
+    assert "7x7" not in {st.grid for st in s.stages}
+
+
+def test_a_decoder_scaled_up_in_another_module_than_its_pool_keeps_its_level():
+    s = summary("pyramid_patterns:Decoder", 64)
+    assert [(st.output_stride, st.grid, st.modules) for st in s.stages] == [
+        (1, "64x64", "inc"), (2, "32x32", "down"), (1, "64x64", "up+out")]
+
+
+def test_stages_before_the_first_declared_tap_on_finer_maps_are_the_stem():
+    s = summary("pyramid_patterns:StagesInThePatchEmbed", 64)
+    assert [(st.name, st.output_stride, st.grid) for st in s.stages[:2]] == [
+        ("stem", 8, "8x8"), ("s1", 16, "4x4 tokens")]
+    assert [r.name for r in s.rows(2) if r.stage == "stem"] == [
+        "patch_embed.backbone.stem", "patch_embed.backbone.stages.0", "patch_embed.backbone.stages.1"]
+    plain = summary("pyramid_patterns:LongStem", 64)  # a tap in the stem: no stage lies before it
+    assert [st.name for st in plain.stages[:3]] == ["stem", "s1", "s2"]
+    finer = summary("pyramid_patterns:unresolved_finest_tap", 64)
+    assert [(st.name, st.output_stride) for st in finer.stages[:4]] == [("stem", 2), ("s1", 4), ("s2", 8), ("s3", 16)]
+
+
 def test_unpadded_networks_read_the_power_of_two_they_run_at():
     from netprobe.analysis.summary import output_stride
 
@@ -165,11 +206,10 @@ TIMM = importlib.util.find_spec("timm") is not None
 # part, measured with timm 1.0.31 at 128 px): a module leaving this list is progress, one joining it
 # a regression; the test fails on either, so the list stays true.
 KNOWN_WRONG = {
-    "csatv2",                                 # a spatial gate pooled to 7x7 in every block reads as a level
-    "rdnet",                                  # seven containers at 1/16, each its own stage
-    "vitamin",                                # declares only its ViT level (16), its conv stages run at 4 and 8
-    "crossvit",                               # two token branches at two patch sizes, on the image resized to
-                                              # each branch's own size (240, 224), in one run of blocks
+    "crossvit",  # two token branches in every block, on 12 px patches of the 240 px image (20x20) and on 16 px
+                 # ones of it resized to 224 (14x14), which no run of layers separates; timm declares the second
+                 # 17 (16 x 240 / 224) where netprobe reads 14x14 of 240 px as 1/16, and its blocks end on
+                 # class tokens (the branches' cross-attention), so they read as tokens
 }
 
 

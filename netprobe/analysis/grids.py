@@ -6,11 +6,13 @@ any map (NaFlexViT's, TNT's: a reshape, then a linear) lie on the grid of patche
 input with (64 tokens of a 128x128 image on 8x8); class-attention tokens (CaiT) lie on none. A
 4-D output that is attention's heads x tokens x dim is no map: its op says so (dropout, identity,
 the attention itself), or its aspect is not the first map's, or an op that never upsamples would
-have grown it (softmax over tokens x tokens, CaiT's talking heads).
+have grown it (softmax over tokens x tokens, CaiT's talking heads). A gate pooled to a coarser map
+inside a block and scaled back up to the map it gates (CSATv2's 7x7 spatial attention) lies on no grid.
 """
 
 from __future__ import annotations
 
+from netprobe.analysis.counters import FACTS
 from netprobe.analysis.layers import Layer
 
 LEVEL = 1.5  # grids closer than this ratio are one stride; a stride of 2 halves them
@@ -19,6 +21,7 @@ NOT_MAPS = {"dropout", "identity", "attention", "matmul"}  # their 4-D outputs a
 GROWS = {"conv", "other"}  # ops that may grow a map (a transposed conv, an upsample)
 DOWNSAMPLES = {"conv", "maxpool", "avgpool", "other"}  # ops that may take a map down (a strided conv, a pool)
 ASPECT_SLACK = 0.25  # a map's H/W stays within this share of the first map's (odd sizes of valid convs)
+POOLS = {"avgpool", "maxpool"}
 
 
 def grids(layers: list[Layer], image: tuple[int, int] | None = None) -> list[tuple[int, ...] | None]:
@@ -26,7 +29,10 @@ def grids(layers: list[Layer], image: tuple[int, int] | None = None) -> list[tup
     None (flat outputs, class tokens, attention's heads x tokens); ``image``: the input's (H, W), for
     tokens that come before any map."""
     out, grid, first = [], None, None
-    for i, layer in enumerate(layers):
+    for i, (layer, gate) in enumerate(zip(layers, pooled_gates(layers))):
+        if gate:
+            out.append(None)
+            continue
         g = _map(layer, first)
         if g is None and grid is None and image and len(layer.out_shape) == 2 and layer.op != "conv":
             g = _patch_grid(layer.out_shape[0], image)
@@ -40,6 +46,53 @@ def grids(layers: list[Layer], image: tuple[int, int] | None = None) -> list[tup
             grid, first = g, first or g
         out.append(g)
     return out
+
+
+def pooled_gates(layers: list[Layer]) -> list[bool]:
+    """Whether each layer is on a gate pooled to a coarser map: from a pool off the main map, on that
+    coarser map, up to an upsample back to the very map it left inside the same module (CSATv2's spatial
+    attention at 7x7, scaled back up to the block's map). A decoder's upsample lies in another module
+    than the pool that began its level, and a branch that reads the finer map again is no upsample."""
+    out, grid, i = [False] * len(layers), None, 0
+    while i < len(layers):
+        hw = layers[i].map_hw
+        if hw and grid and layers[i].op in POOLS and max(hw[-2:]) > 1 and finer(grid, hw):
+            end = _scaled_back(layers, i, hw, grid)
+            if end is not None:
+                out[i:end] = [True] * (end - i)
+                i = end
+                continue
+        if hw and max(hw[-2:]) > 1:
+            grid = hw
+        i += 1
+    return out
+
+
+def _scaled_back(layers: list[Layer], i: int, pooled: tuple[int, ...], grid: tuple[int, ...]) -> int | None:
+    """Index of the upsample that takes the map ``pooled`` at layer i back to ``grid`` inside the module
+    of both, where the layers in between lie on ``pooled`` or on no map; None where there is none."""
+    for j in range(i + 1, len(layers)):
+        hw = layers[j].map_hw
+        if not hw or max(hw[-2:]) == 1 or one_level(hw, pooled):
+            continue
+        shared = _common_module(layers[i].name, layers[j].name)
+        return j if hw[-2:] == grid[-2:] and _upsample(layers[j]) and shared else None
+    return None
+
+
+def _upsample(layer: Layer) -> bool:
+    """Whether the layer scales a map up (interpolate, ``nn.Upsample``): its facts say so."""
+    return any(FACTS.get(fact, ("",))[0] == "upsample" for fact, _ in layer.facts)
+
+
+def _common_module(a: str, b: str) -> str:
+    """The innermost module both layer names lie in ('' for the model itself)."""
+    shared = []
+    for x, y in zip(a.split("."), b.split(".")):
+        if x != y:
+            break
+        shared.append(x)
+    return ".".join(shared)
 
 
 def _detour(layers: list[Layer], i: int, g: tuple[int, ...], grid: tuple[int, ...], first) -> bool:

@@ -15,15 +15,19 @@ each named by the model's own child that holds it.
 A stage never spans two output strides, and the pyramid is the model's own: a container that
 runs across strides (DaViT's, Hiera's, MaxViT's one ``stages`` or ``blocks``) is split between
 its blocks where the grid changes, and containers that are one block each (MobileOne's,
-NASNet's, Inception's) are merged while the grid stays (depth 2 still shows the blocks). The
-grid of a layer is its map, or, for a token sequence, the grid of the last map its tokens
-come from (a ViT's patches, Hiera's pooled tokens); class-attention tokens have none.
+NASNet's, Inception's) are merged while the grid stays (depth 2 still shows the blocks). Where
+containers give more than max(7, 2 x the levels) stages, they are parts of stages (RDNet's
+sub-stages between its transitions): consecutive ones on one level are one stage (EfficientNet's
+7 on 5 levels stay 7). The grid of a layer is its map, or, for a token sequence, the grid of the
+last map its tokens come from (a ViT's patches, Hiera's pooled tokens); class-attention tokens
+and a gate pooled to a coarser map and scaled back up (CSATv2's) have none.
 
 Without containers, runs of one level of the pyramid on the main path are stages
-(``stride_runs``). A squeezed side branch (SE, SK or CBAM attention at 1x1, however computed)
-never splits one; the head starts at the global pool, whatever follows it (a conv, a norm).
-Levels the model declares (timm's ``feature_info``) in a long stem or in its head are stages too
-(``taps``).
+(``stride_runs``). A squeezed side branch (SE, SK or CBAM attention at 1x1, however computed, or
+a spatial gate pooled to a coarser map inside a block) never splits one; the head starts at the
+global pool, whatever follows it (a conv, a norm). Levels the model declares (timm's
+``feature_info``) in a long stem or in its head are stages too, and stages on finer maps before
+its first declared level are its stem (``taps``).
 """
 
 from __future__ import annotations
@@ -32,10 +36,10 @@ import re
 from dataclasses import replace
 
 from netprobe.analysis.blocks import block_name
-from netprobe.analysis.grids import finer, grids, one_level
+from netprobe.analysis.grids import finer, grids, one_level, pooled_gates
 from netprobe.analysis.layers import Layer
-from netprobe.analysis.stride_runs import by_stride
-from netprobe.analysis.taps import cut_head, cut_stem, under
+from netprobe.analysis.stride_runs import by_stride, most_stages, one_per_level
+from netprobe.analysis.taps import cut_head, cut_stem, fold_stem, under
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
 STAGE_LISTS = {"stages", "layers", "levels"}  # a list of stages by its name (timm's Swin, ByobNet, NesT)
@@ -155,7 +159,7 @@ def _clip_maps(layers: list[Layer]) -> list[Layer]:
 
 def side_branch(layers: list[Layer]) -> list[bool]:
     """Whether each layer is on a squeezed side branch: no map larger than 1x1, with larger maps
-    on both sides of it (an SE, SK or CBAM gate)."""
+    on both sides of it (an SE, SK or CBAM gate), or on a gate pooled to a coarser map (``pooled_gates``)."""
     big = [_big(layer) for layer in layers]
     after = [False] * len(layers)
     seen = False
@@ -163,8 +167,8 @@ def side_branch(layers: list[Layer]) -> list[bool]:
         after[i] = seen
         seen = seen or big[i]
     out, before = [], False
-    for i, layer in enumerate(layers):
-        out.append(not big[i] and before and after[i])
+    for i, gate in enumerate(pooled_gates(layers)):
+        out.append(gate or not big[i] and before and after[i])
         before = before or big[i]
     return out
 
@@ -214,7 +218,8 @@ def _interleaved(owner: dict, containers: list[str]) -> frozenset[str]:
 def _cut(layers: list[Layer], names: list, containers: list[str], single, interleaved=frozenset()) -> list[str]:
     """Body layers (given their container's index) cut into stages between blocks: a new stage where
     the container or the grid changes, except between single-block or interleaved containers at one
-    grid and where a container ends past its own grid change (that tail opens the next container's stage)."""
+    grid and where a container ends past its own grid change (that tail opens the next container's stage);
+    more stages than ``most_stages`` are merged one per level."""
     grid_of, side = grids(layers), side_branch(layers)
     units: list[list] = []  # [block, container, grid, layer indices]
     for i, k in enumerate(names):
@@ -229,6 +234,8 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single, interl
         if grid_of[i] is not None and not (side[i] and layers[i].map_hw):  # not an SE gate's 1x1
             units[-1][2] = grid_of[i]
     n, prev_k, prev_grid, tail = 0, None, None, False
+    stage_of: dict[int, int] = {}  # each body layer's stage number
+    level_of: dict[int, tuple] = {}  # each stage's grid: the last its blocks run on
     for _, k, grid, members in units:
         same = grid is None or prev_grid is None or one_level(grid, prev_grid) or finer(grid, prev_grid)
         merged = prev_k is not None and (containers[k] in interleaved or containers[prev_k] in interleaved
@@ -239,9 +246,13 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single, interl
         elif k != prev_k:
             tail = False
         for i in members:
-            names[i] = f"s{n}"
+            stage_of[i] = n
         prev_k, prev_grid = k, grid if grid and not finer(grid, prev_grid or grid) else prev_grid
-    return names
+        if prev_grid:
+            level_of[n] = prev_grid
+    if n > most_stages(level_of.values()):
+        stage_of = one_per_level(stage_of, level_of)
+    return [f"s{stage_of[i]}" if i in stage_of else name for i, name in enumerate(names)]
 
 
 def find_stages(layers: list[Layer], containers: list[str] = (), single=frozenset(), taps=()) -> list[str]:
@@ -254,7 +265,8 @@ def find_stages(layers: list[Layer], containers: list[str] = (), single=frozense
         return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
     names = _body_stages(layers, containers, single)
     layer_names = [layer.name for layer in layers]
-    names = cut_head(cut_stem(names, layer_names, taps), layer_names, [layer.map_hw for layer in layers], taps)
+    names = cut_stem(fold_stem(names, layer_names, grids(layers) if taps else [], taps), layer_names, taps)
+    names = cut_head(names, layer_names, [layer.map_hw for layer in layers], taps)
     return _place_unused(layers, names)
 
 

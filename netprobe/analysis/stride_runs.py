@@ -5,13 +5,22 @@ A stage starts where that map moves to a coarser level, or to a finer one it sta
 a block that reads the map before it (DPN's, NASNet's) stays in the level it runs in. Each boundary
 then moves to a module's start or end, so that a block is never cut; the head starts after the
 last map on the main path, at the global pool.
+
+Stages from containers get a level each too where they are more than two to a level (``one_per_level``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from netprobe.analysis.grids import finer, one_level
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.taps import under
+
+# Containers give at most max(MOST_STAGES, LEVEL_STAGES x levels) stages (EfficientNet's 7 on 5 levels); past
+# that they are parts of stages (RDNet's sub-stages between transitions), merged one per level.
+MOST_STAGES = 7
+LEVEL_STAGES = 2
 
 
 def by_stride(layers: list[Layer], side: list[bool], big: list[bool]) -> list[str]:
@@ -89,3 +98,23 @@ def _adjust(layers: list[Layer], a: int, b: int, c: int) -> int:
         if start == a and end < c:
             return end  # the module opened with the previous group (ResNet's stem conv + max-pool)
     return b
+
+
+def most_stages(stage_grids: Iterable[tuple]) -> int:
+    """The most stages containers may give a pyramid on these grids: MOST_STAGES, or LEVEL_STAGES per level."""
+    levels: list[tuple] = []
+    for grid in stage_grids:
+        if not any(one_level(grid, level) for level in levels):
+            levels.append(grid)
+    return max(MOST_STAGES, LEVEL_STAGES * len(levels))
+
+
+def one_per_level(stage_of: dict[int, int], level_of: dict[int, tuple]) -> dict[int, int]:
+    """Stage numbers renumbered so that consecutive stages on one level are one (RDNet's sub-stages)."""
+    renamed, n, prev = {}, 0, None
+    for k in sorted(set(stage_of.values())):
+        grid = level_of.get(k)
+        if prev is None or grid is None or not one_level(grid, prev):
+            n += 1
+        renamed[k], prev = n, grid or prev
+    return {i: renamed[k] for i, k in stage_of.items()}

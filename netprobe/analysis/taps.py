@@ -5,7 +5,9 @@ A timm model lists the modules whose outputs are its feature maps, each with its
 model's first stage container (Inception's long stem), those levels are stages: the stem is cut
 after each tap inside it, and what follows the last one joins the first stage. Where taps lie in
 the head, past a map coarser than the body's last (SelecSLS's strided head convs, EfficientFormer's
-last stage, which holds no run of blocks), the head is cut after each of them the same way.
+last stage, which holds no run of blocks), the head is cut after each of them the same way. Stages
+that run before the first tap, on a map finer than its, the model declares part of its stem (ViTamin's
+and the hybrid ViTs' conv stages inside their patch embedding): they join the stem.
 """
 
 from __future__ import annotations
@@ -22,6 +24,29 @@ def feature_taps(model) -> tuple[tuple[str, int], ...]:
         return ()
     return tuple((f["module"], int(f["reduction"])) for f in info
                  if isinstance(f, dict) and isinstance(f.get("module"), str) and "reduction" in f)
+
+
+def fold_stem(names: list[str], layer_names: list[str], grid_of: list, taps) -> list[str]:
+    """Stage names with the body stages before the first tap, on a finer grid than that tap's output,
+    made the stem (``grid_of``: each layer's grid or None), and the stages after renumbered; only where
+    that tap is the model's finest level (HRNet declares levels at 2 and 4 by names it has no module of)."""
+    tapped = [i for i, name in enumerate(layer_names) if any(under(name, m) for m, _ in taps)]
+    if not tapped:
+        return names
+    first, reduction = next((m, r) for m, r in taps if under(layer_names[tapped[0]], m))
+    tap_grid = next((grid_of[i] for i in reversed(tapped) if under(layer_names[i], first) and grid_of[i]), None)
+    if tap_grid is None or reduction > min(r for _, r in taps):
+        return names
+    stem = set()
+    for stage in dict.fromkeys(n for n in names[:tapped[0]] if _body(n)):
+        members = [i for i, n in enumerate(names) if n == stage]
+        grid = next((grid_of[i] for i in reversed(members) if grid_of[i]), None)
+        if members[-1] < tapped[0] and grid and finer(grid, tap_grid):
+            stem.add(stage)
+    if not stem:
+        return names
+    renamed = {n: f"s{k}" for k, n in enumerate((n for n in dict.fromkeys(names) if _body(n) and n not in stem), 1)}
+    return ["stem" if n in stem else renamed.get(n, n) for n in names]
 
 
 def cut_stem(names: list[str], layer_names: list[str], taps) -> list[str]:
