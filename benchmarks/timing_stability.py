@@ -20,10 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +34,8 @@ from netprobe.timing.trust import LOAD_SLACK  # noqa: E402 - torch-free; the qui
 
 
 def child(tool: str, models: list[str], batch: int, res: int, threads: int, min_time: float, walls: dict) -> dict:
-    """In a fresh process: {model: (median ms, wall s, netprobe's ``stable`` or None)} for one tool."""
+    """In a fresh process: {model: (median ms, wall s, netprobe's ``stable`` and ``unstable_reason`` or None)} for
+    one tool."""
     import torch
     from torch.utils.benchmark import Timer
 
@@ -45,7 +48,7 @@ def child(tool: str, models: list[str], batch: int, res: int, threads: int, min_
         if tool == "netprobe":
             start = time.perf_counter()
             (row,) = bench(name, batch=batch, resolution=res, threads=threads, min_time=min_time)
-            out[name] = (row["median_ms"], time.perf_counter() - start, row["stable"])
+            out[name] = (row["median_ms"], time.perf_counter() - start, row["stable"], row["unstable_reason"])
         else:
             torch.set_num_threads(threads)
             start = time.perf_counter()  # the build counts in the wall, as netprobe's does
@@ -54,7 +57,7 @@ def child(tool: str, models: list[str], batch: int, res: int, threads: int, min_
             left = max(walls[name] - (time.perf_counter() - start), min_time)
             with torch.inference_mode():
                 median = timer.blocked_autorange(min_run_time=left).median * 1e3
-            out[name] = (median, time.perf_counter() - start, None)
+            out[name] = (median, time.perf_counter() - start, None, None)
     return out
 
 
@@ -72,7 +75,7 @@ def cv(xs: list[float]) -> float:
 
 def phase(label: str, args, models: list[str]) -> list[tuple[str, str, float, float]]:
     """``args.processes`` netprobe/Timer pairs; (label, model, netprobe CV, Timer CV) per model."""
-    ours: list[dict] = []  # per netprobe process: {model: (median, wall, stable)}
+    ours: list[dict] = []  # per netprobe process: {model: (median, wall, stable, reason)}
     theirs: list[dict] = []
     load = os.getloadavg()[0]
     start = time.perf_counter()
@@ -80,7 +83,7 @@ def phase(label: str, args, models: list[str]) -> list[tuple[str, str, float, fl
     for pair in range(args.processes):
         if pair % 2 == 0:  # ABBA: netprobe first, then a Timer given its walls; next pair the other way round
             ours.append(spawn("netprobe", args))
-            walls = {m: wall for m, (_, wall, _) in ours[-1].items()}
+            walls = {m: wall for m, (_, wall, _, _) in ours[-1].items()}
             theirs.append(spawn("timer", args, walls))
         else:
             theirs.append(spawn("timer", args, walls))
@@ -90,6 +93,9 @@ def phase(label: str, args, models: list[str]) -> list[tuple[str, str, float, fl
     for m in models:
         print(f"  {m:<14} netprobe medians {' '.join(f'{p[m][0]:.2f}' for p in ours)} ms, "
               f"walls {' '.join(f'{p[m][1]:.1f}' for p in ours)} s, stable: {' '.join(str(p[m][2]).lower() for p in ours)}")
+        reasons = Counter(re.sub(r"\d+(\.\d+)?", "N", part) for p in ours if p[m][3] for part in p[m][3].split("; "))
+        if reasons:
+            print(f"  {'':<14} why not stable: {'; '.join(f'{n}x {why}' for why, n in reasons.most_common())}")
         print(f"  {'':<14} Timer    medians {' '.join(f'{p[m][0]:.2f}' for p in theirs)} ms, "
               f"walls {' '.join(f'{p[m][1]:.1f}' for p in theirs)} s")
     busiest, cpus = max(load, os.getloadavg()[0]), len(os.sched_getaffinity(0))
