@@ -85,7 +85,7 @@ def test_summary_small_and_degenerate():
 def test_cpu_samples_fill_min_time_and_the_minimum_count():
     start = time.perf_counter()
     samples, lost, _ = engine.cpu_samples(lambda: time.sleep(0.005), min_time=0.05)
-    assert time.perf_counter() - start >= 0.05 and len(lost) == len(samples)
+    assert time.perf_counter() - start >= 0.05 and len(lost) in (0, len(samples))  # marks where the OS gives them
     assert len(samples) >= engine.MIN_SAMPLES and all(s >= 5.0 for s in samples)
     assert len(engine.cpu_samples(lambda: time.sleep(0.02), min_time=0.001)[0]) == engine.MIN_SAMPLES
 

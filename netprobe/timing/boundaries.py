@@ -194,20 +194,21 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
     CAP_FACTOR x ``min_time`` has passed (CUDA: one synchronize per batch of pairs).
 
     A ``call`` that calls ``marks.backward()`` between its loss and its backward has its samples split too.
-    On CPU a pair in which the OS took a CPU from the process is left out as bench leaves out such an
-    iteration (``engine.kept``)."""
+    With one intra-op thread, a pair in which the OS preempted the process is left out (``engine.kept``; the
+    stages' times are taken at hooks, where no wait is subtracted)."""
     cuda, first = marks.cuda, lay.order[0]
     warm = engine.warm_up(call, cuda, warmup)
     whole, marked = [], []
     lost: list[bool] = []  # per pair: whether either iteration lost a CPU
+    marking = not cuda and preempt.marking()
 
     def pair() -> None:
-        before = 0 if cuda else preempt.switches()
+        before = preempt.switches() if marking else 0
         for active in (False, True):
             marks.begin(first, active)
             call()
             (marked if active else whole).append(marks.end())
-        lost.append(not cuda and preempt.switches() != before)
+        lost.append(marking and preempt.switches() != before)
 
     cap_s = engine.CAP_FACTOR * min_time
     start = perf_counter()
@@ -220,7 +221,7 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
             so_far.append(_whole_ms(*whole[-1], cuda))
             if done(engine.kept(so_far, lost), perf_counter() - start):
                 break
-    share = None if cuda or not lost else sum(lost) / len(lost)
+    share = sum(lost) / len(lost) if marking and lost else None
     whole, marked = engine.kept(whole, lost), engine.kept(marked, lost)
     whole_ms, whole_backward = [], []
     for items, stop, turn in whole:

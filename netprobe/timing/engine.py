@@ -10,11 +10,11 @@ Sampling is adaptive: after ``min_time`` (always a minimum) it goes on until the
 until CAP_FACTOR x ``min_time`` has passed. The process's CPU time over the sampling is
 kept beside its wall time, so a row can say when the loop waited for a core (``trust``).
 
-On CPU an iteration's sample is its wall time less the time its thread waited for a CPU, and
-an iteration in which the OS took a CPU from another of the process's threads is marked
-(``preempt``): beside other processes a wall time is the network's plus scheduler slices,
-and the median of wall times jumps between modes from run to run. The statistics are over
-the unmarked iterations (``kept``) where enough are; the rows say what share was marked.
+On CPU an iteration's sample is its wall time less the time its thread waited for a CPU, or,
+where the OS keeps no such wait, an iteration the OS preempted is marked (``preempt``): beside
+other processes a wall time is the network's plus scheduler slices, and the median of wall
+times jumps between modes from run to run. The statistics are over the unmarked iterations
+(``kept``) where enough are; the rows say what share was marked.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Timing:
     compile_s: float | None = None
     cpu_s: float = 0.0  # CPU time the process got while sampling (all its threads)
     wall_s: float = 0.0  # wall time of the sampling
-    preempted: tuple[bool, ...] = ()  # per sample: the OS took a CPU from a helper thread during it (CPU only)
+    preempted: tuple[bool, ...] = ()  # per sample: the OS preempted the process during it (where marked)
     cpu_wait_ms: float | None = None  # the timing thread's waits for a CPU, subtracted from the samples (CPU only)
 
     @property
@@ -69,7 +69,7 @@ class Timing:
 
     @property
     def preempted_share(self) -> float | None:
-        """The share of iterations marked; None where that was not recorded (CUDA, Windows)."""
+        """The share of iterations marked; None where none are (CUDA, Linux: see ``preempt``)."""
         return sum(self.preempted) / len(self.preempted) if self.preempted else None
 
     @property
@@ -176,8 +176,8 @@ def cpu_samples(call: Callable[[], object], min_time: float, target: float | Non
                 cap_s: float | None = None) -> tuple[list[float], list[bool], float | None]:
     """(per-iteration times in ms, whether each is marked, the waits subtracted in ms or None where unread) until
     ``stop_rule`` says enough of the samples ``kept``. A time is the wall time less the thread's wait for a CPU;
-    an iteration is marked where the OS took a CPU from a thread the wait does not cover (``preempt``). The OS's
-    counts are read just outside the timed span."""
+    where that wait is unread, an iteration the OS preempted is marked (``preempt``); with no marks the list is
+    empty. The OS's counts are read just outside the timed span."""
     samples: list[float] = []
     lost: list[bool] = []
     total = 0.0
@@ -195,7 +195,7 @@ def cpu_samples(call: Callable[[], object], min_time: float, target: float | Non
             lost.append(now_taken != taken)
             total += now_waited - waited
             if done(kept(samples, lost), t1 - start):
-                return samples, lost, total if watch.corrects else None
+                return samples, lost if watch.counts else [], total if watch.corrects else None
     finally:
         watch.close()
 

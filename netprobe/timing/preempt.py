@@ -1,4 +1,4 @@
-"""What the OS takes from a timing loop: its thread's waits for a CPU, and the CPUs taken from its other threads.
+"""What the OS takes from a timing loop: its thread's waits for a CPU, or the iterations it preempted.
 
 Beside another busy process an iteration's wall time is the network's plus the time its
 thread sat runnable waiting for a core (a scheduler slice or several): a 5 ms forward reads
@@ -6,14 +6,14 @@ thread sat runnable waiting for a core (a scheduler slice or several): a 5 ms fo
 counts that wait per thread (``/proc/self/task/<tid>/schedstat``, its second field, in ns), so
 the loop subtracts it from each iteration; what is left is the time the network ran.
 
-The intra-op pool's worker threads wait too, and the timing thread then waits on them (a
-barrier, not a runqueue): that cannot be subtracted. So where torch runs more than one
-intra-op thread, an iteration in which the OS took a CPU from the process (an involuntary
-context switch of any of its threads, ``getrusage``) is marked, and the statistics leave it
-out (``engine.kept``). (The process's count and the thread's own cannot be told apart
-reliably: a preemption at the exit of one ``getrusage`` shows in the next.) Where the OS keeps
-no per-thread wait (macOS, or a kernel without schedstat), every involuntary switch marks
-its iteration; where it keeps no count at all (Windows), nothing is marked.
+Where the OS keeps no per-thread wait (macOS, a kernel without schedstat), an iteration in
+which the process was preempted (an involuntary context switch, ``getrusage``) is marked
+instead, and the statistics leave it out (``engine.kept``). That is done with one intra-op
+thread only: with more, some worker is preempted in nearly every long iteration even on an
+idle machine (every one of efficientnet_b0's at batch 8 on two CPUs), so the mark would say
+nothing. The workers' own waits reach the timing thread through a barrier, which no count
+subtracts; the rows' CPU share still says when the process waited (``trust``). Where the OS
+counts nothing (Windows), nothing is subtracted or marked.
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ def switches() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw if resource else 0
 
 
-def helpers() -> bool:
-    """Whether other threads work for a timed call: torch's intra-op pool, when it runs more than one thread."""
-    torch = sys.modules.get("torch")  # a call that never loaded torch has no pool
-    return torch is not None and torch.get_num_threads() > 1
+def marking() -> bool:
+    """Whether a preemption marks its iteration: where torch's intra-op pool runs one thread (or torch is not
+    loaded, so a call has no pool) and the OS counts switches."""
+    torch = sys.modules.get("torch")
+    return resource is not None and (torch is None or torch.get_num_threads() == 1)
 
 
 class Watch:
-    """Reads, for the thread that made it: (ms it has waited for a CPU, CPUs taken from the process that the
-    wait does not account for), both cumulative. ``close`` when done."""
+    """Reads, for the thread that made it: (ms it has waited for a CPU, the process's involuntary switches where
+    they mark iterations, else 0), both cumulative. ``close`` when done."""
 
     def __init__(self):
         self.fd = None
@@ -53,7 +54,7 @@ class Watch:
         except (OSError, ValueError, IndexError):  # no schedstat here
             self.close()
         self.corrects = self.fd is not None  # the thread's waits are read (and subtracted by the loop)
-        self.counts = not self.corrects or helpers()  # one thread, its waits subtracted: nothing left to mark
+        self.counts = not self.corrects and marking()  # the waits subtracted: nothing left to mark
 
     def _wait_ns(self) -> int:
         return int(os.pread(self.fd, 128, 0).split()[1])
