@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from netprobe.analysis import blocks
 from netprobe.analysis.train import stage_lookup, train_counts
 from netprobe.errors import NetprobeError
-from netprobe.inputs import Input
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,10 @@ def backward_macs(source, s, groups) -> dict[str, int] | None:
     """Each unit's backward MACs at the batch (``analysis.train``), netprobe's convention as the forward's; a
     container's own ops go to the unit of its first layer (``stage_lookup``), as the summary's stages have them.
 
-    None where the count cannot observe the input: anything but one float tensor (several inputs, tokens, a
-    factory's), or a model its pass on ``meta`` refuses; the timing stands without it."""
-    inputs = s.inputs
-    if not (isinstance(inputs, tuple) and len(inputs) == 1 and isinstance(inputs[0], Input)
-            and inputs[0].kind == "float"):  # what the counting pass feeds a model
-        return None
+    None where the count cannot observe the input (a factory's, which is not called on ``meta``) or where the
+    model's pass on ``meta`` refuses it; the timing stands without it."""
     try:
-        counts = train_counts(source, None, None, s.batch, inputs)
+        counts = train_counts(source, None, None, s.batch, s.inputs)
     except NetprobeError:
         return None
     unit_of = {layer.name: name for (name, _), layers in groups.items() for layer in layers}
