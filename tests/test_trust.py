@@ -97,6 +97,9 @@ class FakeWatch:
     def read(self):
         return 0.0, self.call.switches
 
+    def ran_s(self):
+        return time.perf_counter()
+
     def close(self):
         pass
 
@@ -128,11 +131,31 @@ def test_a_profile_leaves_out_the_pairs_that_lost_a_cpu(monkeypatch):
 
     call = EveryThirdPreempted()
     monkeypatch.setattr(preempt, "switches", lambda: call.switches)
+    monkeypatch.setattr(preempt, "Watch", lambda: FakeWatch(call))  # no waits read: pairs are marked instead
     monkeypatch.setattr(preempt, "marking", lambda: True)  # one intra-op thread, as pytest's may not have
     lay = boundaries.Layout(("a",), {"a": "x"}, {})
-    times = boundaries.sample(call, lay, boundaries.Marks(False), engine.Warmup(iters=3), 0.3, None)
+    marks = boundaries.Marks(False)
+    times = boundaries.sample(call, lay, marks, engine.Warmup(iters=3), 0.3, None)
+    marks.close()
     assert 0.5 < times.preempted_share < 0.8  # two calls a pair: two pairs in three hold a slow one
     assert max(times.whole_ms) < 10.0 and len(times.unit_ms["a"]) == len(times.whole_ms)
+
+
+def test_a_profiles_marks_are_taken_on_the_clock_less_the_waits(monkeypatch):
+    from netprobe.timing import boundaries
+
+    class Waits(FakeWatch):  # every third call sleeps 9 ms more, all of it said to be a wait for a CPU
+        corrects, counts = True, False
+
+        def ran_s(self):
+            return time.perf_counter() - 0.009 * self.call.switches
+
+    call = EveryThirdPreempted()
+    monkeypatch.setattr(preempt, "Watch", lambda: Waits(call))
+    marks = boundaries.Marks(False)
+    times = boundaries.sample(call, boundaries.Layout(("a",), {"a": "x"}, {}), marks, engine.Warmup(iters=3), 0.3,
+                              None)
+    assert times.preempted_share is None and max(times.whole_ms + times.unit_ms["a"]) < 5.0  # all about 1 ms
 
 
 def test_beside_busy_processes_the_wait_is_subtracted_or_the_iterations_marked():

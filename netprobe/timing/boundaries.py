@@ -1,6 +1,6 @@
 """Time per unit (stage or block) of one model, from marks taken where execution crosses a unit boundary.
 
-A forward pre-hook on the first layer each unit runs takes a mark (``perf_counter`` on CPU,
+A forward pre-hook on the first layer each unit runs takes a mark (a clock reading on CPU,
 a recorded CUDA event on a GPU); a unit's time is from its mark to the next one, so what
 runs between layers (residual adds, the SE multiply) goes to the unit it happens in and the
 unit times add up to the marked pass exactly. In training, a mark between the loss and
@@ -12,7 +12,9 @@ summed (a residual's skip too), so the unit's backward is done. The loss goes to
 unit's forward and its gradient to the last unit's backward, as the forward's tail does.
 Nothing waits: on CUDA the marks are events recorded on the stream (the hook runs on
 autograd's thread, on the stream of the forward op), read after one synchronize at the end
-of all samples.
+of all samples. On CPU a mark reads the clock bench's samples are taken on: ``perf_counter``
+less the timing thread's waits for a CPU (``preempt``), so a scheduler slice spent on another
+process is no unit's time.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Marks:
 
     def __init__(self, cuda: bool):
         self.cuda = cuda
+        self.watch = None if cuda else preempt.Watch()  # ``close`` when done
         self.active = False
         self.open = False  # between begin() and end(): an iteration being sampled, marked or not
         self.items: list[tuple[str, object]] = []
@@ -37,7 +40,7 @@ class Marks:
 
     def stamp(self):
         if not self.cuda:
-            return perf_counter()
+            return self.watch.ran_s()
         import torch
 
         event = torch.cuda.Event(enable_timing=True)
@@ -62,6 +65,10 @@ class Marks:
         stop = self.stamp()
         self.active = self.open = False
         return self.items, stop, self.turn
+
+    def close(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
 
 
 @dataclass(frozen=True)
@@ -194,13 +201,13 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
     CAP_FACTOR x ``min_time`` has passed (CUDA: one synchronize per batch of pairs).
 
     A ``call`` that calls ``marks.backward()`` between its loss and its backward has its samples split too.
-    With one intra-op thread, a pair in which the OS preempted the process is left out (``engine.kept``; the
-    stages' times are taken at hooks, where no wait is subtracted)."""
+    Where the waits for a CPU are unread (``preempt``), a pair in which the OS preempted the process is left
+    out instead, with one intra-op thread (``engine.kept``)."""
     cuda, first = marks.cuda, lay.order[0]
     warm = engine.warm_up(call, cuda, warmup)
     whole, marked = [], []
     lost: list[bool] = []  # per pair: whether either iteration lost a CPU
-    marking = not cuda and preempt.marking()
+    marking = not cuda and not marks.watch.corrects and preempt.marking()
 
     def pair() -> None:
         before = preempt.switches() if marking else 0

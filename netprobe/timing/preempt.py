@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from time import perf_counter
 
 try:
     import resource
@@ -58,6 +59,11 @@ class Watch:
 
     def _wait_ns(self) -> int:
         return int(os.pread(self.fd, 128, 0).split()[1])
+
+    def ran_s(self) -> float:
+        """A clock of the time the thread could run: ``perf_counter`` less its waits for a CPU so far (seconds;
+        ``perf_counter`` itself where the waits are unread)."""
+        return perf_counter() - (self._wait_ns() / 1e9 if self.fd is not None else 0.0)
 
     def read(self) -> tuple[float, int]:
         waited = self._wait_ns() / NS_PER_MS if self.fd is not None else 0.0

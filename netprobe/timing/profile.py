@@ -269,6 +269,7 @@ def _run(s, groups, backward: dict[str, int] | None, model, ceiling: Roof, dev: 
     finally:
         for h in handles:
             h.remove()
+        marks.close()
         model.zero_grad(set_to_none=True)
         model.eval()
     cpu_s, wall_s = clock.read()
