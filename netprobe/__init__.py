@@ -50,12 +50,14 @@ def summary(model, resolution=None, batch=1, dtype="fp32", input_size=None, outp
     from netprobe.analysis.train_summary import parse_mode, train_summary
 
     if parse_mode(mode) == "train":
-        if inputs is not None or output_stride is not None:
-            raise NetprobeError("mode='train' counts a model at its own input (resolution or input_size); "
-                                "leave out inputs and output_stride")
+        if output_stride is not None:
+            raise NetprobeError("mode='train' counts a model at its own output stride; leave out output_stride")
+        from netprobe.models.inputs import parse
+
+        given = parse(input_size, inputs)  # one description, shapes or a factory, for the summary and the step
         s = run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype,
-                input_size=input_size, convention=convention)
-        return train_summary(s, model, optimizer, fit, _positive("resolution", resolution), input_size)
+                inputs=given, convention=convention)
+        return train_summary(s, model, optimizer, fit, _positive("resolution", resolution), given)
     if optimizer is not None or fit is not None:
         raise NetprobeError("optimizer and fit are about the training step; add mode='train'")
     return run(model, _positive("resolution", resolution), _positive("batch", batch, required=True), dtype,

@@ -70,4 +70,7 @@ def test_a_two_input_model_has_its_phases_and_its_prediction():
     assert row["status"] == "ok" and all(row[c] > 0 for c in ("forward_ms", "backward_ms", "optimizer_ms"))
     predicted = train_memory(input_models.TwoInputs(), 2, input_size="3x16x16,12").train_memory_bytes
     assert row["predicted_mem_bytes"] == predicted and row["alloc_peak_bytes"] > 0
+    made = netprobe.bench("input_models:TwoInputs", inputs="input_models:make_pair", batch="2", mode="train",
+                          min_time=0.05, threads=1).to_dict("records")[0]
+    assert made["status"] == "ok" and made["predicted_mem_bytes"] == predicted  # a factory makes the same shapes
 

@@ -129,18 +129,29 @@ def test_cli_table_json_and_csv_of_train(tmp_path):
     assert all(float(row["whole_forward_ms"]) > 0 and float(row["whole_backward_ms"]) > 0 for row in rows)
 
 
-def test_several_inputs_get_their_backward_macs_and_a_factorys_inputs_are_timed_without():
+def test_several_inputs_and_a_factorys_get_their_backward_macs():
     from netprobe.analysis.train import train_counts
 
-    p = profile("input_models:TwoInputs", batch=2, mode="train", input_size="3x16x16,12", **FAST)
     counted = train_counts("input_models:TwoInputs", batch=2, input_size="3x16x16,12")
-    assert sum(u.backward_macs for u in p.units) == counted.backward > 0
-    p = profile("input_models:TwoInputs", batch=2, mode="train", inputs="input_models:make_pair", **FAST)
+    for given in (dict(input_size="3x16x16,12"), dict(inputs="input_models:make_pair")):
+        p = profile("input_models:TwoInputs", batch=2, mode="train", **given, **FAST)
+        assert sum(u.backward_macs for u in p.units) == counted.backward > 0, given
+
+
+def test_a_model_the_count_cannot_observe_is_timed_without_backward_macs(monkeypatch):
+    from netprobe.errors import NetprobeError
+    from netprobe.timing import profile_units
+
+    def refuse(*args, **kwargs):
+        raise NetprobeError("the pass on meta refuses this model")
+
+    monkeypatch.setattr(profile_units, "train_counts", refuse)
+    p = profile("input_models:TwoInputs", batch=2, mode="train", input_size="3x16x16,12", **FAST)
     assert all(u.backward_macs is None and u.forward_ms > 0 and u.backward_ms > 0 for u in p.units)
     m = p.metrics(p.units[0])
     assert m["backward_macs"] is None and m["achieved_gflops"] > 0  # FLOPs x3, as before counts existed
-    r = CliRunner().invoke(app, ["profile", "input_models:TwoInputs", "--inputs", "input_models:make_pair",
-                                 "--mode", "train", "-b", "2", "--warmup", "2", "--min-time", "0.1", "--threads", "1"])
+    r = CliRunner().invoke(app, ["profile", "input_models:TwoInputs", "--input-size", "3x16x16,12", "--mode", "train",
+                                 "-b", "2", "--warmup", "2", "--min-time", "0.1", "--threads", "1"])
     assert r.exit_code == 0, r.output
     assert "train: FLOPs x3 (bwd MACs not counted)" in r.stdout
 

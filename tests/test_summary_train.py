@@ -83,6 +83,7 @@ def test_fit_is_the_largest_batch_whose_prediction_fits():
     (["--mode", "fit"], "error: unknown mode 'fit'; choose infer or train"),
     (["--fit", "16GiB"], "error: --fit is about the training step; add --mode train"),
     (["--optimizer", "sgd"], "error: --optimizer is about the training step; add --mode train"),
+    (["--mode", "train", "--output-stride", "8"], "error: --mode train counts a model at its own output stride"),
 ])
 def test_bad_train_options_are_one_error_line_before_torch_loads(args, message):
     torch, code, lines = early_error("summary", "regnetx_002", *args)
@@ -103,6 +104,19 @@ def test_api_mode_train_returns_the_same_data_and_infer_is_a_plain_summary():
     assert type(netprobe.summary("regnetx_002", 32)).__name__ == "Summary"
     with pytest.raises(netprobe.NetprobeError, match="add mode='train'"):
         netprobe.summary("regnetx_002", 32, optimizer="sgd")
+
+
+def test_inputs_from_a_factory_count_as_the_shapes_they_make():
+    shapes = netprobe.summary("input_models:TwoInputs", batch=2, mode="train", input_size="3x16x16,12", fit="1MiB")
+    made = netprobe.summary("input_models:TwoInputs", batch=2, mode="train", inputs="input_models:make_pair",
+                            fit="1MiB")
+    assert made.counts.backward == shapes.counts.backward > 0 and made.counts.stages == shapes.counts.stages
+    assert made.memory.train_memory_bytes == shapes.memory.train_memory_bytes
+    assert made.fit.fit_batch == shapes.fit.fit_batch > 2  # the prediction is linear in the batch: made at 2 and 3
+    r = runner.invoke(app, ["summary", "input_models:TwoInputs", "--inputs", "input_models:make_pair", "-b", "2",
+                            "--mode", "train", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["train_backward"] == shapes.counts.backward
 
 
 def _csv_rows(path):

@@ -27,6 +27,7 @@ from netprobe.analysis.gradients import (BIASES, OP_PRODUCTS, PRODUCTS, TRAIN_WE
                                         gradient_facts)
 from netprobe.analysis.layers import Layer
 from netprobe.counts import Counts
+from netprobe.models.inputs import as_summary_kwargs
 
 # The batch of the pass for a module (counts are per image): 2, as a BatchNorm in train mode refuses
 # one value per channel (an SE's on a 1x1 map); every product scales with the batch, so it halves exactly.
@@ -111,10 +112,11 @@ def assemble(model: str, layers, backward, convention: str | None, batch: int) -
 def train_counts(model, convention: str | None = None, resolution: int | None = None, batch: int = 1,
                  input_size=None) -> TrainCounts:
     """Forward + backward counts of a training step of any model ``summary`` takes (a zoo member from
-    its spec, without torch; any other module from one pass on ``meta`` in train mode)."""
+    its spec, without torch; any other module from one pass on ``meta`` in train mode). ``input_size``: shapes,
+    or a factory (``models.inputs.as_summary_kwargs``)."""
     from netprobe.analysis.summary import summary
 
-    s = summary(model, resolution=resolution, input_size=input_size)
+    s = summary(model, resolution=resolution, **as_summary_kwargs(input_size))
     if s.family is not None and not hasattr(model, "named_modules"):
         return assemble(s.model, s.layers, zoo_backward(s.layers), convention, batch)
     from netprobe.analysis.train_pass import module_of, observe, pass_inputs

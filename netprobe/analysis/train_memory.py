@@ -27,6 +27,7 @@ from functools import lru_cache
 from netprobe.analysis.train import stage_lookup
 from netprobe.bytesize import parse_bytes
 from netprobe.errors import NetprobeError
+from netprobe.models.inputs import as_summary_kwargs
 from netprobe.spec import Net
 
 # optimizer -> (state tensors per parameter, temporaries per parameter during step()), torch's foreach paths.
@@ -167,7 +168,7 @@ def _observed(model, resolution, input_size) -> _Linear:
     from netprobe.analysis.summary import summary
     from netprobe.analysis.train_pass import module_of, observe, pass_inputs
 
-    s = summary(model, resolution=resolution, input_size=input_size)
+    s = summary(model, resolution=resolution, **as_summary_kwargs(input_size))
     module = module_of(model)
     # batch 2 and 3, not 1: a BatchNorm on a 1x1 map (an SE's) refuses one value per channel in train mode
     two, three = observe(module, pass_inputs(s), 2), observe(module, pass_inputs(s), 3)

@@ -69,7 +69,7 @@ def summary_command(
 ) -> None:
     """Per-layer and per-stage params, MACs, activations and layer output bytes of a network."""
     given = parse(input_size, inputs)  # before torch loads: a bad description is one line at once
-    train = _train_options(mode, optimizer, fit_budget, inputs, output_stride)  # before torch loads too
+    train = _train_options(mode, optimizer, fit_budget, output_stride)  # before torch loads too
     from netprobe.analysis.summary import summary
     from netprobe.analysis.train_summary import train_summary
     from netprobe.errors import NetprobeError
@@ -101,7 +101,7 @@ def summary_command(
         with model_output_to_stderr():
             s = summary(model, resolution, batch, dtype, inputs=given, output_stride=output_stride,
                         convention=convention)
-            step = None if train is None else train_summary(s, model, train[0], train[1], resolution, input_size)
+            step = None if train is None else train_summary(s, model, train[0], train[1], resolution, given)
         for note in s.notes:
             console(stderr=True).print(f"note: {note}", markup=False)
         explanation = explain(s.layers) if counter == "all" else None
@@ -143,7 +143,7 @@ def _object(s, depth, explanation, checks) -> dict:
     return obj
 
 
-def _train_options(mode, optimizer, budget, inputs, output_stride):
+def _train_options(mode, optimizer, budget, output_stride):
     """(optimizer, budget bytes) for --mode train, None for infer; a wrong combination is one error line."""
     from netprobe.errors import NetprobeError
 
@@ -152,9 +152,8 @@ def _train_options(mode, optimizer, budget, inputs, output_stride):
             if given is not None:
                 raise NetprobeError(f"{flag} is about the training step; add --mode train")
         return None
-    if inputs is not None or output_stride is not None:
-        flag = "--inputs" if inputs is not None else "--output-stride"
-        raise NetprobeError(f"--mode train counts a model at its own input (-r or --input-size); leave out {flag}")
+    if output_stride is not None:
+        raise NetprobeError("--mode train counts a model at its own output stride; leave out --output-stride")
     return parse_optimizer(optimizer), None if budget is None else parse_bytes(budget)
 
 

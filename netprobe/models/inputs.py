@@ -26,6 +26,14 @@ def parse(input_size=None, inputs=None):
     return parse_inputs(input_size, inputs)
 
 
+def as_summary_kwargs(description) -> dict:
+    """The keyword ``summary`` takes a description by: ``inputs=`` for a factory or a callable (made at any
+    batch), else ``input_size=`` (shapes, or None for the model's own input)."""
+    if isinstance(description, Factory) or callable(description):
+        return {"inputs": description}
+    return {"input_size": description}
+
+
 def shapes_of(description) -> tuple[Input, ...] | None:
     """The Inputs of a description made of shapes, else None (a factory, a callable, ready tensors)."""
     if isinstance(description, tuple) and description and all(isinstance(i, Input) for i in description):

@@ -54,8 +54,8 @@ def backward_macs(source, s, groups) -> dict[str, int] | None:
     """Each unit's backward MACs at the batch (``analysis.train``), netprobe's convention as the forward's; a
     container's own ops go to the unit of its first layer (``stage_lookup``), as the summary's stages have them.
 
-    None where the count cannot observe the input (a factory's, which is not called on ``meta``) or where the
-    model's pass on ``meta`` refuses it; the timing stands without it."""
+    None where the model's pass on ``meta`` refuses it (or its inputs: ready tensors hold one batch); the timing
+    stands without it."""
     try:
         counts = train_counts(source, None, None, s.batch, s.inputs)
     except NetprobeError:
