@@ -138,6 +138,8 @@ def _show(rows: list[dict], json: bool) -> None:
     out.print("median, p10, p90 and IQR of per-iteration samples after warm-up; img/s from the median; "
               "GFLOP/s achieved = 2 FLOPs per analytic MAC (x3 in train) / median latency"
               + ("; peak mem on CPU: peak RSS growth + weights." if any(r["device"] == "cpu" for r in rows) else "."))
+    if any(r.get("cpu_wait_ms") is not None for r in rows):
+        out.print("a CPU sample is its wall time less the timing thread's waits for a core (cpu_wait_ms).")
 
 
 def _context_line(r: dict) -> str:
