@@ -40,7 +40,7 @@ class Marks:
 
     def stamp(self):
         if not self.cuda:
-            return self.watch.ran_s()
+            return self.watch.stamp()[1]
         import torch
 
         event = torch.cuda.Event(enable_timing=True)
@@ -222,11 +222,11 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
     if cuda:
         _cuda_pairs(pair, whole, warm, min_time, target, cap_s, start)
     else:
-        done, so_far = engine.stop_rule(min_time, target, cap_s), []
+        done, so_far = engine.stop_rule(min_time, target, cap_s), engine.Keeper()
         while True:
             pair()
-            so_far.append(_whole_ms(*whole[-1], cuda))
-            if done(engine.kept(so_far, lost), perf_counter() - start):
+            so_far.add(_whole_ms(*whole[-1], cuda), lost[-1])
+            if done(so_far.kept(), perf_counter() - start):
                 break
     share = sum(lost) / len(lost) if marking and lost else None
     whole, marked = engine.kept(whole, lost), engine.kept(marked, lost)

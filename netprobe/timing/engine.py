@@ -62,6 +62,10 @@ class Timing:
     preempted: tuple[bool, ...] = ()  # per sample: the OS preempted the process during it (where marked)
     cpu_wait_ms: float | None = None  # the timing thread's waits for a CPU, subtracted from the samples (CPU only)
 
+    def __post_init__(self):
+        if self.preempted and len(self.preempted) != len(self.samples_ms):
+            raise ValueError(f"{len(self.preempted)} preemption marks for {len(self.samples_ms)} samples")
+
     @property
     def kept(self) -> list[float]:
         """The samples the statistics are over: see ``kept``."""
@@ -84,9 +88,28 @@ def kept(samples: list, preempted) -> list:
     the network)."""
     if not any(preempted):
         return samples
-    undisturbed = [s for s, p in zip(samples, preempted) if not p]
-    enough = len(undisturbed) >= max(MIN_SAMPLES, KEPT_MIN_SHARE * len(samples))
-    return undisturbed if enough else samples
+    keeper = Keeper()
+    for sample, lost in zip(samples, preempted):
+        keeper.add(sample, lost)
+    return keeper.kept()
+
+
+class Keeper:
+    """The samples ``kept`` keeps, grown one at a time (a loop that asked ``kept`` at every iteration would take
+    time quadratic in its samples)."""
+
+    def __init__(self):
+        self.every: list = []
+        self.undisturbed: list = []
+
+    def add(self, sample, lost: bool) -> None:
+        self.every.append(sample)
+        if not lost:
+            self.undisturbed.append(sample)
+
+    def kept(self) -> list:
+        enough = len(self.undisturbed) >= max(MIN_SAMPLES, KEPT_MIN_SHARE * len(self.every))
+        return self.undisturbed if enough else self.every
 
 
 def ci_within(samples_ms: list[float], target: float) -> bool:
@@ -174,27 +197,28 @@ def stop_rule(min_time: float, target: float | None = None,
 
 def cpu_samples(call: Callable[[], object], min_time: float, target: float | None = None,
                 cap_s: float | None = None) -> tuple[list[float], list[bool], float | None]:
-    """(per-iteration times in ms, whether each is marked, the waits subtracted in ms or None where unread) until
-    ``stop_rule`` says enough of the samples ``kept``. A time is the wall time less the thread's wait for a CPU;
-    where that wait is unread, an iteration the OS preempted is marked (``preempt``); with no marks the list is
-    empty. The OS's counts are read just outside the timed span."""
+    """(per-iteration times in ms, whether each is marked (empty where nothing is), the waits subtracted in ms
+    or None where unread) until ``stop_rule`` says enough of the samples ``kept``. A time is the span between
+    two ``preempt.Watch.stamp`` readings, on the clock less the thread's waits for a CPU; where those are
+    unread, an iteration the OS preempted is marked (``preempt``)."""
     samples: list[float] = []
     lost: list[bool] = []
+    keeper = Keeper()
     total = 0.0
     done = stop_rule(min_time, target, cap_s)
     watch = preempt.Watch()
     try:
         start = perf_counter()
         while True:
-            waited, taken = watch.read()
-            t0 = perf_counter()
+            taken = watch.switches()
+            wall0, ran0 = watch.stamp()
             call()
-            t1 = perf_counter()
-            now_waited, now_taken = watch.read()
-            samples.append((t1 - t0) * 1e3 - (now_waited - waited))
-            lost.append(now_taken != taken)
-            total += now_waited - waited
-            if done(kept(samples, lost), t1 - start):
+            wall1, ran1 = watch.stamp()
+            samples.append((ran1 - ran0) * 1e3)
+            lost.append(watch.switches() != taken)
+            keeper.add(samples[-1], lost[-1])
+            total += (wall1 - ran1 - wall0 + ran0) * 1e3
+            if done(keeper.kept(), wall1 - start):
                 return samples, lost if watch.counts else [], total if watch.corrects else None
     finally:
         watch.close()
@@ -242,8 +266,10 @@ def more(call: Callable[[], object], cuda: bool, timing: Timing, seconds: float)
     """``timing`` with ``seconds`` more samples (a round of an interleaved sweep, see ``schedule``)."""
     samples, lost, waited, cpu_s, wall_s = sample(call, cuda, seconds, timing.kept)
     total = None if waited is None or timing.cpu_wait_ms is None else timing.cpu_wait_ms + waited
+    marks = () if not (timing.preempted or lost) else (  # a round unmarked beside a marked one: none lost there
+        (timing.preempted or (False,) * len(timing.samples_ms)) + tuple(lost or (False,) * len(samples)))
     return Timing(timing.samples_ms + samples, timing.warmup_iters, timing.compile_s, timing.cpu_s + cpu_s,
-                  timing.wall_s + wall_s, timing.preempted + tuple(lost), total)
+                  timing.wall_s + wall_s, marks, total)
 
 
 def time_config(call: Callable[[], object], *, cuda: bool, warmup: Warmup, min_time: float,

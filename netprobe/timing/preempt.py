@@ -28,7 +28,7 @@ try:
 except ImportError:  # Windows
     resource = None
 
-NS_PER_MS = 1e6
+NS_PER_S = 1e9
 
 
 def switches() -> int:
@@ -44,15 +44,16 @@ def marking() -> bool:
 
 
 class Watch:
-    """Reads, for the thread that made it: (ms it has waited for a CPU, the process's involuntary switches where
-    they mark iterations, else 0), both cumulative. ``close`` when done."""
+    """The clocks of the thread that made it (``stamp``) and the process's involuntary switches where they mark
+    iterations (``switches``). ``close`` when done."""
 
     def __init__(self):
         self.fd = None
         try:
             self.fd = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
-            self._wait_ns()
-        except (OSError, ValueError, IndexError):  # no schedstat here
+            if int(os.pread(self.fd, 128, 0).split()[2]) == 0:  # it has run, yet no run counted: accounting is off
+                raise ValueError("schedstat reads 0 0 0")
+        except (OSError, ValueError, IndexError):  # no per-thread wait here
             self.close()
         self.corrects = self.fd is not None  # the thread's waits are read (and subtracted by the loop)
         self.counts = not self.corrects and marking()  # the waits subtracted: nothing left to mark
@@ -60,14 +61,22 @@ class Watch:
     def _wait_ns(self) -> int:
         return int(os.pread(self.fd, 128, 0).split()[1])
 
-    def ran_s(self) -> float:
-        """A clock of the time the thread could run: ``perf_counter`` less its waits for a CPU so far (seconds;
-        ``perf_counter`` itself where the waits are unread)."""
-        return perf_counter() - (self._wait_ns() / 1e9 if self.fd is not None else 0.0)
+    def stamp(self) -> tuple[float, float]:
+        """(``perf_counter``, ``perf_counter`` less the thread's waits for a CPU so far), in seconds, from one
+        reading: the wait is read before and after the clock, again until both agree, so that no wait falls
+        between them and is charged to the wrong span. Where the waits are unread the two are equal."""
+        if self.fd is None:
+            now = perf_counter()
+            return now, now
+        while True:
+            before = self._wait_ns()
+            now = perf_counter()
+            if self._wait_ns() == before:
+                return now, now - before / NS_PER_S
 
-    def read(self) -> tuple[float, int]:
-        waited = self._wait_ns() / NS_PER_MS if self.fd is not None else 0.0
-        return waited, switches() if self.counts else 0
+    def switches(self) -> int:
+        """The process's involuntary switches so far where they mark iterations (``counts``), else 0."""
+        return switches() if self.counts else 0
 
     def close(self) -> None:
         if self.fd is not None:

@@ -256,10 +256,10 @@ def _run(s, groups, backward: dict[str, int] | None, model, ceiling: Roof, dev: 
     model.train(mode == "train")
     with torch.set_grad_enabled(mode == "train"), autocast(dev, dtype):  # training: which inputs need a gradient
         lay = boundaries.layout(model, lambda: model(*args, **kwargs), unit_of)
-    marks = boundaries.Marks(dev.startswith("cuda"))
-    handles = boundaries.attach(model, lay, marks)
+    marks, handles = boundaries.Marks(dev.startswith("cuda")), []
     clock = trust.CpuClock()  # over warm-up and sampling: boundaries.sample takes both
     try:
+        handles = boundaries.attach(model, lay, marks)
         if mode == "train":
             step = train_step(model, (args, kwargs), dev, dtype, between=marks.backward)
             times = boundaries.sample(step, lay, marks, warm, min_time)
