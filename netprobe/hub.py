@@ -115,14 +115,6 @@ def default_inputs(hub: str, name: str, model=None) -> HubInputs:
     return _square(name, kind, crop, lambda s: (3, s, s))
 
 
-def inputs_for(hub: str, name: str, model=None, given: tuple[Input, ...] | None = None) -> HubInputs:
-    """The inputs to run ``hub:name`` on: the user's shapes in the task's form, else the model's default."""
-    if given is None:
-        return default_inputs(hub, name, model)
-    kind = task(name) if hub == "torchvision" else "classification"
-    return HubInputs(adapt(hub, name, given), kind)
-
-
 def adapt(hub: str, name: str, inputs: tuple[Input, ...]) -> tuple[Input, ...]:
     """A user's shapes in the form the task takes: a detector's images as a list, one image twice for optical flow."""
     if hub != "torchvision":

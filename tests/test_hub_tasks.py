@@ -94,7 +94,9 @@ def test_unknown_names():
         hub.factory("torchvision", "")
 
 
-def test_inputs_for_takes_the_users_shapes_in_the_tasks_form():
-    assert hub.inputs_for("torchvision", "r3d_18").inputs == parse_input_size("3x16x112x112")
-    found = hub.inputs_for("torchvision", "retinanet_resnet50_fpn", given=parse_input_size("3x64x96"))
-    assert found.task == "detection" and found.inputs == (Input((3, 64, 96), listed=True),) and not found.note
+def test_a_task_has_its_default_inputs_and_takes_the_users_shapes_in_its_form():
+    assert hub.default_inputs("torchvision", "r3d_18").inputs == parse_input_size("3x16x112x112")
+    assert hub.task("retinanet_resnet50_fpn") == "detection"
+    assert hub.adapt("torchvision", "retinanet_resnet50_fpn", parse_input_size("3x64x96")) == \
+        (Input((3, 64, 96), listed=True),)
+    assert hub.adapt("torchvision", "raft_small", parse_input_size("3x64x96")) == parse_input_size("3x64x96") * 2
