@@ -104,6 +104,20 @@ class FakeWatch:
         pass
 
 
+class WaitingWatch(FakeWatch):
+    """The OS as a ``preempt.Watch`` that reads waits sees it: every third call sleeps 29 ms more, all of it said
+    to be a wait for a CPU, and nothing is marked."""
+
+    corrects, counts = True, False
+
+    def stamp(self):
+        now = time.perf_counter()
+        return now, now - 0.029 * self.call.switches
+
+    def switches(self):
+        return 0
+
+
 def test_a_timing_keeps_the_iterations_in_which_no_other_thread_lost_its_cpu(monkeypatch):
     call = EveryThirdPreempted()
     monkeypatch.setattr(preempt, "Watch", lambda: FakeWatch(call))
@@ -113,18 +127,8 @@ def test_a_timing_keeps_the_iterations_in_which_no_other_thread_lost_its_cpu(mon
 
 
 def test_the_timing_threads_own_wait_for_a_cpu_is_subtracted(monkeypatch):
-    class Waits(FakeWatch):  # every third call sleeps 29 ms more, all of it said to be a wait for a CPU
-        corrects, counts = True, False
-
-        def stamp(self):
-            now = time.perf_counter()
-            return now, now - 0.029 * self.call.switches
-
-        def switches(self):
-            return 0
-
     call = EveryThirdPreempted()
-    monkeypatch.setattr(preempt, "Watch", lambda: Waits(call))
+    monkeypatch.setattr(preempt, "Watch", lambda: WaitingWatch(call))
     samples, lost, waited = engine.cpu_samples(call, min_time=0.3)
     assert lost == [] and max(samples) < 15.0  # 1 ms and 30 ms sleeps, less 29 ms for the latter: all about 1 ms
     assert waited == pytest.approx(29.0 * call.switches) and waited > 0  # the waits subtracted, all of them
@@ -134,9 +138,7 @@ def test_a_profile_leaves_out_the_pairs_that_lost_a_cpu(monkeypatch):
     from netprobe.timing import boundaries
 
     call = EveryThirdPreempted()
-    monkeypatch.setattr(preempt, "switches", lambda: call.switches)
-    monkeypatch.setattr(preempt, "Watch", lambda: FakeWatch(call))  # no waits read: pairs are marked instead
-    monkeypatch.setattr(preempt, "marking", lambda: True)  # one intra-op thread, as pytest's may not have
+    monkeypatch.setattr(preempt, "Watch", lambda: FakeWatch(call))  # no waits read, one thread: pairs are marked
     lay = boundaries.Layout(("a",), {"a": "x"}, {})
     marks = boundaries.Marks(False)
     times = boundaries.sample(call, lay, marks, engine.Warmup(iters=3), 0.6, None)
@@ -148,15 +150,8 @@ def test_a_profile_leaves_out_the_pairs_that_lost_a_cpu(monkeypatch):
 def test_a_profiles_marks_are_taken_on_the_clock_less_the_waits(monkeypatch):
     from netprobe.timing import boundaries
 
-    class Waits(FakeWatch):  # every third call sleeps 29 ms more, all of it said to be a wait for a CPU
-        corrects, counts = True, False
-
-        def stamp(self):
-            now = time.perf_counter()
-            return now, now - 0.029 * self.call.switches
-
     call = EveryThirdPreempted()
-    monkeypatch.setattr(preempt, "Watch", lambda: Waits(call))
+    monkeypatch.setattr(preempt, "Watch", lambda: WaitingWatch(call))
     marks = boundaries.Marks(False)
     times = boundaries.sample(call, boundaries.Layout(("a",), {"a": "x"}, {}), marks, engine.Warmup(iters=3), 0.3,
                               None)

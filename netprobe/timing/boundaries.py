@@ -206,16 +206,16 @@ def sample(call: Callable[[], object], lay: Layout, marks: Marks, warmup: engine
     cuda, first = marks.cuda, lay.order[0]
     warm = engine.warm_up(call, cuda, warmup)
     whole, marked = [], []
-    lost: list[bool] = []  # per pair: whether either iteration lost a CPU
-    marking = not cuda and not marks.watch.corrects and preempt.marking()
+    lost: list[bool] = []  # per pair: whether either iteration lost a CPU (marked as bench marks an iteration)
+    marking = not cuda and marks.watch.counts
 
     def pair() -> None:
-        before = preempt.switches() if marking else 0
+        before = marks.watch.switches() if marking else 0
         for active in (False, True):
             marks.begin(first, active)
             call()
             (marked if active else whole).append(marks.end())
-        lost.append(marking and preempt.switches() != before)
+        lost.append(marking and marks.watch.switches() != before)
 
     cap_s = engine.CAP_FACTOR * min_time
     start = perf_counter()

@@ -95,15 +95,17 @@ def kept(samples: list, preempted) -> list:
 
 
 class Keeper:
-    """The samples ``kept`` keeps, grown one at a time (a loop that asked ``kept`` at every iteration would take
-    time quadratic in its samples)."""
+    """Samples and their marks, grown one at a time, with what ``kept`` keeps of them at hand (a loop that asked
+    ``kept`` at every iteration would take time quadratic in its samples)."""
 
     def __init__(self):
         self.every: list = []
+        self.lost: list[bool] = []
         self.undisturbed: list = []
 
     def add(self, sample, lost: bool) -> None:
         self.every.append(sample)
+        self.lost.append(lost)
         if not lost:
             self.undisturbed.append(sample)
 
@@ -201,8 +203,6 @@ def cpu_samples(call: Callable[[], object], min_time: float, target: float | Non
     or None where unread) until ``stop_rule`` says enough of the samples ``kept``. A time is the span between
     two ``preempt.Watch.stamp`` readings, on the clock less the thread's waits for a CPU; where those are
     unread, an iteration the OS preempted is marked (``preempt``)."""
-    samples: list[float] = []
-    lost: list[bool] = []
     keeper = Keeper()
     total = 0.0
     done = stop_rule(min_time, target, cap_s)
@@ -214,12 +214,10 @@ def cpu_samples(call: Callable[[], object], min_time: float, target: float | Non
             wall0, ran0 = watch.stamp()
             call()
             wall1, ran1 = watch.stamp()
-            samples.append((ran1 - ran0) * 1e3)
-            lost.append(watch.switches() != taken)
-            keeper.add(samples[-1], lost[-1])
+            keeper.add((ran1 - ran0) * 1e3, watch.switches() != taken)
             total += (wall1 - ran1 - wall0 + ran0) * 1e3
             if done(keeper.kept(), wall1 - start):
-                return samples, lost if watch.counts else [], total if watch.corrects else None
+                return keeper.every, keeper.lost if watch.counts else [], total if watch.corrects else None
     finally:
         watch.close()
 
