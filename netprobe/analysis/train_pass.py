@@ -27,6 +27,7 @@ from netprobe.analysis.counters import (OP_LINEAR, OP_LINEAR_BIAS, OP_MATMUL, OP
 from netprobe.analysis.measure import _tensors as _flat
 from netprobe.analysis.measure import module_op
 from netprobe.analysis.gradients import BIASES, gradient_facts
+from netprobe.models.inputs import at_any_batch
 
 # op name -> (indices of its product operands, index of its bias or added term, or None).
 OPERANDS = {
@@ -196,9 +197,7 @@ def _meta_inputs(model: nn.Module, inputs, batch: int) -> tuple[tuple, dict]:
 def pass_inputs(s):
     """What ``observe`` runs a summary's model on: the inputs it was summarized on where netprobe makes
     them at any batch (shapes, a factory), else its main input's shape (ready tensors hold one batch)."""
-    from netprobe.models.inputs import Factory, shapes_of
-
-    if shapes_of(s.inputs) or isinstance(s.inputs, Factory) or callable(s.inputs):
+    if at_any_batch(s.inputs):
         return s.inputs
     return tuple(s.input_size)
 

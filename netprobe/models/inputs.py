@@ -26,12 +26,21 @@ def parse(input_size=None, inputs=None):
     return parse_inputs(input_size, inputs)
 
 
+def made(description) -> bool:
+    """Whether netprobe makes the description's tensors, at any batch: a factory or a callable."""
+    return isinstance(description, Factory) or callable(description)
+
+
+def at_any_batch(description) -> bool:
+    """Whether the description gives inputs at any batch asked for: shapes, a factory or a callable (ready tensors
+    hold one batch)."""
+    return bool(shapes_of(description)) or made(description)
+
+
 def as_summary_kwargs(description) -> dict:
-    """The keyword ``summary`` takes a description by: ``inputs=`` for a factory or a callable (made at any
-    batch), else ``input_size=`` (shapes, or None for the model's own input)."""
-    if isinstance(description, Factory) or callable(description):
-        return {"inputs": description}
-    return {"input_size": description}
+    """The keyword ``summary`` takes a description by: ``inputs=`` for a factory or a callable, else
+    ``input_size=`` (shapes, or None for the model's own input)."""
+    return {"inputs": description} if made(description) else {"input_size": description}
 
 
 def shapes_of(description) -> tuple[Input, ...] | None:
@@ -102,7 +111,7 @@ def example_inputs(model, inputs, batch: int, device, channels_last: bool = Fals
 
     module = model if isinstance(model, torch.nn.Module) else None
     args, kwargs = inputs_torch.example_inputs(inputs, batch, device, module)
-    if not (shapes_of(inputs) or isinstance(inputs, Factory) or callable(inputs)):
+    if not at_any_batch(inputs):
         _check_batch(args, batch)
     if channels_last:
         args = tuple(a.contiguous(memory_format=torch.channels_last)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from netprobe.analysis.train_memory import train_memory
 from netprobe.errors import NetprobeError
-from netprobe.inputs import Factory
-from netprobe.models.inputs import shapes_of
+from netprobe.models.inputs import at_any_batch
 from netprobe.timing.memory import allocated_peak, tensor_bytes
 from netprobe.timing.phases import sample_phases
 
@@ -36,7 +35,7 @@ def predicted(source, name: str, inputs, batch: int, dtype: str) -> int | None:
     """The predicted training peak (fp32 only) of a zoo member or a named model; None for another dtype, a
     module the caller handed over (no name to build it from), or ready tensors (one batch: the prediction
     makes the inputs at batches 2 and 3, from shapes or a factory)."""
-    if dtype != "fp32" or source.instance or not (shapes_of(inputs) or isinstance(inputs, Factory)):
+    if dtype != "fp32" or source.instance or not at_any_batch(inputs):
         return None
     model = source.net if source.net is not None else name  # the spec: dilated as timed
     try:
