@@ -714,3 +714,85 @@ def unresolved_finest_tap():
     model = StagesInThePatchEmbed()
     model.feature_info = [dict(module="stem", reduction=4)] + model.feature_info
     return model
+
+
+class CrossAttention(nn.Module):
+    """CrossViT's fusion: a class token (first) attends to the other branch's patch tokens; only it comes out."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.norm, self.q, self.kv, self.proj = nn.LayerNorm(dim), nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), \
+            nn.Linear(dim, dim)
+
+    def forward(self, x):
+        x = self.norm(x)
+        k, v = self.kv(x).chunk(2, -1)
+        q = self.q(x[:, :1])
+        return x[:, :1] + self.proj(torch.softmax(q @ k.transpose(1, 2), -1) @ v)
+
+
+class CrossBlock(nn.Module):
+    """CrossViT's multi-scale block: each branch's transformer blocks in turn, then each branch's class token,
+    projected to the other's width, attends to the other branch's patch tokens and is projected back."""
+
+    def __init__(self, dims):
+        super().__init__()
+        others = dims[1:] + dims[:1]
+        self.blocks = nn.ModuleList([nn.Sequential(Block(d), Block(d)) for d in dims])
+        self.projs = nn.ModuleList([nn.Linear(a, b) for a, b in zip(dims, others)])
+        self.fusion = nn.ModuleList([CrossAttention(b) for b in others])
+        self.revert_projs = nn.ModuleList([nn.Linear(b, a) for a, b in zip(dims, others)])
+
+    def forward(self, xs):
+        xs = [blocks(x) for blocks, x in zip(self.blocks, xs)]
+        cls = [proj(x[:, :1]) for proj, x in zip(self.projs, xs)]
+        out = []
+        for i, x in enumerate(xs):
+            fused = self.fusion[i](torch.cat([cls[i], xs[(i + 1) % len(xs)][:, 1:]], 1))
+            out.append(torch.cat([self.revert_projs[i](fused), x[:, 1:]], 1))
+        return out
+
+
+class PatchEmbed(nn.Module):
+    """timm's PatchEmbed: a module of its own, so that a list of them is a run of blocks; ``convs``: CrossViT
+    dagger's, 4 px patches, then the rest of the patch size in a second conv (12 = 4 x 3, 16 = 4 x 4)."""
+
+    def __init__(self, w, patch, convs=False):
+        super().__init__()
+        self.proj = nn.Sequential(nn.Conv2d(3, w // 2, 4, 4), nn.ReLU(), nn.Conv2d(w // 2, w, patch // 4, patch // 4)) \
+            if convs else nn.Conv2d(3, w, patch, patch)
+
+    def forward(self, x):
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+class TwoBranches(nn.Module):
+    """CrossViT at its 240 px: two token branches run side by side in every block, on 12 px patches of the
+    image (20x20) and on 16 px patches of it resized to 224 (14x14, which timm declares round(16 x 240/224) = 17);
+    at the end each branch's class token is normed and classified, and the two predictions averaged. An image of
+    another size is resized to 240 px for the first branch."""
+
+    reductions = (12, 17)
+    size = 240
+
+    def __init__(self, dims=(8, 16), convs=False):
+        super().__init__()
+        self.patch_embed = nn.ModuleList([PatchEmbed(dims[0], 12, convs), PatchEmbed(dims[1], 16, convs)])
+        self.cls_token = nn.ParameterList([nn.Parameter(torch.zeros(1, 1, d)) for d in dims])
+        self.blocks = nn.Sequential(*[CrossBlock(list(dims)) for _ in range(3)])
+        self.norm = nn.ModuleList([nn.LayerNorm(d) for d in dims])
+        self.head = nn.ModuleList([nn.Linear(d, 10) for d in dims])
+
+    def forward(self, x):
+        xs = []
+        for k, (embed, cls) in enumerate(zip(self.patch_embed, self.cls_token)):
+            side = (self.size, 224)[k]  # every other size is resized to 240 px first, as timm's CrossViT does
+            t = embed(x if x.shape[-1] == side else nn.functional.interpolate(x, size=(side, side), mode="bicubic"))
+            xs.append(torch.cat([cls.expand(t.shape[0], -1, -1), t], 1))
+        xs = self.blocks(xs)
+        return sum(head(norm(t[:, 0])) for head, norm, t in zip(self.head, self.norm, xs)) / len(xs)
+
+
+def two_branches_dagger():
+    """CrossViT dagger: each branch's patches embedded by two convs."""
+    return TwoBranches(convs=True)

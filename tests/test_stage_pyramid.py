@@ -25,10 +25,11 @@ def assert_pyramid(s, reductions):
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
                                    "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
                                    "CutPatches", "reshaped_patches", "SubStages", "PooledGate",
-                                   "StagesInThePatchEmbed"])
+                                   "StagesInThePatchEmbed", "TwoBranches"])
 def test_body_strides_are_the_declared_reductions(model):
-    s = summary(f"pyramid_patterns:{model}", 64)
-    assert_pyramid(s, getattr(pyramid_patterns, model).reductions)
+    pattern = getattr(pyramid_patterns, model)
+    s = summary(f"pyramid_patterns:{model}", getattr(pattern, "size", 64))
+    assert_pyramid(s, pattern.reductions)
 
 
 def test_blocks_that_are_containers_merge_into_one_stage_per_stride_and_depth_2_shows_them():
@@ -183,6 +184,39 @@ def test_stages_before_the_first_declared_tap_on_finer_maps_are_the_stem():
     assert [(st.name, st.output_stride) for st in finer.stages[:4]] == [("stem", 2), ("s1", 4), ("s2", 8), ("s3", 16)]
 
 
+def test_token_branches_side_by_side_are_a_stage_each_at_the_stride_of_their_grid():
+    s = summary("pyramid_patterns:TwoBranches", 240)
+    assert [(st.name, st.output_stride, st.grid, st.output_shape) for st in s.stages] == [
+        ("s1", 12, "20x20 tokens", (401, 8)), ("s2", 17, "14x14 tokens", (197, 16)), ("head", None, "", (10,))]
+    stage_of = {layer.name: layer.stage for layer in s.layers}
+    for k in range(3):  # each block's branches, and the fusion each branch's patches feed
+        assert {stage_of[n] for n in stage_of if n.startswith((f"blocks.{k}.blocks.0.", f"blocks.{k}.fusion.1"))} \
+            == {"s1"}
+        assert {stage_of[n] for n in stage_of if n.startswith((f"blocks.{k}.blocks.1.", f"blocks.{k}.fusion.0"))} \
+            == {"s2"}
+    assert (stage_of["patch_embed.0.proj"], stage_of["patch_embed.1.proj"]) == ("s1", "s2")
+    assert sum(st.counts.macs for st in s.stages) == s.totals.macs
+    rows = [r.name for r in s.rows(2) if r.stage == "s1"]
+    assert len(rows) == len(set(rows)), rows  # a block's stretches of a branch are one row
+    resized = summary("pyramid_patterns:TwoBranches", 128)  # the strides of the 240 px image it resizes 128 px to
+    assert [(st.output_stride, st.grid) for st in body(resized)] == [(12, "20x20 tokens"), (17, "14x14 tokens")]
+    assert "strides are read against the 240x240 image the model resizes its input to" in resized.notes
+    assert not s.notes and not summary("pyramid_patterns:Decoder", 64).notes  # scaled up after its first conv
+    dagger = summary("pyramid_patterns:two_branches_dagger", 240)  # patches embedded by a conv, then another
+    assert [(st.output_stride, st.grid, st.output_shape) for st in body(dagger)] == [
+        (12, "20x20 tokens", (401, 8)), (17, "14x14 tokens", (197, 16))]
+    twins = summary("pyramid_patterns:InterleavedLists", 64)  # keys and values of a map taken down: no branch
+    assert [st.output_stride for st in body(twins)] == [4, 8, 16]
+
+
+def test_a_network_off_the_powers_of_two_reads_a_map_no_power_fits_as_in_over_out():
+    from netprobe.analysis.summary import output_stride
+
+    assert output_stride(240, 14, 14) == 16  # a padded network's map one px short: an unpadded conv's
+    assert output_stride(240, 14, 14, powers=False) == 17  # CrossViT's 14x14 of 240 px, beside 12 px patches
+    assert output_stride(240, 15, 15, powers=False) == 16  # a power that fits exactly still reads as one
+
+
 def test_unpadded_networks_read_the_power_of_two_they_run_at():
     from netprobe.analysis.summary import output_stride
 
@@ -205,12 +239,7 @@ TIMM = importlib.util.find_spec("timm") is not None
 # timm architecture modules whose stages do not yet follow their declared pyramid (issue 23's open
 # part, measured with timm 1.0.31 at 128 px): a module leaving this list is progress, one joining it
 # a regression; the test fails on either, so the list stays true.
-KNOWN_WRONG = {
-    "crossvit",  # two token branches in every block, on 12 px patches of the 240 px image (20x20) and on 16 px
-                 # ones of it resized to 224 (14x14), which no run of layers separates; timm declares the second
-                 # 17 (16 x 240 / 224) where netprobe reads 14x14 of 240 px as 1/16, and its blocks end on
-                 # class tokens (the branches' cross-attention), so they read as tokens
-}
+KNOWN_WRONG: set[str] = set()
 
 
 def one_per_module():

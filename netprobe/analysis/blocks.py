@@ -4,7 +4,8 @@ A block is a child of its stage's own container (``layer2.0``), or the numbered 
 run of blocks the container holds (``encoder.layers.3``, ``stages.1.blocks.0``); where a stage
 has no container (the zoo, stages found by stride), it is the first two name parts (``s2.b1``,
 ``stem.conv``). At depth N > 2 a layer is grouped under its first N name parts. Consecutive
-layers of one block form one group, in execution order.
+layers of one block form one group, in execution order; in a stage that runs beside another (CrossViT's
+branches), a block's stretches are one group.
 """
 
 from __future__ import annotations
@@ -23,17 +24,29 @@ def block_name(name: str, depth: int, container: str = "") -> str:
     return ".".join(name.split(".")[:depth])
 
 
-def group(items: Sequence, depth: int, containers: dict[str, str]) -> list[tuple[str, str, list]]:
+def group(items: Sequence, depth: int, containers: dict[str, str], beside=frozenset()) -> list[tuple[str, str, list]]:
     """(block, stage, its items) for layers or rows (anything with ``name`` and ``stage``), in order;
-    ``containers``: stage name -> the module it was found from ('' for none)."""
+    ``containers``: stage name -> the module it was found from ('' for none); ``beside``: stages that run
+    beside another (``interleaved``), whose stretches of one block are one group, where the block first runs."""
     groups: list[tuple[str, str, list]] = []
+    held: dict[tuple[str, str], list] = {}
     for item in items:
         name = block_name(item.name, depth, containers.get(item.stage, ""))
         if groups and groups[-1][:2] == (name, item.stage):
             groups[-1][2].append(item)
+        elif item.stage in beside and (name, item.stage) in held:
+            held[name, item.stage].append(item)
         else:
             groups.append((name, item.stage, [item]))
+            held[name, item.stage] = groups[-1][2]
     return groups
+
+
+def interleaved(layers: Sequence) -> frozenset[str]:
+    """The stages that run beside another, in stretches with its between them (CrossViT's branches)."""
+    run = [layer.stage for layer in layers if layer.op != "unused"]
+    stretches = [stage for prev, stage in zip([None, *run], run) if stage != prev]
+    return frozenset(stage for stage in stretches if stretches.count(stage) > 1)
 
 
 def block_kind(rows: list) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dis
 import math
 import sys
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -256,6 +257,7 @@ CALLS = {
     **dict.fromkeys((torch.addmm, torch.baddbmm), _added_product),
     **dict.fromkeys((torch.add, torch.mul), _broadcast),
 }
+RESIZES = (F.interpolate, F.upsample)
 METHODS = {
     **dict.fromkeys((torch.Tensor.matmul, torch.Tensor.mm, torch.Tensor.bmm), _product),
     torch.Tensor.addmm: _added_product,
@@ -273,6 +275,12 @@ class CallFacts(TorchFunctionMode):
     def __init__(self, charge):
         super().__init__()
         self.charge = charge
+        self._resized: dict[int, weakref.ref] = {}  # the maps an interpolate made, by id
+
+    def resized(self, t) -> bool:
+        """Whether tensor ``t`` is a map an interpolate made (an id alone may be a freed one's, reused)."""
+        made = self._resized.get(id(t))
+        return made is not None and made() is t
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -281,7 +289,10 @@ class CallFacts(TorchFunctionMode):
             rule = METHODS[func]
         if rule is not None:
             self.charge(rule(args, kwargs))
-        return func(*args, **kwargs)
+        out = func(*args, **kwargs)
+        if func in RESIZES and isinstance(out, torch.Tensor):
+            self._resized[id(out)] = weakref.ref(out)
+        return out
 
 
 def _operator_call() -> bool:

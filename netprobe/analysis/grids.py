@@ -28,7 +28,18 @@ def grids(layers: list[Layer], image: tuple[int, int] | None = None) -> list[tup
     """Grid of each layer's output: its map, the grid its tokens lie on (patches, pooled tokens), or
     None (flat outputs, class tokens, attention's heads x tokens); ``image``: the input's (H, W), for
     tokens that come before any map."""
-    out, grid, first = [], None, None
+    return _walk(layers, image)[0]
+
+
+def branches(layers: list[Layer], image: tuple[int, int] | None = None) -> frozenset[tuple[int, ...]]:
+    """The grids of token branches that run side by side (CrossViT's two): empty for a model of one path."""
+    return _walk(layers, image)[1]
+
+
+def _walk(layers: list[Layer], image) -> tuple[list, frozenset]:
+    """Each layer's grid, and the grids of side-by-side token branches (``_branch``)."""
+    out, grid, first, side_by_side = [], None, None, []
+    reads_image = next((layer.w_in for layer in layers if layer.op == "conv"), None)  # the image's channels
     for i, (layer, gate) in enumerate(zip(layers, pooled_gates(layers))):
         if gate:
             out.append(None)
@@ -39,13 +50,44 @@ def grids(layers: list[Layer], image: tuple[int, int] | None = None) -> list[tup
         if g and grid and layer.op not in GROWS and finer(g, grid):
             g = None  # only a conv or an upsample grows a map: that was attention's tokens x tokens
         if g is None and grid and len(layer.out_shape) == 2:
-            g = _token_grid(layer.out_shape[0], grid)
-        if g and grid and _detour(layers, i, g, grid, first):
+            g = _token_grid(layer.out_shape[0], grid) or next(
+                (t for b in side_by_side if b != grid and (t := _token_grid(layer.out_shape[0], b)) == b), None)
+        branch = _branch(layers, i, grid, first) if g and grid and layer.op == "conv" and layer.w_in == reads_image \
+            else None
+        if branch:
+            side_by_side = list(dict.fromkeys([*side_by_side, tuple(grid[-2:]), branch]))
+        elif g and grid and tuple(g[-2:]) not in side_by_side and _detour(layers, i, g, grid, first):
             g = None
         if g is not None:
             grid, first = g, first or g
         out.append(g)
-    return out
+    return out, frozenset(side_by_side)
+
+
+def _branch(layers: list[Layer], i: int, grid: tuple[int, ...], first) -> tuple[int, int] | None:
+    """The grid of the token branch that layer i, a conv that reads the image (as the model's first conv does),
+    starts beside the one on ``grid``, else None: the last map of the patch embedding it opens, where tokens on
+    it run on after tokens on ``grid`` have run again, with no map made in between (CrossViT's second branch, on
+    patches of the image resized). Keys and values from a map taken down afresh in every block (Twins') are no
+    branch: a map is made before their tokens come back."""
+    j, g = i + 1, layers[i].map_hw
+    while j < len(layers) and _map(layers[j], first) is not None and layers[j].op != "identity":
+        g, j = layers[j].map_hw, j + 1  # the patch embedding's convs, norms and activations (CrossViT's dagger)
+    g = tuple(g[-2:])
+    if max(g) == 1 or g == tuple(grid[-2:]):
+        return None
+    back_on_grid = False
+    for layer in layers[j:]:
+        if _map(layer, first) is not None and layer.op != "identity":
+            return None
+        if len(layer.out_shape) != 2 or layer.op == "conv":
+            continue
+        tokens = layer.out_shape[0]
+        on_grid, on_g = _token_grid(tokens, grid) == tuple(grid[-2:]), _token_grid(tokens, g) == g
+        if on_g and not on_grid and back_on_grid:
+            return g
+        back_on_grid = back_on_grid or on_grid and not on_g
+    return None
 
 
 def pooled_gates(layers: list[Layer]) -> list[bool]:

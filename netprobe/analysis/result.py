@@ -87,7 +87,8 @@ class Summary:
         if depth == 1:
             return [Row(s.name, s.name, "stage", 0, 0, s.output_shape, s.counts, s.output_bytes) for s in self.stages]
         containers = {s.name: s.modules for s in self.stages}
-        return [self._group(rows, name) for name, _, rows in blocks.group(leaves, depth, containers)]
+        beside = blocks.interleaved(self.layers)
+        return [self._group(rows, name) for name, _, rows in blocks.group(leaves, depth, containers, beside)]
 
     def to_dict(self, depth: int | None = None) -> dict:
         """The JSON object: totals, stages and rows, counts as plain integers."""

@@ -27,7 +27,8 @@ Without containers, runs of one level of the pyramid on the main path are stages
 a spatial gate pooled to a coarser map inside a block) never splits one; the head starts at the
 global pool, whatever follows it (a conv, a norm). Levels the model declares (timm's
 ``feature_info``) in a long stem or in its head are stages too, and stages on finer maps before
-its first declared level are its stem (``taps``).
+its first declared level are its stem (``taps``). Token branches that run side by side in every
+block (CrossViT's) are a stage each (``branches``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import re
 from dataclasses import replace
 
 from netprobe.analysis.blocks import block_name
+from netprobe.analysis.branches import by_branch
 from netprobe.analysis.grids import finer, grids, one_level, pooled_gates
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.stride_runs import by_stride, most_stages, one_per_level
@@ -263,7 +265,7 @@ def find_stages(layers: list[Layer], containers: list[str] = (), single=frozense
     parts = [c for c in containers if _part(c)]
     if parts:
         return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
-    names = _body_stages(layers, containers, single)
+    names = by_branch(layers, _body_stages(layers, containers, single))
     layer_names = [layer.name for layer in layers]
     names = cut_stem(fold_stem(names, layer_names, grids(layers) if taps else [], taps), layer_names, taps)
     names = cut_head(names, layer_names, [layer.map_hw for layer in layers], taps)

@@ -38,14 +38,14 @@ def fold_stem(names: list[str], layer_names: list[str], grid_of: list, taps) -> 
     if tap_grid is None or reduction > min(r for _, r in taps):
         return names
     stem = set()
-    for stage in dict.fromkeys(n for n in names[:tapped[0]] if _body(n)):
+    for stage in dict.fromkeys(n for n in names[:tapped[0]] if is_body(n)):
         members = [i for i, n in enumerate(names) if n == stage]
         grid = next((grid_of[i] for i in reversed(members) if grid_of[i]), None)
         if members[-1] < tapped[0] and grid and finer(grid, tap_grid):
             stem.add(stage)
     if not stem:
         return names
-    renamed = {n: f"s{k}" for k, n in enumerate((n for n in dict.fromkeys(names) if _body(n) and n not in stem), 1)}
+    renamed = {n: f"s{k}" for k, n in enumerate((n for n in dict.fromkeys(names) if is_body(n) and n not in stem), 1)}
     return ["stem" if n in stem else renamed.get(n, n) for n in names]
 
 
@@ -56,7 +56,7 @@ def cut_stem(names: list[str], layer_names: list[str], taps) -> list[str]:
     if not any(r >= BODY_REDUCTION for _, r in inside):
         return names
     ends = sorted({max(i for i in stem if under(layer_names[i], m)) for m, _ in inside})
-    first_body = next((n for n in names if _body(n)), None)
+    first_body = next((n for n in names if is_body(n)), None)
     out = list(names)
     for i in stem:
         level = sum(i > end for end in ends)
@@ -64,7 +64,7 @@ def cut_stem(names: list[str], layer_names: list[str], taps) -> list[str]:
             out[i] = first_body  # past the last tap: the first stage's downsampling (Inception's max-pool)
         elif level:
             out[i] = f"tap{level}"
-    order = [n for n in dict.fromkeys(out) if _body(n) or n.startswith("tap")]
+    order = [n for n in dict.fromkeys(out) if is_body(n) or n.startswith("tap")]
     renamed = {n: f"s{k}" for k, n in enumerate(order, 1)}
     return [renamed.get(n, n) for n in out]
 
@@ -73,7 +73,7 @@ def cut_head(names: list[str], layer_names: list[str], maps: list, taps) -> list
     """Stage names with the head cut after each tap inside it that a coarser map than the body's last
     leads to (``maps``: each layer's map or None): those levels are the next stages."""
     head = [i for i, n in enumerate(names) if n == "head"]
-    body = [i for i, n in enumerate(names) if _body(n) and _big(maps[i])]
+    body = [i for i, n in enumerate(names) if is_body(n) and _big(maps[i])]
     if not head or not body:
         return names
     last = maps[body[-1]]
@@ -95,8 +95,9 @@ def _big(hw) -> bool:
     return bool(hw) and max(hw[-2:]) > 1
 
 
-def _body(name: str) -> bool:
-    return name.startswith("s") and name[1:].isdigit()
+def is_body(name) -> bool:
+    """Whether a stage name is a body stage's (s1, s2, ...)."""
+    return isinstance(name, str) and name.startswith("s") and name[1:].isdigit()
 
 
 def under(name: str, module: str) -> bool:
