@@ -50,6 +50,31 @@ def test_stage_times_add_up_to_the_whole_pass_and_are_where_the_time_is():
     assert sum(p.metrics(u)["time_pct"] for u in p.units) == pytest.approx(100)
 
 
+class SleepyBlock(nn.Module):
+    """A token block, then a known wait."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        y = x + self.fc(x)
+        time.sleep(0.01)
+        return y
+
+
+def test_branches_that_run_side_by_side_are_timed_in_every_stretch():
+    import pyramid_patterns
+
+    model = pyramid_patterns.TwoBranches()
+    for block in model.blocks:  # the first branch waits 10 ms in each of the 3 blocks, the second not at all
+        block.blocks[0] = nn.Sequential(SleepyBlock(8))
+    p = profile(model, resolution=240, **FAST)
+    first, second = (u for u in p.units if u.name in ("s1", "s2"))
+    assert first.median_ms >= 30  # every block's stretch of it, not only the first
+    assert second.median_ms < first.median_ms / 2
+
+
 def test_whole_pass_agrees_with_bench():
     model = sleepy()
     (row,) = bench(model, resolution=32, **FAST)
@@ -75,7 +100,7 @@ def test_json_schema_and_shares_follow_summary():
 def test_pairs_are_sampled_as_bench_samples_past_min_time_until_the_interval_or_the_cap():
     from netprobe.timing import boundaries, engine, preempt
 
-    lay = boundaries.Layout(("a",), {"a": "x"}, {})  # one unit from the pass's start: no hooks needed
+    lay = boundaries.Layout(("a",), {"x": "a"}, {})  # one unit from the pass's start: no hooks needed
 
     def run(target):
         start, marks = time.perf_counter(), boundaries.Marks(False)

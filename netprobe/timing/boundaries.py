@@ -1,13 +1,14 @@
 """Time per unit (stage or block) of one model, from marks taken where execution crosses a unit boundary.
 
-A forward pre-hook on the first layer each unit runs takes a mark (a clock reading on CPU,
-a recorded CUDA event on a GPU); a unit's time is from its mark to the next one, so what
+A forward pre-hook on the first layer of each stretch a unit runs takes a mark (a clock reading on
+CPU, a recorded CUDA event on a GPU): a unit runs in one stretch, or in several where it runs beside
+another (CrossViT's branches, block by block). A unit's time is from its marks to the next ones, so what
 runs between layers (residual adds, the SE multiply) goes to the unit it happens in and the
 unit times add up to the marked pass exactly. In training, a mark between the loss and
 ``backward()`` (``Marks.backward``, taken in unmarked passes too) splits each pass into its
-forward and its backward, and a hook on the gradient of each unit's input (of its first layer
-whose input needs one: ``Layout.entry``) marks where its backward ends and the previous
-unit's begins: autograd calls it once that gradient is whole, every path through the unit
+forward and its backward, and a hook on the gradient of each stretch's input (of its first layer
+whose input needs one: ``Layout.entries``) marks where its backward ends and that of the stretch
+before it begins: autograd calls it once that gradient is whole, every path through the unit
 summed (a residual's skip too), so the unit's backward is done. The loss goes to the last
 unit's forward and its gradient to the last unit's backward, as the forward's tail does.
 Nothing waits: on CUDA the marks are events recorded on the stream (the hook runs on
@@ -73,12 +74,15 @@ class Marks:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the units start: the first layer each runs, in the order they run, and each leaf's tensor sizes."""
+    """Where the units start: the leaf that opens each stretch a unit runs, the units in the order they first
+    run, and each leaf's tensor sizes. A unit runs in one stretch, or in several where it runs beside another
+    (CrossViT's branches, block by block)."""
 
-    order: tuple[str, ...]  # units in execution order
-    first: dict[str, str]  # unit -> name of the first leaf module it runs
+    order: tuple[str, ...]  # units in the order they first run
+    starts: dict[str, str]  # leaf name -> the unit whose stretch it opens
     numel: dict[str, int]  # leaf name -> elements of its tensor inputs plus its outputs, at batch
-    entry: dict[str, str] = field(default_factory=dict)  # unit -> its first leaf whose input needs a gradient
+    # leaf name -> the unit run before the stretch it is the first leaf of whose input needs a gradient
+    entries: dict[str, str] = field(default_factory=dict)
 
 
 def _numel(value) -> int:
@@ -106,9 +110,10 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
 
     modules = _modules(model)
     order: list[str] = []
-    first: dict[str, str] = {}
+    starts: dict[str, str] = {}
     numel: dict[str, int] = {}
-    entry: dict[str, str] = {}
+    entries: dict[str, str] = {}
+    now: dict[str, object] = {"unit": None, "before": None, "entry": False}  # the stretch running
 
     def hook(name: str):
         def record(_module, inputs, output):
@@ -118,12 +123,16 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
     def pre(name: str):
         def record(_module, inputs):
             unit = unit_of[name]
-            if unit not in first:
-                first[unit] = name
-                order.append(unit)
+            if unit != now["unit"]:
+                starts.setdefault(name, unit)
+                now.update(unit=unit, before=now["unit"], entry=True)
+                if unit not in order:
+                    order.append(unit)
             x = inputs[0] if inputs else None
-            if unit not in entry and isinstance(x, torch.Tensor) and x.requires_grad:
-                entry[unit] = name  # a side input (a second network input) may come first: it needs none
+            if now["entry"] and isinstance(x, torch.Tensor) and x.requires_grad:
+                now["entry"] = False  # a side input (a second network input) may come first: it needs none
+                if now["before"] is not None:
+                    entries.setdefault(name, now["before"])
         return record
 
     handles = []
@@ -136,7 +145,7 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
     finally:
         for h in handles:
             h.remove()
-    return Layout(tuple(order), first, numel, entry)
+    return Layout(tuple(order), starts, numel, entries)
 
 
 def attach(model, lay: Layout, marks: Marks) -> list:
@@ -144,23 +153,19 @@ def attach(model, lay: Layout, marks: Marks) -> list:
     import torch
 
     modules = _modules(model)
-    before = {unit: lay.order[i - 1] for i, unit in enumerate(lay.order) if i}
 
-    def pre(unit: str, first: bool, entry: bool):
+    def pre(unit: str | None, before: str | None):
         def record(_module, inputs):
-            if first:
+            if unit is not None:
                 marks.mark(unit)
             x = inputs[0] if inputs else None
-            if entry and marks.active and unit in before and isinstance(x, torch.Tensor) and x.requires_grad:
-                x.register_hook(lambda grad: marks.mark(before[unit]))  # this unit's backward is done
+            if before is not None and marks.active and isinstance(x, torch.Tensor) and x.requires_grad:
+                x.register_hook(lambda grad: marks.mark(before))  # this stretch's backward is done
         return record
 
-    roles: dict[str, tuple[str, bool, bool]] = {}  # leaf -> (its unit, marks the unit's start, closes its backward)
-    for unit, leaf in lay.first.items():
-        roles[leaf] = (unit, True, lay.entry.get(unit) == leaf)
-    for unit, leaf in lay.entry.items():
-        roles.setdefault(leaf, (unit, False, True))
-    return [modules[leaf].register_forward_pre_hook(pre(*role)) for leaf, role in roles.items()]
+    leaves = dict.fromkeys([*lay.starts, *lay.entries])
+    return [modules[leaf].register_forward_pre_hook(pre(lay.starts.get(leaf), lay.entries.get(leaf)))
+            for leaf in leaves]
 
 
 @dataclass(frozen=True)
