@@ -84,6 +84,15 @@ def parse_optimizer(name: str | None) -> str:
     return key
 
 
+def fit_optimizer(optimizer: str | None, budget, cli: bool = False) -> str:
+    """The optimizer a fit to a memory ``budget`` predicts with (``parse_optimizer``); naming one without a budget
+    is a one-line NetprobeError, in the words of the command line (``cli``) or of the API."""
+    if optimizer is not None and budget is None:
+        raise NetprobeError("--optimizer is about the training step --fit predicts; add --fit" if cli else
+                            "optimizer is about the training step fit predicts; give fit a memory budget too")
+    return parse_optimizer(optimizer)
+
+
 def train_memory(model, batch: int = 1, optimizer: str | None = None, resolution: int | None = None,
                  input_size=None) -> TrainMemory:
     """Predicted peak memory of a training step (fp32) of any model ``summary`` takes, at a batch."""

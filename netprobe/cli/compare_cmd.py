@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from netprobe.analysis.conventions import CONVENTIONS
-from netprobe.analysis.train_memory import parse_optimizer
+from netprobe.analysis.train_memory import fit_optimizer
 from netprobe.budget import format_budget
 from netprobe.bytesize import parse_bytes
 from netprobe.cli.app import app, handles_errors, interrupt_code, model_output_to_stderr
@@ -49,10 +49,8 @@ def compare_cmd(
     optimizer: Annotated[Optional[str], typer.Option("--optimizer", help="With --fit: sgd, sgd-momentum or adamw (default sgd-momentum, what bench --mode train steps).")] = None,
 ) -> None:
     """Compare families at matched compute: the nearest member of each family per budget, optionally timed."""
-    if optimizer is not None and fit is None:
-        raise NetprobeError("--optimizer is about the training step --fit predicts; add --fit")
+    optimizer = fit_optimizer(optimizer, fit, cli=True)
     memory = None if fit is None else parse_bytes(fit)  # before torch loads: a bad budget is one line at once
-    optimizer = parse_optimizer(optimizer)
     from netprobe.reports.compare import compare
 
     given = {"device": device, "batch": batch, "dtype": dtype, "threads": threads, "warmup": warmup,

@@ -17,7 +17,7 @@ from typing import Callable
 from netprobe import registry
 from netprobe.analysis import conventions
 from netprobe.analysis.train_memory import fit as fit_batch
-from netprobe.analysis.train_memory import parse_optimizer
+from netprobe.analysis.train_memory import fit_optimizer
 from netprobe.args import parse_batches
 from netprobe.budget import format_budget, nearest, parse_budget, parse_budgets
 from netprobe.bytesize import parse_bytes
@@ -152,9 +152,7 @@ def compare(budget, families=None, tolerance: float = 25.0, generate: bool = Fal
     whose ``rows`` are the rows of the members timed so far, as the CSV holds them.
     """
     memory = None if fit is None else _budget_bytes(fit)
-    if optimizer is not None and memory is None:
-        raise NetprobeError("optimizer is about the training step fit predicts; give fit a memory budget too")
-    optimizer = parse_optimizer(optimizer)
+    optimizer = fit_optimizer(optimizer, memory)
     sink = csv_sink(csv or None, columns([], timed=bench is not None, fitted=memory is not None))
     rows = matched_rows(budget, families, tolerance, generate, convention)
     if memory is not None:
