@@ -5,7 +5,7 @@ and on 16 px patches of it resized (14x14), each block running the one and then 
 then letting each branch's class token attend to the other's patches. No run of layers separates
 them, so the stages its containers give (its patch embeddings, its blocks) each hold both. Such a
 stage is cut into one per branch, across the stages that hold them: each layer goes to the branch
-of its grid (``grids.branches``), a layer on no grid (a class token's projection, the attention
+of its grid (``grids.walk``), a layer on no grid (a class token's projection, the attention
 that reads one) to the branch its module's other layers lie on where they lie on one, else to the
 branch of the layer before it. A branch stage runs beside the others, so its layers interleave
 with theirs; its output is its tokens on its grid.
@@ -13,18 +13,18 @@ with theirs; its output is its tokens on its grid.
 
 from __future__ import annotations
 
-from netprobe.analysis.grids import branches, grids
+from netprobe.analysis.grids import walk
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.taps import is_body
 
 
-def by_branch(layers: list[Layer], names: list[str]) -> list[str]:
+def by_branch(layers: list[Layer], names: list[str], image=None) -> list[str]:
     """Stage names with the body stages that hold layers of two or more side-by-side branches made one
-    stage per branch, and the body stages renumbered in the order they start."""
-    sides = branches(layers)
+    stage per branch, and the body stages renumbered in the order they start; ``image``: the input's (H, W)."""
+    grid_of, sides = walk(layers, image)
     if len(sides) < 2:
         return names
-    grid_of = [tuple(g[-2:]) if g else None for g in grids(layers)]
+    grid_of = [tuple(g[-2:]) if g else None for g in grid_of]
     on_branch = {i: grid_of[i] for i, n in enumerate(names) if is_body(n) and grid_of[i] in sides}
     held: dict[str, set] = {}
     for i, grid in on_branch.items():

@@ -14,7 +14,7 @@ from dataclasses import replace
 from netprobe import loaders
 from netprobe.errors import NetprobeError, first_line
 from netprobe.inputs import rejected
-from netprobe.models.inputs import example_inputs, for_model, main_shape, text
+from netprobe.models.inputs import SPATIAL_RANK, example_inputs, for_model, main_shape, text
 from netprobe.models.materialize import can_retry_on_cpu, cpu_note, materialize
 from netprobe.outputs import main_tensor
 
@@ -42,7 +42,8 @@ def measured(source: loaders.Source, given, resolution: int | None, batch: int, 
                                 "use a larger --resolution") from e
         raise rejected(source.name, inputs, e) from e
     containers = stage_modules(model)
-    names = find_stages(counted.layers, containers, single_blocks(model, containers), feature_taps(model))
+    image = tuple(size[-2:]) if len(size) >= SPATIAL_RANK else None
+    names = find_stages(counted.layers, containers, single_blocks(model, containers), feature_taps(model), image)
     layers = [replace(layer, stage=stage) for layer, stage in zip(counted.layers, names)]
     return (size, batch, dtype, layers, dict(counted.unsupported), counted.labels, tuple(notes), containers,
             counted.frozen, shapes, inputs)

@@ -28,16 +28,12 @@ def grids(layers: list[Layer], image: tuple[int, int] | None = None) -> list[tup
     """Grid of each layer's output: its map, the grid its tokens lie on (patches, pooled tokens), or
     None (flat outputs, class tokens, attention's heads x tokens); ``image``: the input's (H, W), for
     tokens that come before any map."""
-    return _walk(layers, image)[0]
+    return walk(layers, image)[0]
 
 
-def branches(layers: list[Layer], image: tuple[int, int] | None = None) -> frozenset[tuple[int, ...]]:
-    """The grids of token branches that run side by side (CrossViT's two): empty for a model of one path."""
-    return _walk(layers, image)[1]
-
-
-def _walk(layers: list[Layer], image) -> tuple[list, frozenset]:
-    """Each layer's grid, and the grids of side-by-side token branches (``_branch``)."""
+def walk(layers: list[Layer], image: tuple[int, int] | None = None) -> tuple[list, frozenset[tuple[int, int]]]:
+    """Each layer's grid (``grids``), and the grids of token branches that run side by side (CrossViT's two,
+    ``_branch``): none for a model of one path."""
     out, grid, first, side_by_side = [], None, None, []
     reads_image = next((layer.w_in for layer in layers if layer.op == "conv"), None)  # the image's channels
     for i, (layer, gate) in enumerate(zip(layers, pooled_gates(layers))):

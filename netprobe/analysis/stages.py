@@ -175,7 +175,7 @@ def side_branch(layers: list[Layer]) -> list[bool]:
     return out
 
 
-def _by_containers(layers: list[Layer], containers: list[str], single=frozenset()) -> list[str] | None:
+def _by_containers(layers: list[Layer], containers: list[str], single=frozenset(), image=None) -> list[str] | None:
     executed = [i for i, layer in enumerate(layers) if layer.op != "unused"]
     owner = {i: next((k for k, c in enumerate(containers) if under(layers[i].name, c)), None) for i in executed}
     order = list(dict.fromkeys(k for k in owner.values() if k is not None))
@@ -206,7 +206,7 @@ def _by_containers(layers: list[Layer], containers: list[str], single=frozenset(
             names[i] = current
             if _big(layers[i]):
                 last_map = layers[i].map_hw
-    return _cut(layers, names, containers, single, _interleaved(owner, containers))
+    return _cut(layers, names, containers, single, _interleaved(owner, containers), image)
 
 
 def _interleaved(owner: dict, containers: list[str]) -> frozenset[str]:
@@ -217,12 +217,13 @@ def _interleaved(owner: dict, containers: list[str]) -> frozenset[str]:
     return frozenset(containers[k] for k in set(stretches) if stretches.count(k) > 1)
 
 
-def _cut(layers: list[Layer], names: list, containers: list[str], single, interleaved=frozenset()) -> list[str]:
+def _cut(layers: list[Layer], names: list, containers: list[str], single, interleaved=frozenset(),
+         image=None) -> list[str]:
     """Body layers (given their container's index) cut into stages between blocks: a new stage where
     the container or the grid changes, except between single-block or interleaved containers at one
     grid and where a container ends past its own grid change (that tail opens the next container's stage);
     more stages than ``most_stages`` are merged one per level."""
-    grid_of, side = grids(layers), side_branch(layers)
+    grid_of, side = grids(layers, image), side_branch(layers)
     units: list[list] = []  # [block, container, grid, layer indices]
     for i, k in enumerate(names):
         if not isinstance(k, int):
@@ -257,24 +258,25 @@ def _cut(layers: list[Layer], names: list, containers: list[str], single, interl
     return [f"s{stage_of[i]}" if i in stage_of else name for i, name in enumerate(names)]
 
 
-def find_stages(layers: list[Layer], containers: list[str] = (), single=frozenset(), taps=()) -> list[str]:
+def find_stages(layers: list[Layer], containers: list[str] = (), single=frozenset(), taps=(),
+                image: tuple[int, int] | None = None) -> list[str]:
     """Stage name of every layer: stem, s1..sN, head (and neck for a detector); ``single``: the
     containers that are one block each (``single_blocks``); ``taps``: the feature maps the model
-    declares (``taps.feature_taps``)."""
+    declares (``taps.feature_taps``); ``image``: the input's (H, W), for tokens cut out of it before any map."""
     layers = _clip_maps(layers)
     parts = [c for c in containers if _part(c)]
     if parts:
-        return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single))
-    names = by_branch(layers, _body_stages(layers, containers, single))
+        return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single, image))
+    names = by_branch(layers, _body_stages(layers, containers, single, image), image)
     layer_names = [layer.name for layer in layers]
-    names = cut_stem(fold_stem(names, layer_names, grids(layers) if taps else [], taps), layer_names, taps)
+    names = cut_stem(fold_stem(names, layer_names, grids(layers, image) if taps else [], taps), layer_names, taps)
     names = cut_head(names, layer_names, [layer.map_hw for layer in layers], taps)
     return _place_unused(layers, names)
 
 
-def _body_stages(layers: list[Layer], containers, single=frozenset()) -> list[str]:
+def _body_stages(layers: list[Layer], containers, single=frozenset(), image=None) -> list[str]:
     """Stages from the containers, else from output-stride runs."""
-    return (_by_containers(layers, list(containers), single) if containers else None) or by_stride(
+    return (_by_containers(layers, list(containers), single, image) if containers else None) or by_stride(
         layers, side_branch(layers), [_big(layer) for layer in layers])
 
 
@@ -284,14 +286,14 @@ def _part(container: str) -> bool:
     return name in PARTS and parents in ([], ["backbone"])
 
 
-def _by_parts(layers: list[Layer], inner: list[str], parts: list[str], single=frozenset()) -> list[str]:
+def _by_parts(layers: list[Layer], inner: list[str], parts: list[str], single=frozenset(), image=None) -> list[str]:
     """The backbone's stages, then each part's stage; what runs after the first part and belongs to
     none (anchors, post-processing) is the head."""
     part_of = {i: PARTS[next(p for p in parts if under(layer.name, p)).rsplit(".", 1)[-1]]
                for i, layer in enumerate(layers) if any(under(layer.name, p) for p in parts)}
     first = min(part_of, default=len(layers))
     body = [i for i in range(first) if layers[i].op != "unused"]
-    names = dict(zip(body, _body_stages([layers[i] for i in body], inner, single))) if body else {}
+    names = dict(zip(body, _body_stages([layers[i] for i in body], inner, single, image))) if body else {}
     return [part_of.get(i) or names.get(i) or ("" if layers[i].op == "unused" else "head") for i in range(len(layers))]
 
 
