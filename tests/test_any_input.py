@@ -19,7 +19,8 @@ from netprobe.analysis.summary import summary
 from netprobe.cli.app import _register, app
 from netprobe.errors import NetprobeError
 from netprobe.models.inputs import example_inputs, parse
-from netprobe.timing.bench import bench, resolve_targets
+from netprobe.timing.bench import bench
+from netprobe.timing.targets import resolve_targets
 from netprobe.timing.profile import profile
 from input_models import Clip, Masked, ProposalDetector, Silent, TextNet, TwoInputs, make_pair
 from task_patterns import TinySegmenter

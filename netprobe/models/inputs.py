@@ -6,7 +6,7 @@ rank without the batch, each with a dtype: ``3x16x112x112``, ``3x64x64,12``, ``i
 callable or ready tensors. ``for_model`` says what a model runs on when nothing is given (a hub
 task's default, else one 224 px image); ``example_inputs`` is the one place it becomes tensors
 (``netprobe.inputs_torch``), for counting, bench, profile, ``--verify`` and a Ray worker alike.
-Everything here is picklable, so a ``bench.Target`` carries its description to a worker.
+Everything here is picklable, so a ``timing.targets.Target`` carries its description to a worker.
 """
 
 from __future__ import annotations
