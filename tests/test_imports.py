@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent / "netprobe"
 LAYERS = [
     ("base", ("errors", "args", "counts", "dtypes", "version", "budget", "spec", "registry", "families",
               "refs", "inputs", "bytesize")),  # descriptions parsed without torch
-    ("analysis", ("analysis", "build", "loaders", "models", "hub", "inputs_torch", "outputs")),  # counting: a spec or module in, counts out
+    ("analysis", ("analysis", "build", "unit_modules", "loaders", "models", "hub", "inputs_torch", "outputs")),  # counting: a spec or module in, counts out
     ("timing", ("timing",)),
     ("reports", ("reports",)),  # files and report rows; reads counting and timing
     ("cli", ("cli", "__main__")),

@@ -162,7 +162,7 @@ def test_cbam_runs_its_shared_mlp_twice_and_counts_both_calls():
 def test_units_compute_what_timms_compute():
     """With timm's weights, the SK and split-attention units give timm's outputs (skipped without timm)."""
     layers = pytest.importorskip("timm.layers")
-    from netprobe.build import SelectiveKernelModule, SplitAttnModule
+    from netprobe.unit_modules import SelectiveKernelModule, SplitAttnModule
     from netprobe.spec import SelectiveKernel, SplitAttn
 
     torch.manual_seed(0)

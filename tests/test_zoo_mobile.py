@@ -12,7 +12,8 @@ from conftest import read_csv
 from netprobe import registry
 from netprobe.analysis.cost import net_layers, net_totals
 from netprobe.analysis.measure import measure
-from netprobe.build import build, channel_shuffle
+from netprobe.build import build
+from netprobe.unit_modules import channel_shuffle
 from netprobe.families.scaling_mobile import MOBILE_GENERATORS
 from netprobe.spec import Block, Concat
 

@@ -21,7 +21,7 @@ from netprobe.analysis import facts, ops
 from netprobe.analysis.counters import OP_FUSED_ATTENTION, pack
 from netprobe.analysis.lazy_dynamo import without_dynamo
 from netprobe.analysis.layers import CBAM_LABEL, SE_LABEL, SK_LABEL, SPLIT_ATTN_LABEL, Layer
-from netprobe.build import GlobalAvgPool
+from netprobe.unit_modules import GlobalAvgPool
 from netprobe.counts import Counts
 from netprobe.models.inputs import example_inputs
 from netprobe.outputs import main_tensor
