@@ -796,3 +796,30 @@ class TwoBranches(nn.Module):
 def two_branches_dagger():
     """CrossViT dagger: each branch's patches embedded by two convs."""
     return TwoBranches(convs=True)
+
+
+class Eca(nn.Module):
+    """ECA: a gate over channels from a 1-D conv across them, (1, C) at batch 1, the last layer of its block."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        y = self.conv(x.mean((2, 3)).unsqueeze(1))  # (B, 1, C)
+        return x * torch.sigmoid(y).transpose(1, 2).unsqueeze(-1)
+
+
+class EcaStages(nn.Module):
+    """VoVNet with ECA: every stage's blocks end in a channel gate whose output is shaped as one token."""
+
+    reductions = (4, 8, 16)
+
+    def __init__(self):
+        super().__init__()
+        self.stem = conv(3, 8, 2)
+        self.stages = nn.Sequential(*[nn.Sequential(conv(8, 8, 2), Eca()) for _ in range(3)])
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)).mean((2, 3)))

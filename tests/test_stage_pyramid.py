@@ -25,7 +25,7 @@ def assert_pyramid(s, reductions):
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
                                    "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
                                    "CutPatches", "reshaped_patches", "SubStages", "PooledGate",
-                                   "StagesInThePatchEmbed", "TwoBranches"])
+                                   "StagesInThePatchEmbed", "TwoBranches", "EcaStages"])
 def test_body_strides_are_the_declared_reductions(model):
     pattern = getattr(pyramid_patterns, model)
     s = summary(f"pyramid_patterns:{model}", getattr(pattern, "size", 64))
@@ -50,6 +50,11 @@ def test_tokens_carry_their_patch_grid_and_class_tokens_read_tokens():
     assert vit.to_dict()["stages"][1]["grid"] == "8x8 tokens"
     cait = summary("pyramid_patterns:class_token_model", 64)
     assert [(st.output_stride, st.grid) for st in body(cait)] == [(8, "8x8 tokens"), (None, "tokens")]
+
+
+def test_a_gate_over_channels_shaped_as_one_token_is_no_class_token():
+    s = summary("pyramid_patterns:EcaStages", 64)  # ECA's (1, C) gate ends every stage of maps
+    assert [(st.output_stride, st.grid) for st in body(s)] == [(4, "16x16"), (8, "8x8"), (16, "4x4")]
 
 
 def test_patches_cut_out_of_the_image_lie_on_the_grid_they_tile_it_with():

@@ -65,7 +65,9 @@ def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, conta
         width = _width(next((layer for layer in on if len(layer.out_shape) == 2), on[0]))  # its first tokens'
         output = [layer for layer in on if _width(layer) == width][-1]
     last = shaped[-1] if shaped else None
-    if name != "head" and not beside and last and len(last.out_shape) == 2 and last.out_shape[0] <= EXTRA_TOKENS:
+    of_tokens = not gridded or len(gridded[-1].out_shape) == 2  # not a map's: ECA's gate over channels is (1, C)
+    if name != "head" and not beside and of_tokens and last and len(last.out_shape) == 2 \
+            and last.out_shape[0] <= EXTRA_TOKENS:
         output = last  # class tokens (CaiT's class attention), the last of a stage of tokens
     grid = grid_of.get(id(output)) if output and name != "head" else None
     hw = grid if name != "head" else output.map_hw if output else None
