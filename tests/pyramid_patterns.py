@@ -823,3 +823,69 @@ class EcaStages(nn.Module):
 
     def forward(self, x):
         return self.head(self.stages(self.stem(x)).mean((2, 3)))
+
+
+class MergingEncoder(nn.Module):
+    """Qwen3-ViT's encoder: its patch embedding, its blocks, then a merger of 2x2 patches into one token each
+    (an MLP on the 4 tokens side by side), made for a language model."""
+
+    def __init__(self, dim=16):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, 8, 8)
+        self.blocks = nn.Sequential(*[Block(dim) for _ in range(3)])
+        self.merger = nn.Sequential(nn.Linear(4 * dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, 2 * dim))
+
+    def forward(self, x):
+        t = self.blocks(self.patch_embed(x).flatten(2).transpose(1, 2))
+        b, n, c = t.shape
+        side = int(n ** 0.5)
+        t = t.reshape(b, side // 2, 2, side // 2, 2, c).permute(0, 1, 3, 2, 4, 5).reshape(b, n // 4, 4 * c)
+        return self.merger(t)
+
+
+class MergedPatches(nn.Module):
+    """Qwen3-ViT with its merger: timm declares the encoder's blocks at 1/8 here (its patch size); the merger's
+    tokens at 1/16 are what the model hands on, not a level of its pyramid."""
+
+    reductions = (8,)
+
+    def __init__(self):
+        super().__init__()
+        self.encoder = MergingEncoder()
+        self.norm = nn.LayerNorm(32)
+        self.head = nn.Linear(32, 10)
+        self.feature_info = [dict(module=f"encoder.blocks.{k}", reduction=8) for k in range(3)]
+
+    def forward(self, x):
+        return self.head(self.norm(self.encoder(x)).mean(1))
+
+
+def tapped_numbered_blocks():
+    """Legacy Xception's taps: each level declared at the first layer inside the block after it (``block2.rep.0``),
+    one tap inside each of those blocks, which stay blocks."""
+    model = NumberedBlocks()
+    model.feature_info = [dict(module="conv1", reduction=2), dict(module="block2.rep.0", reduction=4),
+                          dict(module="block3.rep.0", reduction=8), dict(module="block12.rep.0", reduction=16),
+                          dict(module="block12", reduction=32)]
+    return model
+
+
+class SqueezedTail(nn.Module):
+    """FastViT's ``final_conv``: a conv with an SE gate after the last declared stage, at its grid: a stage."""
+
+    def __init__(self):
+        super().__init__()
+        self.branches = nn.ModuleList([ConvBn(8, 16, 1), ConvBn(8, 16, 1)])  # a MobileOne block: a container
+        self.se = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, 16, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        y = sum(b(x) for b in self.branches)
+        return y * self.se(y)
+
+
+def squeezed_tail():
+    model = OneContainerPerBlock()
+    model.feature_info = [dict(module=f"stages.{k}", reduction=4 * 2 ** k) for k in range(3)]
+    model.final_conv, model.head = SqueezedTail(), nn.Linear(16, 10)
+    model.forward = lambda x: model.head(model.final_conv(model.stages(model.stem(x))).mean((2, 3)))
+    return model

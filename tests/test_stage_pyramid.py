@@ -25,7 +25,7 @@ def assert_pyramid(s, reductions):
                                    "NumberedBlocks", "BlocksOnTwoMaps", "BlocksBetweenContainers",
                                    "StagesOfLayers", "LevelsInTheHead", "PooledAttention", "ParallelScales",
                                    "CutPatches", "reshaped_patches", "SubStages", "PooledGate",
-                                   "StagesInThePatchEmbed", "TwoBranches", "EcaStages"])
+                                   "StagesInThePatchEmbed", "TwoBranches", "EcaStages", "MergedPatches"])
 def test_body_strides_are_the_declared_reductions(model):
     pattern = getattr(pyramid_patterns, model)
     s = summary(f"pyramid_patterns:{model}", getattr(pattern, "size", 64))
@@ -50,6 +50,18 @@ def test_tokens_carry_their_patch_grid_and_class_tokens_read_tokens():
     assert vit.to_dict()["stages"][1]["grid"] == "8x8 tokens"
     cait = summary("pyramid_patterns:class_token_model", 64)
     assert [(st.output_stride, st.grid) for st in body(cait)] == [(8, "8x8 tokens"), (None, "tokens")]
+
+
+def test_a_merger_past_the_last_declared_level_on_a_coarser_grid_is_the_head():
+    s = summary("pyramid_patterns:MergedPatches", 64)  # a container of blocks the model declares is no one block
+    assert [(st.name, st.output_stride, st.grid) for st in s.stages] == [("s1", 8, "8x8 tokens"), ("head", None, "")]
+    assert {layer.stage for layer in s.layers if layer.name.startswith("encoder.merger")} == {"head"}
+    assert {layer.stage for layer in s.layers if layer.name.startswith("encoder.blocks")} == {"s1"}
+    xception = summary("pyramid_patterns:tapped_numbered_blocks", 64)  # one tap inside a block: still a block
+    assert [(st.modules, st.output_stride) for st in body(xception)] == [
+        ("block1", 4), ("block2", 8), ("block3+...+block11", 16), ("block12", 32)]
+    tail = summary("pyramid_patterns:squeezed_tail", 64)  # after the last tap, at its grid (an SE's 1x1 aside)
+    assert [(st.modules, st.output_stride) for st in body(tail)][-1] == ("final_conv", 16)
 
 
 def test_a_gate_over_channels_shaped_as_one_token_is_no_class_token():

@@ -43,7 +43,8 @@ def measured(source: loaders.Source, given, resolution: int | None, batch: int, 
         raise rejected(source.name, inputs, e) from e
     containers = stage_modules(model)
     image = tuple(size[-2:]) if len(size) >= SPATIAL_RANK else None
-    names = find_stages(counted.layers, containers, single_blocks(model, containers), feature_taps(model), image)
+    taps = feature_taps(model)
+    names = find_stages(counted.layers, containers, single_blocks(model, containers, taps), taps, image)
     layers = [replace(layer, stage=stage) for layer, stage in zip(counted.layers, names)]
     return (size, batch, dtype, layers, dict(counted.unsupported), counted.labels, tuple(notes), containers,
             counted.frozen, shapes, inputs)

@@ -41,7 +41,7 @@ from netprobe.analysis.branches import by_branch
 from netprobe.analysis.grids import finer, grids, one_level, pooled_gates
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.stride_runs import by_stride, most_stages, one_per_level
-from netprobe.analysis.taps import cut_head, cut_stem, fold_stem, under
+from netprobe.analysis.taps import cut_head, cut_stem, cut_tail, fold_stem, under
 
 STAGE_NAME = re.compile(r"(layer|stage|s|block|res|dense_?block)_?\d+", re.IGNORECASE)
 STAGE_LISTS = {"stages", "layers", "levels"}  # a list of stages by its name (timm's Swin, ByobNet, NesT)
@@ -99,14 +99,16 @@ def stage_modules(model) -> list[str]:
     return inner + parts
 
 
-def single_blocks(model, containers) -> frozenset[str]:
+def single_blocks(model, containers, taps=()) -> frozenset[str]:
     """The containers that are one block each, not a stage: a block itself (MobileOne's, Inception's,
     NASNet's cells) or a list of one block (GhostNet's ``blocks.N``), and not a stage by its name
-    (``layer2``, Swin's ``layers.1``) unless it is a block of layers (Xception's ``block5``)."""
+    (``layer2``, Swin's ``layers.1``) unless it is a block of layers (Xception's ``block5``), nor one the model
+    declares feature maps at several modules inside (``taps``: Qwen3-ViT's ``encoder``, whose blocks timm names;
+    legacy Xception's one tap inside each of some blocks, at its first layer, leaves them blocks)."""
     modules = dict(model.named_modules())
     return frozenset(c for c in containers if c in modules and (not _seq(modules[c]) or len(_children(modules[c])) == 1)
                      and (_of_layers(modules[c]) or not STAGE_NAME.fullmatch(c.rsplit(".", 1)[-1])
-                          and not _in_stage_list(c)))
+                          and not _in_stage_list(c)) and len({m for m, _ in taps if m.startswith(c + ".")}) < 2)
 
 
 def _of_layers(m) -> bool:
@@ -271,6 +273,7 @@ def find_stages(layers: list[Layer], containers: list[str] = (), single=frozense
     layer_names = [layer.name for layer in layers]
     names = cut_stem(fold_stem(names, layer_names, grids(layers, image) if taps else [], taps), layer_names, taps)
     names = cut_head(names, layer_names, [layer.map_hw for layer in layers], taps)
+    names = cut_tail(names, layer_names, grids(layers, image) if taps else [], taps)
     return _place_unused(layers, names)
 
 

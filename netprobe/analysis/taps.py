@@ -7,7 +7,8 @@ after each tap inside it, and what follows the last one joins the first stage. W
 the head, past a map coarser than the body's last (SelecSLS's strided head convs, EfficientFormer's
 last stage, which holds no run of blocks), the head is cut after each of them the same way. Stages
 that run before the first tap, on a map finer than its, the model declares part of its stem (ViTamin's
-and the hybrid ViTs' conv stages inside their patch embedding): they join the stem.
+and the hybrid ViTs' conv stages inside their patch embedding): they join the stem. Stages that run after
+the last tap, on a map coarser than every declared level's (Qwen3-ViT's patch merger), are its head.
 """
 
 from __future__ import annotations
@@ -88,6 +89,25 @@ def cut_head(names: list[str], layer_names: list[str], maps: list, taps) -> list
         level = sum(i > end for end in ends)
         if level < len(ends):
             out[i] = f"s{n + level + 1}"
+    return out
+
+
+def cut_tail(names: list[str], layer_names: list[str], grid_of: list, taps) -> list[str]:
+    """Stage names with the last body stages made the head where they run after the last tap, on a grid coarser
+    than every declared level's (``grid_of``: each layer's grid or None): Qwen3-ViT's patch merger, which takes
+    the blocks timm declares at 1/16 to 1/32 tokens for a language model."""
+    tapped = [i for i, name in enumerate(layer_names) if any(under(name, m) for m, _ in taps)]
+    declared = [grid_of[i] for i in tapped if _big(grid_of[i])]
+    if not declared:
+        return names
+    coarsest = min(declared, key=lambda g: g[-2] * g[-1])
+    out = list(names)
+    for stage in reversed([n for n in dict.fromkeys(names) if is_body(n)]):
+        members = [i for i, n in enumerate(names) if n == stage]
+        grid = next((grid_of[i] for i in reversed(members) if _big(grid_of[i])), None)  # not an SE gate's 1x1
+        if members[0] <= tapped[-1] or grid is None or not finer(coarsest, grid):
+            break
+        out = ["head" if n == stage else n for n in out]
     return out
 
 
