@@ -75,6 +75,17 @@ def test_branches_that_run_side_by_side_are_timed_in_every_stretch():
     assert second.median_ms < first.median_ms / 2
 
 
+def test_the_method_says_which_clock_the_marks_read():
+    from netprobe.timing import preempt
+
+    watch = preempt.Watch()
+    waits_read = watch.corrects  # Linux: the timing thread's waits for a CPU are read, and taken off the marks
+    watch.close()
+    p = profile(sleepy(), resolution=32, **FAST)
+    assert p.method.startswith("perf_counter less the waits for a CPU" if waits_read else "perf_counter at every")
+    assert {row["timing"] for row in p.records()} == {p.method}
+
+
 def test_whole_pass_agrees_with_bench():
     model = sleepy()
     (row,) = bench(model, resolution=32, **FAST)

@@ -253,9 +253,9 @@ def test_an_unpadded_network_at_a_small_size_reads_its_own_strides():
 TIMM = importlib.util.find_spec("timm") is not None
 
 
-# timm architecture modules whose stages do not yet follow their declared pyramid (issue 23's open
-# part, measured with timm 1.0.31 at 128 px): a module leaving this list is progress, one joining it
-# a regression; the test fails on either, so the list stays true.
+# timm architecture modules whose stages do not yet follow their declared pyramid (measured with timm 1.0.31
+# at 128 px): a module leaving this list is progress, one joining it a regression; the tests fail on either,
+# so the list stays true.
 KNOWN_WRONG: set[str] = set()
 
 
@@ -266,15 +266,25 @@ def one_per_module():
     return [(m, min(timm.list_models(module=m), key=lambda n: (len(n), n))) for m in timm.list_modules()]
 
 
-@pytest.mark.hub
-@pytest.mark.slow
-@pytest.mark.skipif(not TIMM, reason="needs timm (checked against the pyramids timm's models declare)")
-def test_timm_pyramids():
+def three_more_per_module():
+    """(module, model) for three more models of each timm module, spread over its list (its first, middle and
+    last but the smallest): other sizes, patch sizes, attention variants (CrossViT's dagger, ECA VoVNet)."""
+    import timm
+
+    out = []
+    for module, smallest in one_per_module():
+        rest = [n for n in sorted(timm.list_models(module=module)) if n != smallest]
+        out += [(module, rest[i]) for i in sorted({0, len(rest) // 2, len(rest) - 1}) if rest]
+    return out
+
+
+def staged_wrong(models) -> set[str]:
+    """The modules of the (module, model) pairs whose stages miss the pyramid the model declares."""
     import timm
     import torch
 
     wrong = set()
-    for module, name in one_per_module():
+    for module, name in models:
         with torch.device("meta"):
             info = getattr(timm.create_model(name), "feature_info", None)
         if not isinstance(info, list) or not all(isinstance(f, dict) and "reduction" in f for f in info):
@@ -287,5 +297,14 @@ def test_timm_pyramids():
             assert_pyramid(s, [f["reduction"] for f in info])
         except AssertionError:
             wrong.add(module)
+    return wrong
+
+
+@pytest.mark.hub
+@pytest.mark.slow
+@pytest.mark.skipif(not TIMM, reason="needs timm (checked against the pyramids timm's models declare)")
+@pytest.mark.parametrize("models", [one_per_module, three_more_per_module])
+def test_timm_pyramids(models):
+    wrong = staged_wrong(models())
     assert wrong - KNOWN_WRONG == set(), "staged wrong now (a regression)"
     assert KNOWN_WRONG - wrong == set(), "staged right now: take them off KNOWN_WRONG"

@@ -50,7 +50,8 @@ PROFILE_COLUMNS = [
     "timestamp",
 ]
 METHOD = {
-    "cpu": "perf_counter at each stage's entry, alternated with unmarked passes",
+    "cpu": "perf_counter at every entry to a stage, alternated with unmarked passes",
+    "cpu_waits_off": "perf_counter less the waits for a CPU at every entry to a stage, alternated with unmarked passes",
     "cuda": "CUDA events at stage entries (one sync), alternated with unmarked passes",
 }
 TRAIN_METHOD = "; backward: at the loss, then where each stage's input gradient is whole"
@@ -80,6 +81,7 @@ class Profile:
     roof_source: str = "cached"  # see roofline.lookup, or "remeasured: a stage beat the cached roof"
     whole_backward_ms: tuple[float, ...] = ()  # training: the backward of each unmarked step (the rest is forward)
     preempted_share: float | None = None  # pairs of iterations that lost a CPU mid-way, left out (None on CUDA)
+    waits_off: bool = False  # the CPU marks read the clock less the timing thread's waits for a CPU (preempt)
 
     @property
     def verdict(self) -> trust.Verdict:
@@ -131,7 +133,8 @@ class Profile:
 
     @property
     def method(self) -> str:
-        return METHOD["cuda" if self.device.startswith("cuda") else "cpu"] + (TRAIN_METHOD * (self.mode == "train"))
+        clock = "cuda" if self.device.startswith("cuda") else "cpu_waits_off" if self.waits_off else "cpu"
+        return METHOD[clock] + (TRAIN_METHOD * (self.mode == "train"))
 
     @property
     def intensity(self) -> float | None:
@@ -269,6 +272,7 @@ def _run(s, groups, backward: dict[str, int] | None, model, ceiling: Roof, dev: 
     finally:
         for h in handles:
             h.remove()
+        waits_off = marks.watch is not None and marks.watch.corrects
         marks.close()
         model.zero_grad(set_to_none=True)
         model.eval()
@@ -288,4 +292,4 @@ def _run(s, groups, backward: dict[str, int] | None, model, ceiling: Roof, dev: 
     return Profile(s.model, s.family, dev, dtype, s.batch, s.resolution, mode, threads,
                    tuple(times.whole_ms), tuple(units), ceiling, peak.peak_bytes(), context, timestamp(),
                    share, trust.load_avg(), trust.cpus(), whole_backward_ms=tuple(times.whole_backward_ms),
-                   preempted_share=times.preempted_share)
+                   preempted_share=times.preempted_share, waits_off=waits_off)
