@@ -27,7 +27,7 @@ def test_a_quiet_run_is_not_flagged():
 
 
 @pytest.mark.parametrize("change, words, advice", [
-    (dict(iqr_ms=2.0), "IQR 20% of the median", "a longer --min-time"),
+    (dict(iqr_ms=2.0), "IQR 20% of the median", "a larger --batch"),
     (dict(load_avg=6.0), "load average 6.0 on 4 usable CPUs", "a quieter machine"),
     (dict(threads=8), "8 threads on 4 usable CPUs (oversubscribed)", "--threads 4 or fewer"),
     (dict(cpu_share=0.45), "the process got 45% of the CPU time of its 2 thread(s)", "fewer threads"),
@@ -52,7 +52,7 @@ def test_several_reasons_make_one_warning_line():
     bad = trust.judge(**{**QUIET, "iqr_ms": 5.0, "load_avg": 9.0})
     line = trust.warning([("a batch 1", trust.Verdict(True)), ("b batch 8", bad)])
     assert line.startswith("warning: 1 of 2 timings are not stable (b batch 8: load average 9.0")
-    assert "a quieter machine" in line and "a longer --min-time" in line and "\n" not in line
+    assert "a quieter machine" in line and "a larger --batch" in line and "\n" not in line
     assert trust.warning([("a", trust.Verdict(True))]) is None
 
 
