@@ -889,3 +889,36 @@ def squeezed_tail():
     model.final_conv, model.head = SqueezedTail(), nn.Linear(16, 10)
     model.forward = lambda x: model.head(model.final_conv(model.stages(model.stem(x))).mean((2, 3)))
     return model
+
+
+class HalfSizeFirst(nn.Module):
+    """An image pyramid: a half-size copy of the image runs through its own stem first, then the image itself;
+    the two are summed at 1/4."""
+
+    reductions = (4, 8)
+
+    def __init__(self):
+        super().__init__()
+        self.small, self.large = conv(3, 8, 2), nn.Sequential(conv(3, 8, 2), conv(8, 8, 2))
+        self.stages = nn.Sequential(nn.Sequential(Residual(8)), nn.Sequential(conv(8, 8, 2), Residual(8)))
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        half = nn.functional.interpolate(x, scale_factor=0.5, mode="bilinear")
+        return self.head(self.stages(self.small(half) + self.large(x)).mean((2, 3)))
+
+
+class ScaledUpTokens(nn.Module):
+    """Patches a linear embeds, then their grid scaled up 4x for a conv decoder: an interpolate, not of the image."""
+
+    def __init__(self):
+        super().__init__()
+        self.unfold, self.proj = nn.Unfold(8, stride=8), nn.Linear(3 * 8 * 8, 16)
+        self.decoder = nn.Sequential(conv(16, 8), conv(8, 8))
+        self.head = nn.Linear(8, 10)
+
+    def forward(self, x):
+        t = self.proj(self.unfold(x).transpose(1, 2))
+        side = int(t.shape[1] ** 0.5)
+        m = nn.functional.interpolate(t.transpose(1, 2).reshape(x.shape[0], 16, side, side), scale_factor=4.0)
+        return self.head(self.decoder(m).mean((2, 3)))

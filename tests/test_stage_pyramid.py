@@ -219,6 +219,10 @@ def test_token_branches_side_by_side_are_a_stage_each_at_the_stride_of_their_gri
     assert [(st.output_stride, st.grid) for st in body(resized)] == [(12, "20x20 tokens"), (17, "14x14 tokens")]
     assert "strides are read against the 240x240 image the model resizes its input to" in resized.notes
     assert not s.notes and not summary("pyramid_patterns:Decoder", 64).notes  # scaled up after its first conv
+    pyramid = summary("pyramid_patterns:HalfSizeFirst", 64)  # a smaller copy first: the image is still the input
+    assert not pyramid.notes and [st.output_stride for st in pyramid.stages[:-1]] == [4, 8]
+    decoder = summary("pyramid_patterns:ScaledUpTokens", 64)  # a map scaled up is no image the model resized
+    assert not decoder.notes and decoder.stages[-2].output_stride == 2
     dagger = summary("pyramid_patterns:two_branches_dagger", 240)  # patches embedded by a conv, then another
     assert [(st.output_stride, st.grid, st.output_shape) for st in body(dagger)] == [
         (12, "20x20 tokens", (401, 8)), (17, "14x14 tokens", (197, 16))]

@@ -43,12 +43,14 @@ def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, cont
 
 
 def _resized(layers: list[Layer], size) -> tuple[int, int] | None:
-    """The (H, W) a model resizes its input to, where its first conv reads an image an interpolate made of it
-    (CrossViT at any size but its own 240 px), else None: the strides of its maps are against that image."""
-    first = next((layer for layer in layers if layer.op == "conv"), None)
-    if len(size) < SPATIAL_RANK or first is None or not first.resized or len(first.resized) < 2:
+    """The (H, W) of the largest image the model's convs read, where that is not its input but an interpolate of
+    it (CrossViT at any size but its own 240 px), else None: the strides of its maps are against that image. A
+    smaller copy beside the input (an image pyramid) and maps scaled up later (a decoder's) are no such image."""
+    read = [tuple(layer.image[-2:]) for layer in layers if layer.op == "conv" and layer.image and len(layer.image) >= 2]
+    if len(size) < SPATIAL_RANK or not read:
         return None
-    return None if first.resized[-2:] == tuple(size[-2:]) else tuple(first.resized[-2:])
+    largest = max(read, key=lambda hw: hw[0] * hw[1])
+    return None if largest == tuple(size[-2:]) else largest
 
 
 def _stage(draft: Summary, name: str, layers: list[Layer], detected: bool, containers=(), grid_of=None,

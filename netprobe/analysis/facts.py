@@ -275,12 +275,19 @@ class CallFacts(TorchFunctionMode):
     def __init__(self, charge):
         super().__init__()
         self.charge = charge
-        self._resized: dict[int, weakref.ref] = {}  # the maps an interpolate made, by id
+        self._images: dict[int, weakref.ref] = {}  # the model's inputs and the interpolates of them, by id
 
-    def resized(self, t) -> bool:
-        """Whether tensor ``t`` is a map an interpolate made (an id alone may be a freed one's, reused)."""
-        made = self._resized.get(id(t))
-        return made is not None and made() is t
+    def inputs(self, values) -> None:
+        """The tensors the model is called with: the images its convs may read (``image``)."""
+        for t in values:
+            if isinstance(t, torch.Tensor):
+                self._images[id(t)] = weakref.ref(t)
+
+    def image(self, t) -> bool:
+        """Whether tensor ``t`` is one of the model's inputs or an interpolate of one (CrossViT's image resized
+        for each branch); an id alone may be a freed tensor's, reused."""
+        known = self._images.get(id(t))
+        return known is not None and known() is t
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -290,8 +297,8 @@ class CallFacts(TorchFunctionMode):
         if rule is not None:
             self.charge(rule(args, kwargs))
         out = func(*args, **kwargs)
-        if func in RESIZES and isinstance(out, torch.Tensor):
-            self._resized[id(out)] = weakref.ref(out)
+        if func in RESIZES and isinstance(out, torch.Tensor) and args and self.image(args[0]):
+            self._images[id(out)] = weakref.ref(out)
         return out
 
 

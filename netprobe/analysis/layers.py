@@ -31,7 +31,7 @@ class Layer:
     hw: tuple[int, ...] | None = None  # measured: (H, W) of the output map, () for none; None: read out_shape
     facts: tuple[tuple[str, int], ...] = ()  # what other counters' conventions read (analysis.conventions)
     unit: str = ""  # the attention unit it belongs to (one of UNIT_KINDS), "" for none
-    resized: tuple[int, ...] | None = None  # measured, for a conv reading a map an interpolate made: its size
+    image: tuple[int, ...] | None = None  # measured, for a conv reading the input or an interpolate of it: its size
 
     @property
     def map_hw(self) -> tuple[int, ...] | None:

@@ -79,7 +79,7 @@ class _Call:
     facts: Counter = field(default_factory=Counter)  # what other conventions read (analysis.conventions)
     out: object = None  # the module's output, or its last costed op's output
     in_hw: tuple[int, ...] | None = None  # a conv's: the spatial size of the map it reads
-    resized: bool = False  # a conv's: whether that map is one an interpolate made
+    image: bool = False  # a conv's: whether that map is the model's input or an interpolate of it
 
 
 def module_op(m: nn.Module) -> str | None:
@@ -198,7 +198,7 @@ def _layer(call: _Call) -> tuple[Layer, str]:
         dims = len(m.kernel_size)
         return Layer(call.name, "", "conv", shape, counts, kernel=_window(m.kernel_size, dims), stride=_step(m.stride),
                      groups=m.groups, dilation=_step(m.dilation), w_in=m.in_channels, hw=hw,
-                     resized=call.in_hw if call.resized else None), ""
+                     image=call.in_hw if call.image else None), ""
     if isinstance(m, nn.Linear):
         return Layer(call.name, "", "linear", shape, counts, w_in=m.in_features, hw=hw), ""
     if isinstance(m, nn.modules.pooling._MaxPoolNd):
@@ -241,7 +241,7 @@ def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_chan
         def hook(m, inp):
             call = _Call(name or "(root)", m, listed=_is_leaf(m))
             if isinstance(m, nn.modules.conv._ConvNd) and inp and isinstance(inp[0], torch.Tensor):
-                call.in_hw, call.resized = tuple(inp[0].shape[2:]), calls.resized(inp[0])
+                call.in_hw, call.image = tuple(inp[0].shape[2:]), calls.image(inp[0])
             if call.listed:
                 counter.rows.append(call)
             counter.stack.append(call)
@@ -268,6 +268,7 @@ def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_chan
             device = next(iter(model.parameters()), torch.empty(0, device="meta")).device
             inputs = example_inputs(model, (in_channels, *input_size), 1, device)
         args, kwargs = inputs
+        calls.inputs([*args, *kwargs.values()])
         with torch.inference_mode(), without_dynamo(), calls, counter:
             model.eval()(*args, **kwargs)
     finally:
