@@ -49,6 +49,26 @@ def slow_backward():
     return nn.Sequential(SlowBackward(3, 8, 0.06), SlowBackward(8, 16, 0.02), SlowBackward(16, 32, 0.04))
 
 
+class SlowLinear(nn.Linear):
+    """A linear whose own backward waits 20 ms (the wait on its input's gradient, inside the layer)."""
+
+    def forward(self, x):
+        return super().forward(SleepGrad.apply(x, 0.02))
+
+
+@pytest.mark.parametrize("block, branch", [(0, 1), (2, 0)])
+def test_the_backward_of_branches_side_by_side_goes_to_the_branch_it_runs_in(block, branch):
+    import pyramid_patterns
+
+    model = pyramid_patterns.TwoBranches()  # autograd runs the branches' backward in its own order, not the reverse
+    layer = model.blocks[block].blocks[branch][0]  # of their forward stretches: the next block's other branch first
+    layer.fc1 = SlowLinear(layer.fc1.in_features, layer.fc1.out_features)
+    p = profile(model, resolution=240, mode="train", **FAST)
+    slow, other = (next(u for u in p.units if u.name == f"s{k}") for k in (branch + 1, 2 - branch))
+    assert slow.backward_ms >= 20
+    assert other.backward_ms < slow.backward_ms / 2
+
+
 def _iqr(samples) -> float:
     return summarize(list(samples)).iqr_ms
 

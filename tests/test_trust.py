@@ -139,7 +139,7 @@ def test_a_profile_leaves_out_the_pairs_that_lost_a_cpu(monkeypatch):
 
     call = EveryThirdPreempted()
     monkeypatch.setattr(preempt, "Watch", lambda: FakeWatch(call))  # no waits read, one thread: pairs are marked
-    lay = boundaries.Layout(("a",), {"a": "x"}, {})
+    lay = boundaries.Layout(("a",), {"x": "a"}, {})
     marks = boundaries.Marks(False)
     times = boundaries.sample(call, lay, marks, engine.Warmup(iters=3), 0.6, None)
     marks.close()
@@ -153,7 +153,7 @@ def test_a_profiles_marks_are_taken_on_the_clock_less_the_waits(monkeypatch):
     call = EveryThirdPreempted()
     monkeypatch.setattr(preempt, "Watch", lambda: WaitingWatch(call))
     marks = boundaries.Marks(False)
-    times = boundaries.sample(call, boundaries.Layout(("a",), {"a": "x"}, {}), marks, engine.Warmup(iters=3), 0.3,
+    times = boundaries.sample(call, boundaries.Layout(("a",), {"x": "a"}, {}), marks, engine.Warmup(iters=3), 0.3,
                               None)
     assert times.preempted_share is None and max(times.whole_ms + times.unit_ms["a"]) < 15.0  # all about 1 ms
 

@@ -8,7 +8,7 @@ unit times add up to the marked pass exactly. In training, a mark between the lo
 ``backward()`` (``Marks.backward``, taken in unmarked passes too) splits each pass into its
 forward and its backward, and a hook on the gradient of each stretch's input (of its first layer
 whose input needs one: ``Layout.entries``) marks where its backward ends and that of the stretch
-before it begins: autograd calls it once that gradient is whole, every path through the unit
+before it begins (units that run beside each other are marked otherwise: ``backward_starts``): autograd calls it once that gradient is whole, every path through the unit
 summed (a residual's skip too), so the unit's backward is done. The loss goes to the last
 unit's forward and its gradient to the last unit's backward, as the forward's tail does.
 Nothing waits: on CUDA the marks are events recorded on the stream (the hook runs on
@@ -83,6 +83,14 @@ class Layout:
     numel: dict[str, int]  # leaf name -> elements of its tensor inputs plus its outputs, at batch
     # leaf name -> the unit run before the stretch it is the first leaf of whose input needs a gradient
     entries: dict[str, str] = field(default_factory=dict)
+    # leaf name -> the unit whose backward starts at its output's gradient (``backward_starts``), where units run
+    # beside each other; their backward is then marked there instead of at the ``entries``
+    back_starts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def beside(self) -> bool:
+        """Whether some unit runs in several stretches, beside another (CrossViT's branches)."""
+        return len(set(self.starts.values())) < len(self.starts)
 
 
 def _numel(value) -> int:
@@ -93,6 +101,14 @@ def _numel(value) -> int:
     if isinstance(value, (tuple, list)):
         return sum(_numel(v) for v in value)
     return 0
+
+
+def _needs_grad(output):
+    """The first tensor of a module's output that needs a gradient, or None."""
+    import torch
+
+    values = output if isinstance(output, (tuple, list)) else (output,)
+    return next((v for v in values if isinstance(v, torch.Tensor) and v.requires_grad), None)
 
 
 ROOT = "(root)"  # the layer name analysis.measure gives a model that has no submodules, its own only layer
@@ -148,6 +164,34 @@ def layout(model, call: Callable[[], object], unit_of: dict[str, str]) -> Layout
     return Layout(tuple(order), starts, numel, entries)
 
 
+def backward_starts(model, step: Callable[[], object], unit_of: dict[str, str]) -> dict[str, str]:
+    """Leaf -> the unit whose backward starts at the gradient of its output, in the order autograd runs them:
+    one ``step`` (forward and backward) with a hook on the gradient of every leaf's output. Branches that run
+    beside each other are independent, so autograd does not run their backward in the reverse of their forward
+    stretches (the next block's other branch first): only where it does run them can their times be split."""
+    modules, order = _modules(model), []
+
+    def post(name: str):
+        def record(_module, _inputs, output):
+            t = _needs_grad(output)
+            if t is not None:
+                t.register_hook(lambda grad: order.append(name))
+        return record
+
+    handles = [modules[name].register_forward_hook(post(name)) for name in unit_of if name in modules]
+    try:
+        step()
+    finally:
+        for h in handles:
+            h.remove()
+    starts, current = {}, None
+    for name in order:
+        if unit_of[name] != current:
+            current = unit_of[name]
+            starts.setdefault(name, current)
+    return starts
+
+
 def attach(model, lay: Layout, marks: Marks) -> list:
     """Hooks that mark each unit's start, and in training the end of its backward; returns their handles."""
     import torch
@@ -163,9 +207,18 @@ def attach(model, lay: Layout, marks: Marks) -> list:
                 x.register_hook(lambda grad: marks.mark(before))  # this stretch's backward is done
         return record
 
-    leaves = dict.fromkeys([*lay.starts, *lay.entries])
-    return [modules[leaf].register_forward_pre_hook(pre(lay.starts.get(leaf), lay.entries.get(leaf)))
-            for leaf in leaves]
+    def post(unit: str):
+        def record(_module, _inputs, output):
+            t = _needs_grad(output)
+            if marks.active and t is not None:
+                t.register_hook(lambda grad: marks.mark(unit))  # this unit's backward starts here
+        return record
+
+    entries = {} if lay.back_starts else lay.entries
+    leaves = dict.fromkeys([*lay.starts, *entries])
+    handles = [modules[leaf].register_forward_pre_hook(pre(lay.starts.get(leaf), entries.get(leaf)))
+               for leaf in leaves]
+    return handles + [modules[leaf].register_forward_hook(post(unit)) for leaf, unit in lay.back_starts.items()]
 
 
 @dataclass(frozen=True)

@@ -262,9 +262,11 @@ def _run(s, groups, backward: dict[str, int] | None, model, ceiling: Roof, dev: 
     marks, handles = boundaries.Marks(dev.startswith("cuda")), []
     clock = trust.CpuClock()  # over warm-up and sampling: boundaries.sample takes both
     try:
+        step = train_step(model, (args, kwargs), dev, dtype, between=marks.backward) if mode == "train" else None
+        if step is not None and lay.beside:  # branches: each backward marked where autograd starts it
+            lay = replace(lay, back_starts=boundaries.backward_starts(model, step, unit_of))
         handles = boundaries.attach(model, lay, marks)
-        if mode == "train":
-            step = train_step(model, (args, kwargs), dev, dtype, between=marks.backward)
+        if step is not None:
             times = boundaries.sample(step, lay, marks, warm, min_time)
         else:
             with torch.inference_mode(), autocast(dev, dtype):
