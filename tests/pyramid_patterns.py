@@ -922,3 +922,21 @@ class ScaledUpTokens(nn.Module):
         side = int(t.shape[1] ** 0.5)
         m = nn.functional.interpolate(t.transpose(1, 2).reshape(x.shape[0], 16, side, side), scale_factor=4.0)
         return self.head(self.decoder(m).mean((2, 3)))
+
+
+class UnfusedBranches(TwoBranches):
+    """CrossViT without its fusion: each block a list of one run of encoder blocks per branch, so that each
+    branch's part of a block is a container of its own (a stage of one branch, beside the other's)."""
+
+    def __init__(self, dims=(8, 16)):
+        super().__init__(dims)
+        self.blocks = nn.ModuleList([nn.ModuleList([nn.Sequential(Block(d), Block(d)) for d in dims])
+                                     for _ in range(3)])
+
+    def forward(self, x):
+        xs = [torch.cat([cls.expand(x.shape[0], -1, -1), embed(x if k == 0 else nn.functional.interpolate(
+            x, size=(224, 224), mode="bicubic"))], 1) for k, (embed, cls) in enumerate(zip(self.patch_embed,
+                                                                                         self.cls_token))]
+        for block in self.blocks:
+            xs = [encoder(t) for encoder, t in zip(block, xs)]
+        return sum(head(norm(t[:, 0])) for head, norm, t in zip(self.head, self.norm, xs)) / len(xs)

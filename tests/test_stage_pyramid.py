@@ -223,6 +223,8 @@ def test_token_branches_side_by_side_are_a_stage_each_at_the_stride_of_their_gri
     assert not pyramid.notes and [st.output_stride for st in pyramid.stages[:-1]] == [4, 8]
     decoder = summary("pyramid_patterns:ScaledUpTokens", 64)  # a map scaled up is no image the model resized
     assert not decoder.notes and decoder.stages[-2].output_stride == 2
+    unfused = summary("pyramid_patterns:UnfusedBranches", 240)  # blocks that each run one branch's part
+    assert [(st.output_stride, st.grid) for st in body(unfused)] == [(12, "20x20 tokens"), (17, "14x14 tokens")]
     dagger = summary("pyramid_patterns:two_branches_dagger", 240)  # patches embedded by a conv, then another
     assert [(st.output_stride, st.grid, st.output_shape) for st in body(dagger)] == [
         (12, "20x20 tokens", (401, 8)), (17, "14x14 tokens", (197, 16))]

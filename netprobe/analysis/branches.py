@@ -3,8 +3,8 @@
 CrossViT runs two token branches in every block, on 12 px patches of the image (20x20 at 240 px)
 and on 16 px patches of it resized (14x14), each block running the one and then the other and
 then letting each branch's class token attend to the other's patches. No run of layers separates
-them, so the stages its containers give (its patch embeddings, its blocks) each hold both. Such a
-stage is cut into one per branch, across the stages that hold them: each layer goes to the branch
+them, so the stages its containers give (its patch embeddings, its blocks) each hold both. The
+stages that hold branches' layers, both or one, are cut into one per branch: each layer goes to the branch
 of its grid (``grids.walk``), a layer on no grid (a class token's projection, the attention
 that reads one) to the branch its module's other layers lie on where they lie on one, else to the
 branch of the layer before it. A branch stage runs beside the others, so its layers interleave
@@ -19,8 +19,8 @@ from netprobe.analysis.taps import is_body
 
 
 def by_branch(layers: list[Layer], names: list[str], image=None) -> list[str]:
-    """Stage names with the body stages that hold layers of two or more side-by-side branches made one
-    stage per branch, and the body stages renumbered in the order they start; ``image``: the input's (H, W)."""
+    """Stage names with the body stages that hold layers of side-by-side branches made one stage per branch,
+    and the body stages renumbered in the order they start; ``image``: the input's (H, W)."""
     grid_of, sides = walk(layers, image)
     if len(sides) < 2:
         return names
@@ -29,9 +29,9 @@ def by_branch(layers: list[Layer], names: list[str], image=None) -> list[str]:
     held: dict[str, set] = {}
     for i, grid in on_branch.items():
         held.setdefault(names[i], set()).add(grid)
-    split = {n for n, held_grids in held.items() if len(held_grids) > 1}
-    if not split:
+    if len(set().union(*held.values())) < 2:
         return names
+    split = set(held)  # the stages of both branches, and those of one (blocks that each run one branch's part)
     members = [i for i, n in enumerate(names) if n in split]
     branch_of = {i: on_branch[i] for i in members if i in on_branch}
     of_module: dict[str, set] = {}  # module -> the branches its gridded layers lie on
