@@ -11,6 +11,7 @@ from dataclasses import replace
 from netprobe.analysis.blocks import interleaved
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.result import Summary, StageRow, _scaled
+from netprobe.analysis.taps import is_body
 from netprobe.analysis.grids import EXTRA_TOKENS, finer, grids
 from netprobe.counts import Counts, total
 from netprobe.models.inputs import SPATIAL_RANK, resolution_of
@@ -37,7 +38,7 @@ def assemble(source, size, batch, dtype, layers, unsupported, kinds, notes, cont
         notes = (*notes, f"strides are read against the {seen[0]}x{seen[1]} image the model resizes its input to")
         draft = replace(draft, notes=notes)
     stages = tuple(_stage(draft, name, [layer for layer in layers if layer.stage == name], detected, containers,
-                          grid_of, levels, name in beside, seen) for name in order)
+                          grid_of, levels, name in beside and is_body(name), seen) for name in order)
     totals = total(s.counts for s in stages)
     return replace(draft, stages=stages, totals=totals, frozen_params=frozen, module_shapes=dict(module_shapes or {}))
 

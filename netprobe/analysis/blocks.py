@@ -10,6 +10,7 @@ branches), a block's stretches are one group.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Sequence
 
 GROUP_LABEL_CHARS = 30  # a table cuts a block's label to this at 80 columns (short_kind); data keeps it whole
@@ -45,8 +46,8 @@ def group(items: Sequence, depth: int, containers: dict[str, str], beside=frozen
 def interleaved(layers: Sequence) -> frozenset[str]:
     """The stages that run beside another, in stretches with its between them (CrossViT's branches)."""
     run = [layer.stage for layer in layers if layer.op != "unused"]
-    stretches = [stage for prev, stage in zip([None, *run], run) if stage != prev]
-    return frozenset(stage for stage in stretches if stretches.count(stage) > 1)
+    stretches = Counter(stage for prev, stage in zip([None, *run], run) if stage != prev)
+    return frozenset(stage for stage, n in stretches.items() if n > 1)
 
 
 def block_kind(rows: list) -> str:

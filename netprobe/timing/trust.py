@@ -47,6 +47,7 @@ def judge(*, median_ms: float | None, iqr_ms: float | None, threads: int, cpus: 
     if median_ms and iqr_ms is not None and iqr_ms / median_ms > SPREAD_LIMIT:
         reasons.append(f"IQR {100 * iqr_ms / median_ms:.0f}% of the median")
         advice.append("a larger --batch (longer iterations: more samples do not narrow the spread)")
+        advice.append("a quieter machine")
     if not reasons:
         return Verdict(True)
     return Verdict(False, "; ".join(reasons), ", ".join(dict.fromkeys(", ".join(advice).split(", "))))
