@@ -13,15 +13,14 @@ with theirs; its output is its tokens on its grid.
 
 from __future__ import annotations
 
-from netprobe.analysis.grids import walk
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.taps import is_body
 
 
-def by_branch(layers: list[Layer], names: list[str], image=None) -> list[str]:
+def by_branch(layers: list[Layer], names: list[str], grid_of: list, sides) -> list[str]:
     """Stage names with the body stages that hold layers of side-by-side branches made one stage per branch,
-    and the body stages renumbered in the order they start; ``image``: the input's (H, W)."""
-    grid_of, sides = walk(layers, image)
+    and the body stages renumbered in the order they start; ``grid_of`` and ``sides``: each layer's grid and
+    the branches' grids (``grids.walk``)."""
     if len(sides) < 2:
         return names
     grid_of = [tuple(g[-2:]) if g else None for g in grid_of]

@@ -38,7 +38,7 @@ from dataclasses import replace
 
 from netprobe.analysis.blocks import block_name
 from netprobe.analysis.branches import by_branch
-from netprobe.analysis.grids import finer, grids, one_level, pooled_gates
+from netprobe.analysis.grids import finer, grids, one_level, pooled_gates, walk
 from netprobe.analysis.layers import Layer
 from netprobe.analysis.stride_runs import by_stride, most_stages, one_per_level
 from netprobe.analysis.taps import cut_head, cut_stem, cut_tail, fold_stem, under
@@ -269,11 +269,12 @@ def find_stages(layers: list[Layer], containers: list[str] = (), single=frozense
     parts = [c for c in containers if _part(c)]
     if parts:
         return _place_unused(layers, _by_parts(layers, [c for c in containers if c not in parts], parts, single, image))
-    names = by_branch(layers, _body_stages(layers, containers, single, image), image)
+    grid_of, sides = walk(layers, image)
+    names = by_branch(layers, _body_stages(layers, containers, single, image), grid_of, sides)
     layer_names = [layer.name for layer in layers]
-    names = cut_stem(fold_stem(names, layer_names, grids(layers, image) if taps else [], taps), layer_names, taps)
+    names = cut_stem(fold_stem(names, layer_names, grid_of, taps), layer_names, taps)
     names = cut_head(names, layer_names, [layer.map_hw for layer in layers], taps)
-    names = cut_tail(names, layer_names, grids(layers, image) if taps else [], taps)
+    names = cut_tail(names, layer_names, grid_of, taps)
     return _place_unused(layers, names)
 
 
