@@ -11,7 +11,7 @@ branches), a block's stretches are one group.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from typing import Iterable, Sequence
 
 GROUP_LABEL_CHARS = 30  # a table cuts a block's label to this at 80 columns (short_kind); data keeps it whole
 
@@ -45,9 +45,14 @@ def group(items: Sequence, depth: int, containers: dict[str, str], beside=frozen
 
 def interleaved(layers: Sequence) -> frozenset[str]:
     """The stages that run beside another, in stretches with its between them (CrossViT's branches)."""
-    run = [layer.stage for layer in layers if layer.op != "unused"]
-    stretches = Counter(stage for prev, stage in zip([None, *run], run) if stage != prev)
-    return frozenset(stage for stage, n in stretches.items() if n > 1)
+    return recurring(layer.stage for layer in layers if layer.op != "unused")
+
+
+def recurring(run: Iterable) -> frozenset:
+    """The values of a sequence that come back after others: that run in more than one stretch."""
+    run = list(run)
+    stretches = Counter(value for prev, value in zip([object(), *run], run) if value != prev)
+    return frozenset(value for value, n in stretches.items() if n > 1)
 
 
 def block_kind(rows: list) -> str:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from netprobe.analysis.blocks import block_name
+from netprobe.analysis.blocks import block_name, recurring
 from netprobe.analysis.branches import by_branch
 from netprobe.analysis.grids import finer, grids, one_level, pooled_gates, walk
 from netprobe.analysis.layers import Layer
@@ -214,9 +214,7 @@ def _by_containers(layers: list[Layer], containers: list[str], single=frozenset(
 def _interleaved(owner: dict, containers: list[str]) -> frozenset[str]:
     """Containers that run in more than one stretch, others in between: lists indexed by stage
     (Twins' ``patch_embeds``, ``blocks`` and ``pos_block``), parts of a stage rather than stages."""
-    runs = [k for k in owner.values() if k is not None]
-    stretches = [k for prev, k in zip([None] + runs, runs) if k != prev]
-    return frozenset(containers[k] for k in set(stretches) if stretches.count(k) > 1)
+    return frozenset(containers[k] for k in recurring(k for k in owner.values() if k is not None))
 
 
 def _cut(layers: list[Layer], names: list, containers: list[str], single, interleaved=frozenset(),
