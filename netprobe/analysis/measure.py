@@ -78,8 +78,7 @@ class _Call:
     kinds: Counter = field(default_factory=Counter)
     facts: Counter = field(default_factory=Counter)  # what other conventions read (analysis.conventions)
     out: object = None  # the module's output, or its last costed op's output
-    in_hw: tuple[int, ...] | None = None  # a conv's: the spatial size of the map it reads
-    image: bool = False  # a conv's: whether that map is the model's input or an interpolate of it
+    image: tuple[int, ...] | None = None  # a conv's: the size of the map it reads, where that is an image
 
 
 def module_op(m: nn.Module) -> str | None:
@@ -198,7 +197,7 @@ def _layer(call: _Call) -> tuple[Layer, str]:
         dims = len(m.kernel_size)
         return Layer(call.name, "", "conv", shape, counts, kernel=_window(m.kernel_size, dims), stride=_step(m.stride),
                      groups=m.groups, dilation=_step(m.dilation), w_in=m.in_channels, hw=hw,
-                     image=call.in_hw if call.image else None), ""
+                     image=call.image), ""
     if isinstance(m, nn.Linear):
         return Layer(call.name, "", "linear", shape, counts, w_in=m.in_features, hw=hw), ""
     if isinstance(m, nn.modules.pooling._MaxPoolNd):
@@ -240,8 +239,9 @@ def measure(model: nn.Module, input_size: tuple[int, int] | None = None, in_chan
     def pre(name):
         def hook(m, inp):
             call = _Call(name or "(root)", m, listed=_is_leaf(m))
-            if isinstance(m, nn.modules.conv._ConvNd) and inp and isinstance(inp[0], torch.Tensor):
-                call.in_hw, call.image = tuple(inp[0].shape[2:]), calls.image(inp[0])
+            if isinstance(m, nn.modules.conv._ConvNd) and inp and isinstance(inp[0], torch.Tensor) \
+                    and calls.image(inp[0]):  # the model's input or an interpolate of it
+                call.image = tuple(inp[0].shape[2:])
             if call.listed:
                 counter.rows.append(call)
             counter.stack.append(call)
