@@ -31,19 +31,20 @@ def judge(*, median_ms: float | None, iqr_ms: float | None, threads: int, cpus: 
     """The verdict on one timing; ``cpu_share`` is CPU time / (wall x threads) and ``preempted_share`` the share of
     iterations the OS took a CPU from the process in, each None where it does not apply (CUDA)."""
     reasons, advice = [], []
+    quieter = "a quieter machine" + (", or fewer threads" if threads > 1 else "")
     if threads > cpus:
         reasons.append(f"{threads} threads on {cpus} usable CPUs (oversubscribed)")
         advice.append(f"--threads {cpus} or fewer")
     elif load_avg is not None and load_avg > cpus + LOAD_SLACK:
         # our own threads count in the load; the rest are other processes: threads x processes > cores
         reasons.append(f"load average {load_avg:.1f} on {cpus} usable CPUs")
-        advice.append("a quieter machine" + (", or fewer threads" if threads > 1 else ""))
+        advice.append(quieter)
     if cpu_share is not None and cpu_share < CPU_SHARE_MIN:
         reasons.append(f"the process got {100 * cpu_share:.0f}% of the CPU time of its {threads} thread(s)")
-        advice.append("a quieter machine" + (", or fewer threads" if threads > 1 else ""))
+        advice.append(quieter)
     if preempted_share is not None and preempted_share > PREEMPTED_LIMIT:
         reasons.append(f"{100 * preempted_share:.0f}% of iterations lost a CPU mid-way")  # fewer are left out
-        advice.append("a quieter machine" + (", or fewer threads" if threads > 1 else ""))
+        advice.append(quieter)
     if median_ms and iqr_ms is not None and iqr_ms / median_ms > SPREAD_LIMIT:
         reasons.append(f"IQR {100 * iqr_ms / median_ms:.0f}% of the median")
         advice.append("a larger --batch (longer iterations: more samples do not narrow the spread)")
