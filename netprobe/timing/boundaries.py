@@ -8,8 +8,9 @@ unit times add up to the marked pass exactly. In training, a mark between the lo
 ``backward()`` (``Marks.backward``, taken in unmarked passes too) splits each pass into its
 forward and its backward, and a hook on the gradient of each stretch's input (of its first layer
 whose input needs one: ``Layout.entries``) marks where its backward ends and that of the stretch
-before it begins (units that run beside each other are marked otherwise: ``backward_starts``): autograd calls it once that gradient is whole, every path through the unit
-summed (a residual's skip too), so the unit's backward is done. The loss goes to the last
+before it begins: autograd calls it once that gradient is whole, every path through the unit
+summed (a residual's skip too), so the unit's backward is done (units that run beside each other
+are marked where autograd starts each one instead: ``backward_starts``). The loss goes to the last
 unit's forward and its gradient to the last unit's backward, as the forward's tail does.
 Nothing waits: on CUDA the marks are events recorded on the stream (the hook runs on
 autograd's thread, on the stream of the forward op), read after one synchronize at the end
